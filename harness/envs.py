@@ -1,0 +1,150 @@
+"""K Gymnasium envs stepped in lockstep, with per-agent VecNormalize done as array math.
+
+Semantics follow Baselines ``VecNormalize`` + ``DummyVecEnv`` (what ppo2 ``mujoco()`` uses):
+observations are normalised by a running mean/std updated on every observation the agent sees
+(reset observations included), rewards are divided by the running std of the discounted return
+``ret = ret * gamma + r`` (reset to 0 at episode ends), both clipped to ±10. Each agent owns one
+env and its own statistics; no per-env wrapper stack, so stepping stays thin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+CLIP = 10.0  # VecNormalize clipob / cliprew
+EPS = 1e-8  # VecNormalize epsilon
+
+
+class RunningMeanStd:
+    """Per-agent running mean/var of ``[K, *shape]`` samples (Baselines ``RunningMeanStd``)."""
+
+    def __init__(self, n_agents: int, shape: tuple[int, ...] = ()) -> None:
+        self.mean = np.zeros((n_agents, *shape))
+        self.var = np.ones((n_agents, *shape))
+        self.count = 1e-4  # ppo2's initial count; all agents see one sample per step
+
+    def update(self, x: np.ndarray) -> None:
+        """Add one sample per agent (parallel-variance formula with batch count 1)."""
+        delta = x - self.mean
+        total = self.count + 1
+        self.mean = self.mean + delta / total
+        self.var = (self.var * self.count + delta**2 * self.count / total) / total
+        self.count = total
+
+    def select(self, keep: np.ndarray) -> None:
+        """Keep only the agents at indices ``keep``."""
+        self.mean, self.var = self.mean[keep], self.var[keep]
+
+
+@dataclass
+class StepResult:
+    """What one lockstep step returns (arrays have K rows)."""
+
+    obs: np.ndarray
+    """``[K, obs_dim]`` float32 normalised observation to act on next (reset obs after an end)."""
+    reward: np.ndarray
+    """``[K]`` scaled reward used for learning."""
+    done: np.ndarray
+    """``[K]`` bool: the episode ended at this step (terminated or truncated)."""
+    truncated: np.ndarray
+    """``[K]`` bool: ended by the time limit only."""
+    final_obs: np.ndarray
+    """``[K, obs_dim]`` float32 normalised last observation of ended episodes (else zeros)."""
+    episodes: list[tuple[int, float, int]]
+    """(agent, raw return, length) of episodes that ended at this step."""
+
+
+class PackEnv:
+    """One env per agent; ``normalize_obs``/``normalize_reward``/``gamma`` are per agent."""
+
+    def __init__(self, env_id: str, seeds: Sequence[int], *, normalize_obs: Sequence[bool],
+                 normalize_reward: Sequence[bool], gamma: Sequence[float]) -> None:
+        made = [gym.make(env_id, disable_env_checker=True) for _ in seeds]
+        self.max_steps = made[0].spec.max_episode_steps if made[0].spec else None
+        # The unwrapped env skips wrapper overhead; TimeLimit is re-done below.
+        self.envs = [e.unwrapped for e in made]
+        space = made[0].action_space
+        self.action_low, self.action_high = space.low, space.high
+        self.obs_dim = int(np.prod(made[0].observation_space.shape))
+        self.act_dim = int(np.prod(space.shape))
+        self.seeds = list(seeds)
+        self.normalize_obs = np.asarray(normalize_obs, dtype=bool)
+        self.normalize_reward = np.asarray(normalize_reward, dtype=bool)
+        self.gamma = np.asarray(gamma, dtype=np.float64)
+        k = len(self.envs)
+        self.obs_rms = RunningMeanStd(k, (self.obs_dim,))
+        self.ret_rms = RunningMeanStd(k)
+        self.ret = np.zeros(k)
+        self.ep_return = np.zeros(k)
+        self.ep_length = np.zeros(k, dtype=np.int64)
+
+    def reset(self) -> np.ndarray:
+        """First reset, seeding each env with its run's seed; returns normalised obs."""
+        raw = np.stack([np.asarray(e.reset(seed=s)[0], dtype=np.float64).ravel()
+                        for e, s in zip(self.envs, self.seeds, strict=True)])
+        return self._filter_obs(raw)
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        """Step every env with its clipped action; ended episodes are reset immediately."""
+        actions = np.clip(actions, self.action_low, self.action_high)
+        k = len(self.envs)
+        raw = np.empty((k, self.obs_dim))
+        final = np.zeros((k, self.obs_dim))
+        reward = np.empty(k)
+        terminated = np.zeros(k, dtype=bool)
+        truncated = np.zeros(k, dtype=bool)
+        for i, env in enumerate(self.envs):
+            obs, reward[i], terminated[i], trunc, _ = env.step(actions[i])
+            raw[i] = np.asarray(obs, dtype=np.float64).ravel()
+            truncated[i] = trunc or (self.max_steps is not None
+                                     and self.ep_length[i] + 1 >= self.max_steps)
+        done = terminated | truncated
+        self.ep_return += reward
+        self.ep_length += 1
+        episodes = []
+        for i in np.flatnonzero(done):
+            episodes.append((int(i), float(self.ep_return[i]), int(self.ep_length[i])))
+            final[i] = raw[i]
+            raw[i] = np.asarray(self.envs[i].reset()[0], dtype=np.float64).ravel()
+        self.ep_return[done] = 0.0
+        self.ep_length[done] = 0
+        scaled = self._filter_reward(reward, done)
+        final_obs = self._normalise(final) if done.any() else final.astype(np.float32)
+        return StepResult(self._filter_obs(raw), scaled, done, truncated & ~terminated,
+                          final_obs, episodes)
+
+    def select(self, keep: np.ndarray) -> None:
+        """Keep only the agents at indices ``keep`` (a failed run leaves the pack)."""
+        for i in sorted(set(range(len(self.envs))) - set(keep.tolist())):
+            self.envs[i].close()
+        self.envs = [self.envs[i] for i in keep]
+        self.seeds = [self.seeds[i] for i in keep]
+        for name in ("normalize_obs", "normalize_reward", "gamma", "ret", "ep_return",
+                     "ep_length"):
+            setattr(self, name, getattr(self, name)[keep])
+        self.obs_rms.select(keep)
+        self.ret_rms.select(keep)
+
+    def close(self) -> None:
+        """Close every env."""
+        for env in self.envs:
+            env.close()
+
+    def _filter_obs(self, raw: np.ndarray) -> np.ndarray:
+        self.obs_rms.update(raw)
+        return self._normalise(raw)
+
+    def _normalise(self, raw: np.ndarray) -> np.ndarray:
+        norm = np.clip((raw - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + EPS), -CLIP, CLIP)
+        return np.where(self.normalize_obs[:, None], norm, raw).astype(np.float32)
+
+    def _filter_reward(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
+        self.ret = self.ret * self.gamma + reward
+        self.ret_rms.update(self.ret)
+        scaled = np.clip(reward / np.sqrt(self.ret_rms.var + EPS), -CLIP, CLIP)
+        self.ret[done] = 0.0
+        return np.where(self.normalize_reward, scaled, reward)

@@ -1,0 +1,95 @@
+"""Population actor-critic: K independent agents as stacked weights, run with batched matmuls.
+
+Each layer holds ``W [K, in, out]`` and ``b [K, 1, out]``; an input ``[K, B, in]`` gives
+``[K, B, out]`` with one ``baddbmm``, so agent k only ever touches slice k (DESIGN.md §3).
+Architecture and init follow ppo2's ``mlp`` policy / CleanRL ``ppo_continuous_action``:
+separate policy and value MLPs, tanh, orthogonal init (sqrt 2 hidden, 0.01 policy head,
+1.0 value head), zero biases, state-independent log-std initialised at 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+Layer = tuple[Tensor, Tensor]
+
+
+@dataclass
+class ActorCritic:
+    """Stacked parameters of K agents (all leaf tensors with ``requires_grad``)."""
+
+    policy: list[Layer]
+    """Policy MLP layers; the last maps to the action mean."""
+    value: list[Layer]
+    """Value MLP layers; the last maps to one value."""
+    log_std: Tensor
+    """``[K, 1, act_dim]`` state-independent log standard deviation."""
+
+    def parameters(self) -> list[Tensor]:
+        """All parameters in a fixed order (the optimizer state follows it)."""
+        return [t for layer in self.policy + self.value for t in layer] + [self.log_std]
+
+    def select(self, keep: Tensor) -> ActorCritic:
+        """The agents at indices ``keep`` as new leaf tensors."""
+        params = [p.detach()[keep].clone().requires_grad_() for p in self.parameters()]
+        return from_parameters(params, len(self.policy))
+
+
+def from_parameters(params: Sequence[Tensor], n_policy_layers: int) -> ActorCritic:
+    """Inverse of ``ActorCritic.parameters``."""
+    layers = [(params[i], params[i + 1]) for i in range(0, len(params) - 1, 2)]
+    return ActorCritic(layers[:n_policy_layers], layers[n_policy_layers:], params[-1])
+
+
+def init_actor_critic(generators: Sequence[torch.Generator], obs_dim: int, act_dim: int,
+                      hidden_sizes: Sequence[int]) -> ActorCritic:
+    """Orthogonally initialised networks, agent k drawn from ``generators[k]`` only."""
+    sizes = [obs_dim, *hidden_sizes]
+    hidden_gains = [math.sqrt(2)] * len(hidden_sizes)
+    policy = _init_mlp(generators, [*sizes, act_dim], [*hidden_gains, 0.01])
+    value = _init_mlp(generators, [*sizes, 1], [*hidden_gains, 1.0])
+    log_std = torch.zeros(len(generators), 1, act_dim, requires_grad=True)
+    return ActorCritic(policy, value, log_std)
+
+
+def _init_mlp(generators: Sequence[torch.Generator], sizes: Sequence[int],
+              gains: Sequence[float]) -> list[Layer]:
+    layers = []
+    for (n_in, n_out), gain in zip(zip(sizes[:-1], sizes[1:], strict=True), gains, strict=True):
+        weights = []
+        for g in generators:
+            w = torch.empty(n_out, n_in)  # torch's [out, in] layout, as nn.Linear
+            torch.nn.init.orthogonal_(w, gain=gain, generator=g)
+            weights.append(w.T)
+        weight = torch.stack(weights).contiguous().requires_grad_()
+        bias = torch.zeros(len(generators), 1, n_out, requires_grad=True)
+        layers.append((weight, bias))
+    return layers
+
+
+def mlp(layers: Sequence[Layer], x: Tensor) -> Tensor:
+    """Apply a stacked tanh MLP: ``[K, B, in] -> [K, B, out]`` (no activation on the head)."""
+    for i, (weight, bias) in enumerate(layers):
+        x = torch.baddbmm(bias, x, weight)
+        if i < len(layers) - 1:
+            x = torch.tanh(x)
+    return x
+
+
+LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def gaussian_log_prob(actions: Tensor, mean: Tensor, log_std: Tensor) -> Tensor:
+    """Log-density of a diagonal Gaussian, summed over the last (action) dimension."""
+    z = (actions - mean) * torch.exp(-log_std)
+    return (-0.5 * z * z - log_std - LOG_SQRT_2PI).sum(-1)
+
+
+def gaussian_entropy(log_std: Tensor) -> Tensor:
+    """Entropy of a diagonal Gaussian, summed over the last dimension."""
+    return (0.5 + LOG_SQRT_2PI + log_std).sum(-1)

@@ -1,0 +1,114 @@
+"""PPO loss math as pure tensor functions (Baselines ppo2 ``model.py``; TorchRL ``ClipPPOLoss``).
+
+Every function works on tensors of any shape. The ``*_per_agent`` forms take ``[K, B]`` tensors
+and per-agent hyper-parameters of shape ``[K]`` and return per-agent losses of shape ``[K]``;
+the scalar forms are the contract (DESIGN.md §4) and reduce over all elements.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from harness.config import VALUE_CLIP_MODES
+
+
+def mode_code(mode: str) -> int:
+    """Integer code of a value-clip mode (index into ``VALUE_CLIP_MODES``)."""
+    if mode not in VALUE_CLIP_MODES:
+        raise ValueError(f"mode: must be one of {', '.join(VALUE_CLIP_MODES)}, got {mode!r}")
+    return VALUE_CLIP_MODES.index(mode)
+
+
+def value_loss(values: Tensor, old_values: Tensor, returns: Tensor, *, mode: str,
+               clip_eps: float) -> tuple[Tensor, Tensor]:
+    """Value loss and clip fraction, averaged over all elements.
+
+    ``none``: (v-R)^2; ``max``: max((v-R)^2, (v_clip-R)^2) (ppo2, TorchRL ``clip_value``);
+    ``clipped``: (v_clip-R)^2 (SB3 ``clip_range_vf``); ``v_clip = old + clamp(v-old, -eps, eps)``.
+    No 0.5 factor: the trainer applies ppo2's ``0.5 * vf_coef`` outside.
+    """
+    code = mode_code(mode)
+    if code and not clip_eps > 0:
+        raise ValueError(f"clip_eps: must be > 0 with mode {mode!r}, got {clip_eps!r}")
+    eps = torch.tensor(clip_eps if code else float("inf"), dtype=values.dtype)
+    loss, clipped = value_loss_elements(values, old_values, returns,
+                                        code=torch.tensor(code), clip_eps=eps)
+    return loss.mean(), clipped.to(values.dtype).mean()
+
+
+def value_loss_elements(values: Tensor, old_values: Tensor, returns: Tensor, *, code: Tensor,
+                        clip_eps: Tensor) -> tuple[Tensor, Tensor]:
+    """Element-wise value loss and clip mask; ``code``/``clip_eps`` broadcast against ``values``.
+
+    ``clip_eps`` must be +inf where the mode is ``none`` (then nothing counts as clipped).
+    ``torch.where`` routes the gradient only through the chosen branch, so beyond eps the ``max``
+    form has zero gradient when the clipped (constant) branch wins, as in ppo2.
+    """
+    delta = values - old_values
+    v_clipped = old_values + torch.maximum(torch.minimum(delta, clip_eps), -clip_eps)
+    loss_plain = (values - returns) ** 2
+    loss_clipped = (v_clipped - returns) ** 2
+    loss = torch.where(code == 0, loss_plain,
+                       torch.where(code == 1, torch.maximum(loss_plain, loss_clipped), loss_clipped))
+    return loss, delta.abs() > clip_eps
+
+
+def value_loss_per_agent(values: Tensor, old_values: Tensor, returns: Tensor, *, codes: Tensor,
+                         clip_eps: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-agent means over ``[K, B]``: (loss, plain squared error, clip fraction), each ``[K]``.
+
+    ``codes`` ``[K]`` int, ``clip_eps`` ``[K]`` (+inf for ``none``).
+    """
+    loss, clipped = value_loss_elements(values, old_values, returns, code=codes[:, None],
+                                        clip_eps=clip_eps[:, None])
+    plain = ((values - returns) ** 2).mean(1)
+    return loss.mean(1), plain, clipped.to(values.dtype).mean(1)
+
+
+def policy_loss(log_prob: Tensor, old_log_prob: Tensor, advantages: Tensor, *,
+                clip_coef: float | Tensor, dim: int | None = None
+                ) -> tuple[Tensor, Tensor, Tensor]:
+    """Clipped surrogate (ppo2): mean(max(-A*r, -A*clip(r, 1-c, 1+c))) with diagnostics.
+
+    Returns (loss, clip_fraction = mean(|r-1| > c), approx_kl = 0.5*mean((logp-logp_old)^2)),
+    ppo2's definitions. ``dim=None`` reduces everything; ``dim=1`` gives per-agent ``[K]``
+    values for ``[K, B]`` inputs with ``clip_coef`` of shape ``[K, 1]``.
+    """
+    log_ratio = log_prob - old_log_prob
+    ratio = log_ratio.exp()
+    clipped_ratio = torch.maximum(torch.minimum(ratio, 1 + clip_coef), 1 - clip_coef)
+    loss = torch.maximum(-advantages * ratio, -advantages * clipped_ratio)
+    clipped = ((ratio - 1).abs() > clip_coef).to(ratio.dtype)
+    approx_kl = 0.5 * log_ratio.detach() ** 2
+    if dim is None:
+        return loss.mean(), clipped.mean(), approx_kl.mean()
+    return loss.mean(dim), clipped.mean(dim), approx_kl.mean(dim)
+
+
+def gae(rewards: Tensor, values: Tensor, dones: Tensor, last_values: Tensor, *,
+        gamma: float | Tensor, lam: float | Tensor) -> tuple[Tensor, Tensor]:
+    """GAE(lambda) advantages and returns over a ``[T, ...]`` rollout (ppo2 ``runner.py``).
+
+    ``dones[t]`` is 1 when the episode ended at step t (the value after it is not bootstrapped);
+    ``last_values`` ``[...]`` is V(s_T) for the observation after the rollout. Returns
+    ``(advantages, returns = advantages + values)``, both ``[T, ...]``.
+    """
+    advantages = torch.zeros_like(rewards)
+    last_gae = torch.zeros_like(last_values)
+    next_values = last_values
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        not_done = 1.0 - dones[t]
+        delta = rewards[t] + gamma * next_values * not_done - values[t]
+        last_gae = delta + gamma * lam * not_done * last_gae
+        advantages[t] = last_gae
+        next_values = values[t]
+    return advantages, advantages + values
+
+
+def explained_variance(predictions: Tensor, targets: Tensor, dim: int | None = None) -> Tensor:
+    """1 - Var[y - y_pred] / Var[y] (Baselines ``math_util``); NaN where Var[y] == 0."""
+    var_y = targets.var(dim=dim, unbiased=False) if dim is not None else targets.var(unbiased=False)
+    var_res = ((targets - predictions).var(dim=dim, unbiased=False) if dim is not None
+               else (targets - predictions).var(unbiased=False))
+    return torch.where(var_y == 0, torch.full_like(var_y, float("nan")), 1 - var_res / var_y)

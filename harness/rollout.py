@@ -1,0 +1,77 @@
+"""Collect one rollout of ``num_steps`` per agent for the whole pack (ppo2 ``Runner.run``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from harness.networks import LOG_SQRT_2PI, mlp
+from harness.pack import PackState
+
+
+@dataclass
+class Rollout:
+    """Time-major buffers ``[T, K, ...]`` of one rollout."""
+
+    obs: Tensor
+    """``[T, K, obs_dim]`` normalised observations acted on."""
+    actions: Tensor
+    """``[T, K, act_dim]`` sampled (unclipped) actions."""
+    log_probs: Tensor
+    """``[T, K]`` log-probabilities of the actions under the rollout policy."""
+    values: Tensor
+    """``[T, K]`` value predictions."""
+    rewards: Tensor
+    """``[T, K]`` scaled rewards (plus the bootstrap term on truncation when enabled)."""
+    dones: Tensor
+    """``[T, K]`` 1.0 where the episode ended at that step."""
+    last_values: Tensor
+    """``[K]`` values of the observations after the rollout."""
+    episodes: list[list[tuple[int, float, int]]]
+    """Per agent: (global_step, raw return, length) of episodes finished in this rollout."""
+
+
+@torch.no_grad()
+def collect(state: PackState, obs: np.ndarray, update: int) -> tuple[Rollout, np.ndarray]:
+    """Step every agent ``num_steps`` times; returns the rollout and the next observations."""
+    n_steps, n_agents = state.schedule.num_steps, len(state.ids)
+    net, env = state.net, state.env
+    # Each agent's action noise for the whole rollout, from its own generator in one call.
+    noise = torch.stack([torch.randn(n_steps, env.act_dim, generator=g)
+                         for g in state.generators], 1)
+    std = net.log_std.exp()[:, 0]
+    obs_buf = torch.empty(n_steps, n_agents, env.obs_dim)
+    actions = torch.empty(n_steps, n_agents, env.act_dim)
+    values = torch.empty(n_steps, n_agents)
+    rewards = np.empty((n_steps, n_agents))
+    dones = np.empty((n_steps, n_agents))
+    episodes: list[list[tuple[int, float, int]]] = [[] for _ in range(n_agents)]
+    bootstrap = state.hyper.bootstrap.numpy()
+    gamma = state.hyper.gamma.numpy()
+    for t in range(n_steps):
+        x = torch.from_numpy(obs)
+        obs_buf[t] = x
+        values[t] = mlp(net.value, x[:, None])[:, 0, 0]
+        action = mlp(net.policy, x[:, None])[:, 0] + std * noise[t]
+        actions[t] = action
+        step = env.step(action.numpy())
+        rewards[t] = step.reward
+        cut = step.truncated & bootstrap
+        if cut.any():  # SB3: r += gamma * V(final obs) when a time limit cut the episode
+            final = mlp(net.value, torch.from_numpy(step.final_obs)[:, None])[:, 0, 0].numpy()
+            rewards[t] += np.where(cut, gamma * final, 0.0)
+        dones[t] = step.done
+        global_step = (update - 1) * n_steps + t + 1
+        for agent, ret, length in step.episodes:
+            episodes[agent].append((global_step, ret, length))
+        obs = step.obs
+    last_values = mlp(net.value, torch.from_numpy(obs)[:, None])[:, 0, 0]
+    # log N(mean + std*z | mean, std) = sum(-z^2/2 - log std - log sqrt(2 pi))
+    log_probs = (-0.5 * noise**2 - net.log_std[:, 0] - LOG_SQRT_2PI).sum(-1)
+    rollout = Rollout(obs_buf, actions, log_probs, values,
+                      torch.from_numpy(rewards).float(), torch.from_numpy(dones).float(),
+                      last_values, episodes)
+    return rollout, obs

@@ -1,0 +1,68 @@
+"""The value objects passed between stages: an experiment, its variants and its runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.config import PPOConfig
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One point of the experiment matrix: PPO overrides on top of the experiment's ``ppo:``."""
+
+    label: str
+    """Readable, unique name, e.g. ``value_clip=max,vf_clip_eps=0.2`` (``default`` if empty)."""
+    overrides: tuple[tuple[str, Any], ...]
+    """The (key, value) pairs that define this variant, in axis order."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The overrides as a dict."""
+        return dict(self.overrides)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment file."""
+
+    name: str
+    """Directory name under the results dir."""
+    envs: tuple[str, ...]
+    """Gymnasium env ids."""
+    seeds: tuple[int, ...]
+    """Seeds run for every env and variant."""
+    total_steps: int
+    """Env steps per run."""
+    ppo: PPOConfig
+    """Base config shared by every run (defaults + the file's ``ppo:``)."""
+    variants: tuple[Variant, ...]
+    """Expanded matrix and explicit variants, in order, duplicates removed."""
+    control: str
+    """Label of the variant every other one is compared with."""
+    axes: tuple[str, ...] = ()
+    """PPO keys that vary between variants (each gets its own results column)."""
+    source: str = ""
+    """Path of the YAML file it came from (for error messages and the manifest)."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines one training run's numbers."""
+
+    run_id: str
+    """Stable readable id: env, variant, seed and a short hash of the resolved config."""
+    experiment: str
+    """Experiment name."""
+    env_id: str
+    """Gymnasium env id."""
+    seed: int
+    """Seeds the env, network init, action noise and minibatch order."""
+    variant: str
+    """The variant's label."""
+    total_steps: int
+    """Env steps for this run."""
+    ppo: PPOConfig
+    """Fully resolved config."""
+    columns: tuple[tuple[str, Any], ...] = field(default=())
+    """Extra results columns: one per matrix axis (name, value)."""

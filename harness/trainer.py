@@ -1,0 +1,156 @@
+"""Train a pack of K independent PPO agents in lockstep (Baselines ppo2, DESIGN.md §3, §5).
+
+The loop reads top to bottom like CleanRL's: rollout -> GAE -> update epochs -> log. Agent k
+uses only its own env, normalisation statistics, generator, Adam state, gradient-norm clip and
+hyper-parameters, so its numbers do not depend on its pack-mates. No file I/O here.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from harness.envs import PackEnv
+from harness.networks import init_actor_critic
+from harness.objectives import gae
+from harness.pack import PackState, hyper_tensors
+from harness.rollout import Rollout, collect
+from harness.spec import RunSpec
+from harness.update import ppo_update
+
+META_COLUMNS = ("run_id", "experiment", "env_id", "seed", "variant", "value_clip", "vf_clip_eps")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run's tables (DESIGN.md §4 schema) and, if it diverged, why."""
+
+    spec: RunSpec
+    """The run."""
+    updates: pd.DataFrame
+    """One row per PPO update."""
+    episodes: pd.DataFrame
+    """One row per finished episode."""
+    failure: dict | None
+    """None, or ``{"reason", "update", "global_step"}`` for a run stopped on NaN/inf."""
+
+
+def pack_key(spec: RunSpec) -> tuple:
+    """Runs with equal keys can share a pack: same env, network shapes and update schedule."""
+    p = spec.ppo
+    return (spec.env_id, spec.total_steps, p.num_steps, p.num_minibatches, p.update_epochs,
+            p.hidden_sizes)
+
+
+def train_pack(specs: Sequence[RunSpec], *,
+               progress: Callable[[int], None] | None = None) -> list[RunResult]:
+    """Train ``specs`` (equal ``pack_key``) together; returns one result per spec, in order."""
+    if len({pack_key(s) for s in specs}) != 1:
+        raise ValueError("train_pack: runs differ in env or update schedule; group by pack_key")
+    cfg = specs[0].ppo
+    n_updates = specs[0].total_steps // cfg.num_steps
+    if n_updates < 1:
+        raise ValueError(f"total_steps: must be >= num_steps={cfg.num_steps}, "
+                         f"got {specs[0].total_steps}")
+    state = _init_state(specs)
+    logs: dict[int, list[dict]] = {i: [] for i in range(len(specs))}
+    episodes: dict[int, list[tuple[int, float, int]]] = {i: [] for i in range(len(specs))}
+    failures: dict[int, dict] = {}
+    obs = state.env.reset()
+    start = time.perf_counter()
+    try:
+        for update in range(1, n_updates + 1):
+            # ppo2: frac = 1 - (update - 1) / nupdates; lr = lr0 * frac when annealing.
+            frac = 1.0 - (update - 1.0) / n_updates
+            lr = torch.where(state.hyper.anneal_lr, state.hyper.learning_rate * frac,
+                             state.hyper.learning_rate)
+            rollout, obs = collect(state, obs, update)
+            advantages, returns = gae(rollout.rewards, rollout.values, rollout.dones,
+                                      rollout.last_values, gamma=state.hyper.gamma,
+                                      lam=state.hyper.gae_lambda)
+            stats = ppo_update(state, rollout, advantages, returns, lr)
+            global_step = update * cfg.num_steps
+            n_alive = len(state.ids)
+            elapsed = time.perf_counter() - start
+            for slot, idx in enumerate(state.ids):
+                episodes[idx].extend(rollout.episodes[slot])
+                logs[idx].append(_update_row(update, global_step, rollout, stats, lr, slot,
+                                             global_step / elapsed))
+            bad = _diverged(state, stats)
+            for slot in bad:
+                failures[state.ids[slot]] = {"reason": bad[slot], "update": update,
+                                             "global_step": global_step}
+            if bad:
+                keep = np.array([s for s in range(len(state.ids)) if s not in bad])
+                if not len(keep):
+                    break
+                obs = obs[keep]
+                state = state.select(keep)
+            if progress is not None:
+                progress(n_alive * cfg.num_steps)
+    finally:
+        state.env.close()
+    return [_result(spec, logs[i], episodes[i], failures.get(i)) for i, spec in enumerate(specs)]
+
+
+def _init_state(specs: Sequence[RunSpec]) -> PackState:
+    cfgs = [s.ppo for s in specs]
+    env = PackEnv(specs[0].env_id, [s.seed for s in specs],
+                  normalize_obs=[c.normalize_obs for c in cfgs],
+                  normalize_reward=[c.normalize_reward for c in cfgs],
+                  gamma=[c.gamma for c in cfgs])
+    # One generator per agent, seeded by its run alone: init, action noise, minibatch order.
+    generators = [torch.Generator().manual_seed(s.seed) for s in specs]
+    net = init_actor_critic(generators, env.obs_dim, env.act_dim, cfgs[0].hidden_sizes)
+    return PackState.create(env, net, generators, hyper_tensors(cfgs), cfgs[0])
+
+
+def _update_row(update: int, global_step: int, rollout: Rollout, stats: dict[str, torch.Tensor],
+                lr: torch.Tensor, slot: int, sps: float) -> dict:
+    returns = [r for _, r, _ in rollout.episodes[slot]]
+    row = {"update": update, "global_step": global_step,
+           "episodic_return": float(np.mean(returns)) if returns else math.nan}
+    row.update({name: float(values[slot]) for name, values in stats.items()})
+    row["learning_rate"] = float(lr[slot])
+    row["sps"] = sps
+    return row
+
+
+def _diverged(state: PackState, stats: dict[str, torch.Tensor]) -> dict[int, str]:
+    """Slots whose losses or parameters are no longer finite, with the reason."""
+    bad: dict[int, str] = {}
+    for name in ("value_loss", "policy_loss"):
+        for slot in torch.nonzero(~torch.isfinite(stats[name])).flatten().tolist():
+            bad.setdefault(slot, f"non-finite {name}")
+    finite = torch.stack([torch.isfinite(p.detach()).flatten(1).all(1)
+                          for p in state.net.parameters()]).all(0)
+    for slot in torch.nonzero(~finite).flatten().tolist():
+        bad.setdefault(slot, "non-finite network parameters")
+    return bad
+
+
+def _result(spec: RunSpec, rows: list[dict], episodes: list[tuple[int, float, int]],
+            failure: dict | None) -> RunResult:
+    meta = {"run_id": spec.run_id, "experiment": spec.experiment, "env_id": spec.env_id,
+            "seed": spec.seed, "variant": spec.variant, "value_clip": spec.ppo.value_clip,
+            "vf_clip_eps": spec.ppo.vf_clip_eps if spec.ppo.clips_value else math.nan,
+            **dict(spec.columns)}
+    updates = pd.DataFrame(rows, columns=UPDATE_COLUMNS)
+    eps = pd.DataFrame(episodes, columns=["global_step", "episode_return", "episode_length"])
+    return RunResult(spec, _with_meta(updates, meta), _with_meta(eps, meta), failure)
+
+
+def _with_meta(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    head = pd.DataFrame({k: [v] * len(frame) for k, v in meta.items()}, index=frame.index)
+    return pd.concat([head, frame], axis=1)
+
+
+UPDATE_COLUMNS = ("update", "global_step", "episodic_return", "value_loss",
+                  "value_loss_unclipped", "value_clip_fraction", "policy_loss", "clip_fraction",
+                  "approx_kl", "entropy", "explained_variance", "learning_rate", "sps")

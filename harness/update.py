@@ -1,0 +1,73 @@
+"""PPO optimisation epochs over one rollout for the whole pack (ppo2 ``Model.train``)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from harness.networks import gaussian_entropy, gaussian_log_prob, mlp
+from harness.objectives import explained_variance, policy_loss, value_loss_per_agent
+from harness.optim import adam_step, clip_grad_norm
+from harness.pack import PackState
+from harness.rollout import Rollout
+
+STAT_NAMES = ("value_loss", "value_loss_unclipped", "value_clip_fraction", "policy_loss",
+              "clip_fraction", "approx_kl", "entropy")
+
+
+def ppo_update(state: PackState, rollout: Rollout, advantages: Tensor, returns: Tensor,
+               lr: Tensor) -> dict[str, Tensor]:
+    """``update_epochs`` passes of minibatch SGD; returns per-agent ``[K]`` diagnostics.
+
+    Diagnostics are means over every minibatch of every epoch, as ppo2 logs them.
+    ``advantages``/``returns`` are ``[T, K]`` like the rollout.
+    """
+    cfg, hyper = state.schedule, state.hyper
+    # Agent-major copies so a minibatch is one gather per tensor.
+    batch = {name: t.transpose(0, 1).contiguous() for name, t in (
+        ("obs", rollout.obs), ("actions", rollout.actions), ("log_probs", rollout.log_probs),
+        ("values", rollout.values), ("advantages", advantages), ("returns", returns))}
+    params = state.net.parameters()
+    rows = torch.arange(len(state.ids))[:, None]
+    sums = {name: torch.zeros(len(state.ids)) for name in STAT_NAMES}
+    n_minibatches = 0
+    for _ in range(cfg.update_epochs):
+        order = torch.stack([torch.randperm(cfg.num_steps, generator=g)
+                             for g in state.generators])
+        for start in range(0, cfg.num_steps, cfg.minibatch_size):
+            index = order[:, start:start + cfg.minibatch_size]
+            mb = {name: t[rows, index] for name, t in batch.items()}
+            total, stats = minibatch_loss(state, mb)
+            total.sum().backward()  # agents' losses are independent: the sum keeps them apart
+            clip_grad_norm(params, hyper.max_grad_norm)
+            adam_step(params, state.adam, lr, hyper.adam_eps)
+            for p in params:
+                p.grad = None
+            for name, value in stats.items():
+                sums[name] += value
+            n_minibatches += 1
+    out = {name: s / n_minibatches for name, s in sums.items()}
+    out["explained_variance"] = explained_variance(batch["values"], batch["returns"], dim=1)
+    return out
+
+
+def minibatch_loss(state: PackState, mb: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+    """Per-agent total loss ``[K]`` (ppo2: pg - ent_coef*H + 0.5*vf_coef*vf) and diagnostics."""
+    hyper, net = state.hyper, state.net
+    mean = mlp(net.policy, mb["obs"])
+    log_probs = gaussian_log_prob(mb["actions"], mean, net.log_std)
+    entropy = gaussian_entropy(net.log_std)[:, 0]
+    values = mlp(net.value, mb["obs"])[..., 0]
+    adv = mb["advantages"]
+    # ppo2 normalises per minibatch with numpy's std (ddof=0); CleanRL uses ddof=1.
+    normed = (adv - adv.mean(1, keepdim=True)) / (adv.std(1, keepdim=True, correction=0) + 1e-8)
+    adv = torch.where(hyper.norm_adv[:, None], normed, adv)
+    pg_loss, clip_fraction, approx_kl = policy_loss(
+        log_probs, mb["log_probs"], adv, clip_coef=hyper.clip_coef[:, None], dim=1)
+    v_loss, v_plain, v_clip_fraction = value_loss_per_agent(
+        values, mb["values"], mb["returns"], codes=hyper.value_code, clip_eps=hyper.vf_clip_eps)
+    total = pg_loss - hyper.ent_coef * entropy + 0.5 * hyper.vf_coef * v_loss
+    stats = {"value_loss": v_loss, "value_loss_unclipped": v_plain,
+             "value_clip_fraction": v_clip_fraction, "policy_loss": pg_loss,
+             "clip_fraction": clip_fraction, "approx_kl": approx_kl, "entropy": entropy}
+    return total, {name: s.detach() for name, s in stats.items()}
