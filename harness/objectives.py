@@ -46,11 +46,11 @@ def value_loss_elements(values: Tensor, old_values: Tensor, returns: Tensor, *, 
     form has zero gradient when the clipped (constant) branch wins, as in ppo2.
     """
     delta = values - old_values
-    v_clipped = old_values + torch.maximum(torch.minimum(delta, clip_eps), -clip_eps)
+    v_clipped = old_values + torch.clamp(delta, -clip_eps, clip_eps)
     loss_plain = (values - returns) ** 2
     loss_clipped = (v_clipped - returns) ** 2
-    loss = torch.where(code == 0, loss_plain,
-                       torch.where(code == 1, torch.maximum(loss_plain, loss_clipped), loss_clipped))
+    clipped_form = torch.where(code == 1, torch.maximum(loss_plain, loss_clipped), loss_clipped)
+    loss = torch.where(code == 0, loss_plain, clipped_form)
     return loss, delta.abs() > clip_eps
 
 
@@ -77,7 +77,7 @@ def policy_loss(log_prob: Tensor, old_log_prob: Tensor, advantages: Tensor, *,
     """
     log_ratio = log_prob - old_log_prob
     ratio = log_ratio.exp()
-    clipped_ratio = torch.maximum(torch.minimum(ratio, 1 + clip_coef), 1 - clip_coef)
+    clipped_ratio = torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef)
     loss = torch.maximum(-advantages * ratio, -advantages * clipped_ratio)
     clipped = ((ratio - 1).abs() > clip_coef).to(ratio.dtype)
     approx_kl = 0.5 * log_ratio.detach() ** 2
@@ -108,7 +108,6 @@ def gae(rewards: Tensor, values: Tensor, dones: Tensor, last_values: Tensor, *,
 
 def explained_variance(predictions: Tensor, targets: Tensor, dim: int | None = None) -> Tensor:
     """1 - Var[y - y_pred] / Var[y] (Baselines ``math_util``); NaN where Var[y] == 0."""
-    var_y = targets.var(dim=dim, unbiased=False) if dim is not None else targets.var(unbiased=False)
-    var_res = ((targets - predictions).var(dim=dim, unbiased=False) if dim is not None
-               else (targets - predictions).var(unbiased=False))
+    var_y = targets.var(dim=dim, correction=0)
+    var_res = (targets - predictions).var(dim=dim, correction=0)
     return torch.where(var_y == 0, torch.full_like(var_y, float("nan")), 1 - var_res / var_y)

@@ -1,0 +1,83 @@
+"""PackEnv: VecNormalize semantics per agent, time limits, action clipping, raw returns."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from harness.envs import PackEnv, RunningMeanStd
+
+
+def pack(n=2, env_id="Pendulum-v1", **kw):
+    opts = {"normalize_obs": [True] * n, "normalize_reward": [True] * n, "gamma": [0.99] * n}
+    opts.update(kw)
+    return PackEnv(env_id, list(range(n)), **opts)
+
+
+def test_running_mean_std_tracks_sample_moments_per_agent():
+    rng = np.random.default_rng(0)
+    x = rng.normal([[1.0], [-3.0]], [[2.0], [0.5]], size=(500, 2, 1))
+    rms = RunningMeanStd(2, (1,))
+    for sample in x:
+        rms.update(sample)
+    assert np.allclose(rms.mean, x.mean(0), atol=1e-5)
+    assert np.allclose(rms.var, x.var(0), rtol=1e-3)
+
+
+def test_reward_scaling_follows_vecnormalize():
+    env = pack(1, normalize_obs=[False])
+    env.reset()
+    ret, rets = 0.0, []
+    ref = gym.make("Pendulum-v1")
+    ref.reset(seed=0)
+    for t in range(30):
+        a = np.array([[np.sin(t)]])
+        step = env.step(a)
+        r = ref.step(a[0])[1]
+        ret = ret * 0.99 + r
+        rets.append(ret)
+        # Baselines: var of the discounted-return stream, prior count 1e-4 around (0, 1)
+        n = len(rets) + 1e-4
+        mean = np.sum(rets) / n
+        var = (1e-4 * (1 + mean**2) + np.sum((np.array(rets) - mean) ** 2)) / n
+        assert step.reward[0] == pytest.approx(np.clip(r / np.sqrt(var + 1e-8), -10, 10), rel=1e-3)
+
+
+def test_time_limit_truncates_and_records_raw_episode():
+    env = pack(2, normalize_obs=[True, False], normalize_reward=[False, False])
+    env.reset()
+    total = np.zeros(2)
+    for t in range(200):
+        step = env.step(np.zeros((2, 1)))
+        total += step.reward  # unnormalised rewards here
+        if t < 199:
+            assert not step.done.any()
+    assert step.done.all() and step.truncated.all()
+    assert [(k, length) for k, _, length in step.episodes] == [(0, 200), (1, 200)]
+    assert [ret for _, ret, _ in step.episodes] == pytest.approx(total.tolist())
+    assert env.ep_length.tolist() == [0, 0]
+
+
+def test_actions_are_clipped_to_the_action_space():
+    env = pack(1, normalize_obs=[False], normalize_reward=[False])
+    ref = gym.make("Pendulum-v1")
+    first = env.reset()
+    assert np.allclose(first[0], ref.reset(seed=0)[0])
+    step = env.step(np.array([[10.0]]))
+    obs, reward, *_ = ref.step(np.array([2.0], dtype=np.float32))
+    assert np.allclose(step.obs[0], obs, atol=1e-6) and step.reward[0] == pytest.approx(reward)
+
+
+def test_observation_normalisation_is_per_agent_and_clipped():
+    env = pack(2, normalize_obs=[True, False])
+    raw0 = env.reset()
+    assert np.abs(raw0[0]).max() <= 10.0
+    ref = gym.make("Pendulum-v1")
+    assert np.allclose(raw0[1], ref.reset(seed=1)[0])
+
+
+def test_select_drops_agents():
+    env = pack(3)
+    env.reset()
+    env.select(np.array([0, 2]))
+    assert len(env.envs) == 2 and env.obs_rms.mean.shape == (2, 3)
+    assert env.step(np.zeros((2, 1))).obs.shape == (2, 3)

@@ -1,0 +1,69 @@
+"""Stacked actor-critic: per-agent orthogonal init, batched forward, agent independence."""
+
+import math
+
+import pytest
+import torch
+
+from harness.networks import gaussian_entropy, gaussian_log_prob, init_actor_critic, mlp
+
+
+def nets(seeds, obs_dim=5, act_dim=2):
+    return init_actor_critic([torch.Generator().manual_seed(s) for s in seeds], obs_dim,
+                             act_dim, (8, 8))
+
+
+def test_shapes_and_init_scales():
+    net = nets([0, 1, 2])
+    w0, b0 = net.policy[0]
+    assert w0.shape == (3, 5, 8) and b0.shape == (3, 1, 8) and not b0.any()
+    assert net.log_std.shape == (3, 1, 2) and not net.log_std.any()
+    # Orthogonal with gain g: W^T W = g^2 I on the smaller side, per agent.
+    for layers, head_gain in ((net.policy, 0.01), (net.value, 1.0)):
+        for (w, _), gain in zip(layers, [math.sqrt(2), math.sqrt(2), head_gain], strict=True):
+            for k in range(3):
+                m = w[k] if w.shape[1] >= w.shape[2] else w[k].T
+                assert torch.allclose(m.T @ m, gain**2 * torch.eye(m.shape[1]), atol=1e-5)
+
+
+def test_agent_init_depends_only_on_its_seed():
+    alone, packed = nets([7]), nets([3, 7, 9])
+    for a, b in zip(alone.parameters(), packed.parameters(), strict=True):
+        assert torch.equal(a[0], b[1])
+
+
+def test_batched_forward_equals_per_agent_forward():
+    net = nets([0, 1])
+    x = torch.randn(2, 4, 5)
+    out = mlp(net.policy, x)
+    for k in range(2):
+        h = x[k]
+        for i, (w, b) in enumerate(net.policy):
+            h = h @ w[k] + b[k]
+            h = torch.tanh(h) if i < len(net.policy) - 1 else h
+        assert torch.allclose(out[k], h, atol=1e-6)
+
+
+def test_gaussian_matches_torch_distributions():
+    mean, log_std, a = torch.randn(3, 4, 2), torch.randn(3, 1, 2), torch.randn(3, 4, 2)
+    dist = torch.distributions.Normal(mean, log_std.exp())
+    assert torch.allclose(gaussian_log_prob(a, mean, log_std), dist.log_prob(a).sum(-1), atol=1e-5)
+    assert torch.allclose(gaussian_entropy(log_std)[:, 0], dist.entropy()[:, 0].sum(-1), atol=1e-5)
+
+
+def test_select_keeps_the_chosen_agents_as_new_leaves():
+    net = nets([0, 1, 2])
+    sub = net.select(torch.tensor([0, 2]))
+    assert torch.equal(sub.value[0][0], net.value[0][0][[0, 2]])
+    assert all(p.is_leaf and p.requires_grad for p in sub.parameters())
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_gradients_do_not_leak_between_agents(k):
+    net = nets(list(range(k)))
+    loss = mlp(net.value, torch.randn(k, 6, 5))[0].sum()  # depends on agent 0 only
+    loss.backward()
+    for p in net.parameters()[: 2 * len(net.policy)]:
+        assert p.grad is None  # the policy is untouched
+    for w, _ in net.value:
+        assert not w.grad[1:].any()
