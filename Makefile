@@ -1,0 +1,50 @@
+# vclip-harness: `make ablation` runs the study and writes the report; `make test` runs CI.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# torch==2.13.0 is the CPU wheel on our machines. Elsewhere on Linux, plain PyPI serves a
+# multi-GB CUDA build: pass TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu".
+TORCH_INDEX ?=
+EXP ?= experiments/ablation.yaml
+JOBS ?=
+JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS),)
+
+.PHONY: setup test lint ablation report reproduce bench clean
+
+setup: $(STAMP)
+
+# Rebuilt only when pyproject.toml changes, so repeated `make test` starts at once.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0 $(TORCH_INDEX)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,cluster,bench]'
+	touch $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check harness tests
+
+# pytest exits 5 when it collects nothing: a suite that ran no test must not pass.
+test: lint
+	$(BIN)/python -m pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
+ablation: setup
+	$(BIN)/harness run $(EXP) $(JOBS_FLAG)
+	$(BIN)/harness report $(EXP)
+
+report: setup
+	$(BIN)/harness report $(EXP)
+
+reproduce: setup
+	$(BIN)/harness run experiments/baselines_vs_unclipped.yaml $(JOBS_FLAG)
+	$(BIN)/harness report experiments/baselines_vs_unclipped.yaml
+
+bench: setup
+	mkdir -p results
+	$(BIN)/harness bench --json results/bench.json
+
+clean:
+	rm -rf .pytest_cache .ruff_cache build dist *.egg-info
+	find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
