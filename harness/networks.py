@@ -10,6 +10,7 @@ separate policy and value MLPs, tanh, orthogonal init (sqrt 2 hidden, 0.01 polic
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,11 +19,23 @@ from torch import Tensor
 
 Layer = tuple[Tensor, Tensor]
 
+# Gradients are strided views into one buffer on purpose (see ActorCritic); autograd still
+# accumulates into them in place and only warns that it cannot steal them.
+warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout")
+
 
 @dataclass
 class ActorCritic:
-    """Stacked parameters of K agents (all leaf tensors with ``requires_grad``)."""
+    """Stacked parameters of K agents, stored as one ``[K, P]`` row per agent.
 
+    Every layer tensor is a view into ``flat`` and its ``.grad`` a view into ``grad``, so the
+    per-agent gradient clip and Adam run as a few whole-buffer ops instead of one per tensor.
+    """
+
+    flat: Tensor
+    """``[K, P]`` all parameters of each agent, in ``parameters()`` order."""
+    grad: Tensor
+    """``[K, P]`` gradients; backward accumulates into it in place, zero it between steps."""
     policy: list[Layer]
     """Policy MLP layers; the last maps to the action mean."""
     value: list[Layer]
@@ -31,19 +44,28 @@ class ActorCritic:
     """``[K, 1, act_dim]`` state-independent log standard deviation."""
 
     def parameters(self) -> list[Tensor]:
-        """All parameters in a fixed order (the optimizer state follows it)."""
+        """All parameter views in ``flat`` order."""
         return [t for layer in self.policy + self.value for t in layer] + [self.log_std]
 
     def select(self, keep: Tensor) -> ActorCritic:
-        """The agents at indices ``keep`` as new leaf tensors."""
-        params = [p.detach()[keep].clone().requires_grad_() for p in self.parameters()]
-        return from_parameters(params, len(self.policy))
+        """The agents at indices ``keep`` (new buffers)."""
+        shapes = [p.shape[1:] for p in self.parameters()]
+        return from_flat(self.flat[keep].clone(), shapes, len(self.policy))
 
 
-def from_parameters(params: Sequence[Tensor], n_policy_layers: int) -> ActorCritic:
-    """Inverse of ``ActorCritic.parameters``."""
+def from_flat(flat: Tensor, shapes: Sequence[torch.Size], n_policy_layers: int) -> ActorCritic:
+    """Views of ``flat [K, P]`` shaped ``[K, *shape]`` each, as leaves with grads in a buffer."""
+    grad = torch.zeros_like(flat)
+    params, start = [], 0
+    for shape in shapes:
+        end = start + math.prod(shape)
+        p = flat[:, start:end].view(-1, *shape).requires_grad_()
+        p.grad = grad[:, start:end].view(-1, *shape)
+        params.append(p)
+        start = end
     layers = [(params[i], params[i + 1]) for i in range(0, len(params) - 1, 2)]
-    return ActorCritic(layers[:n_policy_layers], layers[n_policy_layers:], params[-1])
+    return ActorCritic(flat, grad, layers[:n_policy_layers], layers[n_policy_layers:],
+                       params[-1])
 
 
 def init_actor_critic(generators: Sequence[torch.Generator], obs_dim: int, act_dim: int,
@@ -53,8 +75,10 @@ def init_actor_critic(generators: Sequence[torch.Generator], obs_dim: int, act_d
     hidden_gains = [math.sqrt(2)] * len(hidden_sizes)
     policy = _init_mlp(generators, [*sizes, act_dim], [*hidden_gains, 0.01])
     value = _init_mlp(generators, [*sizes, 1], [*hidden_gains, 1.0])
-    log_std = torch.zeros(len(generators), 1, act_dim, requires_grad=True)
-    return ActorCritic(policy, value, log_std)
+    log_std = torch.zeros(len(generators), 1, act_dim)
+    params = [t for layer in policy + value for t in layer] + [log_std]
+    flat = torch.cat([p.reshape(len(generators), -1) for p in params], 1)
+    return from_flat(flat, [p.shape[1:] for p in params], len(policy))
 
 
 def _init_mlp(generators: Sequence[torch.Generator], sizes: Sequence[int],
@@ -66,8 +90,8 @@ def _init_mlp(generators: Sequence[torch.Generator], sizes: Sequence[int],
             w = torch.empty(n_out, n_in)  # torch's [out, in] layout, as nn.Linear
             torch.nn.init.orthogonal_(w, gain=gain, generator=g)
             weights.append(w.T)
-        weight = torch.stack(weights).contiguous().requires_grad_()
-        bias = torch.zeros(len(generators), 1, n_out, requires_grad=True)
+        weight = torch.stack(weights)
+        bias = torch.zeros(len(generators), 1, n_out)
         layers.append((weight, bias))
     return layers
 

@@ -17,52 +17,42 @@ BETA1, BETA2 = 0.9, 0.999
 
 @dataclass
 class AdamState:
-    """First and second moments, one per parameter tensor, and the shared step count."""
+    """First and second moments shaped like the ``[K, P]`` parameter buffer, and the step."""
 
-    exp_avg: list[Tensor]
+    exp_avg: Tensor
     """First moments."""
-    exp_avg_sq: list[Tensor]
+    exp_avg_sq: Tensor
     """Second moments."""
     step: int = 0
     """Steps taken (the same for every agent: the pack updates in lockstep)."""
 
     @classmethod
-    def zeros(cls, params: list[Tensor]) -> AdamState:
-        """Zero moments shaped like ``params``."""
-        return cls([torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params])
+    def zeros(cls, flat: Tensor) -> AdamState:
+        """Zero moments shaped like ``flat``."""
+        return cls(torch.zeros_like(flat), torch.zeros_like(flat))
 
     def select(self, keep: Tensor) -> AdamState:
         """The moments of the agents at indices ``keep``."""
-        return AdamState([m[keep] for m in self.exp_avg], [v[keep] for v in self.exp_avg_sq],
-                         self.step)
+        return AdamState(self.exp_avg[keep], self.exp_avg_sq[keep], self.step)
 
 
-def _per_agent(x: Tensor, like: Tensor) -> Tensor:
-    """Reshape ``[K]`` to broadcast against ``[K, ...]``."""
-    return x.reshape(-1, *([1] * (like.dim() - 1)))
-
-
-def clip_grad_norm(params: list[Tensor], max_norm: Tensor) -> Tensor:
-    """Scale each agent's gradients to global norm <= ``max_norm[k]``; returns the norms ``[K]``.
+def clip_grad_norm(grad: Tensor, max_norm: Tensor) -> Tensor:
+    """Scale each agent's row of ``grad [K, P]`` to norm <= ``max_norm[k]``; returns norms ``[K]``.
 
     ``tf.clip_by_global_norm`` (ppo2): g * max_norm / max(norm, max_norm), no epsilon.
     """
-    norm = torch.stack([p.grad.pow(2).flatten(1).sum(1) for p in params]).sum(0).sqrt()
-    scale = max_norm / torch.maximum(norm, max_norm)
-    for p in params:
-        p.grad.mul_(_per_agent(scale, p.grad))
+    norm = grad.pow(2).sum(1).sqrt()
+    grad.mul_((max_norm / torch.maximum(norm, max_norm))[:, None])
     return norm
 
 
 @torch.no_grad()
-def adam_step(params: list[Tensor], state: AdamState, lr: Tensor, eps: Tensor) -> None:
-    """One Adam step with per-agent step size ``lr [K]`` and epsilon ``eps [K]``."""
+def adam_step(flat: Tensor, grad: Tensor, state: AdamState, lr: Tensor, eps: Tensor) -> None:
+    """One Adam step on ``flat [K, P]`` with per-agent step size ``lr [K]`` and ``eps [K]``."""
     state.step += 1
     bias1 = 1 - BETA1**state.step
     bias2_sqrt = (1 - BETA2**state.step) ** 0.5
-    for p, m, v in zip(params, state.exp_avg, state.exp_avg_sq, strict=True):
-        g = p.grad
-        m.lerp_(g, 1 - BETA1)
-        v.mul_(BETA2).addcmul_(g, g, value=1 - BETA2)
-        denom = (v.sqrt() / bias2_sqrt).add_(_per_agent(eps, p))
-        p.addcdiv_(m * _per_agent(-lr / bias1, p), denom)
+    state.exp_avg.lerp_(grad, 1 - BETA1)
+    state.exp_avg_sq.mul_(BETA2).addcmul_(grad, grad, value=1 - BETA2)
+    denom = (state.exp_avg_sq.sqrt() / bias2_sqrt).add_(eps[:, None])
+    flat.addcdiv_(state.exp_avg * (-lr / bias1)[:, None], denom)

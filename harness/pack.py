@@ -93,7 +93,7 @@ class PackState:
     def create(cls, env: PackEnv, net: ActorCritic, generators: list[torch.Generator],
                hyper: Hyper, schedule: PPOConfig) -> PackState:
         """A fresh pack with zeroed optimizer state."""
-        return cls(env, net, AdamState.zeros(net.parameters()), generators, hyper, schedule,
+        return cls(env, net, AdamState.zeros(net.flat), generators, hyper, schedule,
                    list(range(len(generators))))
 
     def select(self, keep: np.ndarray) -> PackState:

@@ -128,9 +128,7 @@ def _diverged(state: PackState, stats: dict[str, torch.Tensor]) -> dict[int, str
     for name in ("value_loss", "policy_loss"):
         for slot in torch.nonzero(~torch.isfinite(stats[name])).flatten().tolist():
             bad.setdefault(slot, f"non-finite {name}")
-    finite = torch.stack([torch.isfinite(p.detach()).flatten(1).all(1)
-                          for p in state.net.parameters()]).all(0)
-    for slot in torch.nonzero(~finite).flatten().tolist():
+    for slot in torch.nonzero(~torch.isfinite(state.net.flat).all(1)).flatten().tolist():
         bad.setdefault(slot, "non-finite network parameters")
     return bad
 

@@ -27,22 +27,22 @@ def ppo_update(state: PackState, rollout: Rollout, advantages: Tensor, returns: 
     batch = {name: t.transpose(0, 1).contiguous() for name, t in (
         ("obs", rollout.obs), ("actions", rollout.actions), ("log_probs", rollout.log_probs),
         ("values", rollout.values), ("advantages", advantages), ("returns", returns))}
-    params = state.net.parameters()
+    net = state.net
     rows = torch.arange(len(state.ids))[:, None]
     sums = {name: torch.zeros(len(state.ids)) for name in STAT_NAMES}
     n_minibatches = 0
     for _ in range(cfg.update_epochs):
         order = torch.stack([torch.randperm(cfg.num_steps, generator=g)
                              for g in state.generators])
+        # Shuffle once per epoch; minibatches are then contiguous slices (views).
+        shuffled = {name: t[rows, order] for name, t in batch.items()}
         for start in range(0, cfg.num_steps, cfg.minibatch_size):
-            index = order[:, start:start + cfg.minibatch_size]
-            mb = {name: t[rows, index] for name, t in batch.items()}
+            mb = {name: t[:, start:start + cfg.minibatch_size] for name, t in shuffled.items()}
             total, stats = minibatch_loss(state, mb)
             total.sum().backward()  # agents' losses are independent: the sum keeps them apart
-            clip_grad_norm(params, hyper.max_grad_norm)
-            adam_step(params, state.adam, lr, hyper.adam_eps)
-            for p in params:
-                p.grad = None
+            clip_grad_norm(net.grad, hyper.max_grad_norm)
+            adam_step(net.flat, net.grad, state.adam, lr, hyper.adam_eps)
+            net.grad.zero_()
             for name, value in stats.items():
                 sums[name] += value
             n_minibatches += 1

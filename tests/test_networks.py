@@ -56,6 +56,14 @@ def test_select_keeps_the_chosen_agents_as_new_leaves():
     sub = net.select(torch.tensor([0, 2]))
     assert torch.equal(sub.value[0][0], net.value[0][0][[0, 2]])
     assert all(p.is_leaf and p.requires_grad for p in sub.parameters())
+    assert sub.flat.shape == (2, net.flat.shape[1])
+
+
+def test_parameters_are_views_of_the_flat_buffer():
+    net = nets([0, 1])
+    with torch.no_grad():
+        net.flat[1] += 1.0
+    assert torch.all(net.log_std[1] == 1.0) and torch.all(net.log_std[0] == 0.0)
 
 
 @pytest.mark.parametrize("k", [1, 3])
@@ -64,6 +72,9 @@ def test_gradients_do_not_leak_between_agents(k):
     loss = mlp(net.value, torch.randn(k, 6, 5))[0].sum()  # depends on agent 0 only
     loss.backward()
     for p in net.parameters()[: 2 * len(net.policy)]:
-        assert p.grad is None  # the policy is untouched
+        assert not p.grad.any()  # the policy is untouched
     for w, _ in net.value:
         assert not w.grad[1:].any()
+    assert net.value[0][0].grad[0].any()
+    # every gradient lands in the agent's row of the shared buffer
+    assert not net.grad[1:].any() and net.grad[0].any()
