@@ -1,0 +1,174 @@
+"""``harness`` command line (DESIGN.md §4): run, status, report, bench.
+
+Exit codes: 0 ok; 1 some runs failed; 2 bad input or usage (one line ``error: ...`` on
+stderr, no traceback); 130 interrupted. Commands import torch and friends only when they
+need them, so ``status`` and ``--dry-run`` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.expand import expand
+from harness.experiment import ExperimentError, load_experiment
+from harness.results import RUN_STATES, ResultsDir, ResultsLocked
+from harness.spec import Experiment
+
+EXIT_OK, EXIT_FAILED_RUNS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class InputError(Exception):
+    """A bad command-line value; its text follows ``error:``."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``harness`` console script and ``python -m harness``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    try:
+        return args.command(args, argv)
+    except (ExperimentError, ResultsLocked, InputError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="Does PPO's value-function "
+                                     "clipping help? Run and report ablation experiments.")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="train the experiment's runs that are not done yet")
+    _experiment_args(run)
+    run.add_argument("--jobs", type=_positive_int, default=None,
+                     help="parallel workers (default: available cores; dask: cluster threads)")
+    run.add_argument("--backend", choices=("loky", "dask"), default="loky")
+    run.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://h:8786")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the expanded matrix and env steps; train nothing")
+    run.set_defaults(command=_run)
+    status = sub.add_parser("status", help="done / failed / pending runs per env and variant")
+    _experiment_args(status)
+    status.set_defaults(command=_status)
+    report = sub.add_parser("report", help="write results/<name>/report/")
+    _experiment_args(report)
+    report.add_argument("--n-boot", type=_positive_int, default=None,
+                        help="bootstrap resamples (default: the report's own)")
+    report.set_defaults(command=_report)
+    bench = sub.add_parser("bench", help="measure env steps/s against the simulator and SB3")
+    bench.add_argument("--env", default="Hopper-v5")
+    bench.add_argument("--steps", type=_positive_int, default=None,
+                       help="env steps per measurement (default: the benchmark's own)")
+    bench.add_argument("--json", metavar="FILE", default=None, help="also write results here")
+    bench.set_defaults(command=_bench)
+    return parser
+
+
+def _experiment_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("experiment", metavar="EXPERIMENT.yaml")
+    parser.add_argument("--results-dir", metavar="DIR", default="results",
+                        help="runs go to DIR/<name>/ (default: results)")
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    exp = load_experiment(args.experiment)
+    if args.scheduler and args.backend != "dask":
+        raise InputError("--scheduler: only used with --backend dask")
+    if args.backend == "dask" and not args.scheduler:
+        raise InputError("--backend dask: needs --scheduler ADDRESS (e.g. tcp://10.0.0.1:8786)")
+    rdir = ResultsDir(Path(args.results_dir) / exp.name)
+    if args.dry_run:
+        _print_matrix(exp, rdir)
+        return EXIT_OK
+    from harness.runner import BackendError, run_experiment  # imports torch
+
+    try:
+        summary = run_experiment(exp, args.results_dir, jobs=args.jobs, backend=args.backend,
+                                 scheduler=args.scheduler)
+    except BackendError as e:
+        raise InputError(str(e)) from None
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished runs are saved in {rdir.root}; resume with: "
+              f"harness {shlex.join(argv)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"{exp.name}: {summary.total} runs: {summary.skipped} were done, {summary.trained} "
+          f"trained now, {len(summary.failed)} failed")
+    if summary.failed:
+        print(f"failed runs are recorded in {rdir.root / 'failures'}; `harness status "
+              f"{args.experiment}` lists them, and the next `harness run` retries them")
+        return EXIT_FAILED_RUNS
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace, argv: list[str]) -> int:
+    exp = load_experiment(args.experiment)
+    rdir = ResultsDir(Path(args.results_dir) / exp.name)
+    specs = expand(exp)
+    states = {s.run_id: rdir.state(s.run_id) for s in specs}
+    counts = {(e, v.label): dict.fromkeys(RUN_STATES, 0) for e in exp.envs for v in exp.variants}
+    for spec in specs:
+        counts[spec.env_id, spec.variant][states[spec.run_id]] += 1
+    totals = {state: list(states.values()).count(state) for state in RUN_STATES}
+    running = rdir.running()
+    print(f"{exp.name}: {len(specs)} runs in {rdir.root}: " + ", ".join(
+        f"{n} {state}" for state, n in totals.items())
+        + (f" (a run is in progress: {running})" if running else ""))
+    rows = [[env, label + (" (control)" if label == exp.control else ""),
+             *map(str, c.values())] for (env, label), c in counts.items()]
+    print(_table(["env_id", "variant", "done", "failed", "pending"], rows))
+    for spec in specs:
+        if states[spec.run_id] == "failed":
+            f = rdir.read_failure(spec.run_id)
+            print(f"failed: {spec.run_id}: {f.get('reason')} (update {f.get('update')}, "
+                  f"step {f.get('global_step')})")
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace, argv: list[str]) -> int:
+    exp = load_experiment(args.experiment)
+    rdir = ResultsDir(Path(args.results_dir) / exp.name)
+    if not any(rdir.state(s.run_id) == "done" for s in expand(exp)):
+        raise InputError(f"{rdir.root}: no finished runs of this experiment; "
+                         f"run `harness run {args.experiment}` first")
+    from harness.report import write_report  # imports scipy, matplotlib, seaborn
+
+    options = {} if args.n_boot is None else {"n_boot": args.n_boot}
+    print(f"report written to {write_report(exp, rdir.root, **options)}")
+    return EXIT_OK
+
+
+def _bench(args: argparse.Namespace, argv: list[str]) -> int:
+    from harness.bench import main as bench_main  # imports torch, gymnasium
+
+    return bench_main(args) or EXIT_OK
+
+
+def _print_matrix(exp: Experiment, rdir: ResultsDir) -> None:
+    specs = expand(exp)
+    steps = sum(s.total_steps for s in specs)
+    print(f"experiment {exp.name} ({exp.source}): {len(exp.envs)} envs x {len(exp.seeds)} seeds"
+          f" x {len(exp.variants)} variants = {len(specs)} runs, {steps:,} env steps "
+          f"({exp.total_steps:,} per run)")
+    print("variants (* = control):")
+    for v in exp.variants:
+        print(f"  {'*' if v.label == exp.control else ' '} {v.label}")
+    rows = [[s.run_id, s.env_id, str(s.seed), s.variant, rdir.state(s.run_id)] for s in specs]
+    print(_table(["run_id", "env_id", "seed", "variant", "state"], rows))
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+                     for r in [headers, *rows])
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value

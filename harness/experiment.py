@@ -1,0 +1,258 @@
+"""Load an experiment YAML file and validate it into an ``Experiment`` (DESIGN.md §4).
+
+Every problem raises ``ExperimentError`` whose text is one line ``<file>: <key>: <what is
+allowed>``; the CLI prints it after ``error:`` and exits 2 before any run starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import itertools
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.config import PPOConfig, field_names
+from harness.spec import Experiment, Variant
+
+TOP_KEYS = ("name", "envs", "seeds", "total_steps", "ppo", "matrix", "variants", "control")
+REQUIRED_KEYS = ("name", "envs", "seeds", "total_steps")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
+_FLOAT_FIELDS = frozenset(f.name for f in dataclasses.fields(PPOConfig)
+                          if isinstance(f.default, float))
+
+
+class ExperimentError(ValueError):
+    """A bad experiment file; ``str()`` is ``<file>: <key>: <what is allowed>``."""
+
+    def __init__(self, source: str, key: str, message: str) -> None:
+        super().__init__(f"{source}: {key}: {message}")
+
+
+Fail = Callable[[str, str], ExperimentError]
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate the experiment file at ``path``."""
+    source = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ExperimentError(source, "file", f"cannot be read ({e.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        # safe_load refuses python/* tags with a ConstructorError; say why in plain words.
+        hint = "; only plain YAML values are allowed" if "constructor" in problem else ""
+        raise ExperimentError(source, "yaml", f"{where}{problem}{hint}") from None
+    return parse_experiment(raw, source)
+
+
+def parse_experiment(raw: Any, source: str = "<experiment>") -> Experiment:
+    """Validate the mapping ``raw`` (a parsed YAML file) into an ``Experiment``."""
+    def fail(key: str, message: str) -> ExperimentError:
+        return ExperimentError(source, key, message)
+
+    if not isinstance(raw, dict):
+        raise fail("(top level)", f"must be a mapping with keys {', '.join(TOP_KEYS)}")
+    for key in raw:
+        if key not in TOP_KEYS:
+            raise fail(str(key), f"unknown key; allowed: {', '.join(TOP_KEYS)}")
+    for key in REQUIRED_KEYS:
+        if key not in raw:
+            raise fail(key, "is required")
+    name, envs = _name(raw["name"], fail), _envs(raw["envs"], fail)
+    seeds = _seeds(raw["seeds"], fail)
+    total_steps = _positive_int(raw["total_steps"], "total_steps", fail)
+    base = _base_config(raw.get("ppo"), fail)
+    variants, configs = _variants(raw.get("matrix"), raw.get("variants"), base, fail)
+    for label, cfg in configs.items():
+        if total_steps < cfg.num_steps:
+            raise fail("total_steps", f"must be >= num_steps={cfg.num_steps} (one rollout) "
+                                      f"for variant {label}, got {total_steps}")
+    return Experiment(
+        name=name, envs=envs, seeds=seeds, total_steps=total_steps, ppo=base, variants=variants,
+        control=_control(raw.get("control"), variants, configs, fail),
+        axes=_axes(raw.get("matrix"), raw.get("variants")), source=source)
+
+
+def experiment_to_dict(exp: Experiment) -> dict[str, Any]:
+    """The resolved experiment as plain JSON-friendly data (for the manifest)."""
+    return {"name": exp.name, "source": exp.source, "envs": list(exp.envs),
+            "seeds": list(exp.seeds), "total_steps": exp.total_steps, "ppo": exp.ppo.to_dict(),
+            "variants": [{"label": v.label, "overrides": v.as_dict()} for v in exp.variants],
+            "control": exp.control, "axes": list(exp.axes)}
+
+
+def format_value(value: Any) -> str:
+    """How a PPO value appears in variant labels: YAML-like, no spaces."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "x".join(str(v) for v in value)
+    return str(value)
+
+
+def _name(value: Any, fail: Fail) -> str:
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        raise fail("name", f"letters, digits, '-' and '_' only, got {value!r}")
+    return value
+
+
+def _envs(value: Any, fail: Fail) -> tuple[str, ...]:
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(v, str) for v in value) or len(set(value)) != len(value)):
+        raise fail("envs", f"must be a non-empty list of distinct Gymnasium env ids, got {value!r}")
+    for env_id in value:
+        _check_env(env_id, fail)
+    return tuple(value)
+
+
+def _check_env(env_id: str, fail: Fail) -> None:
+    """Registered in Gymnasium; ``module:EnvId-v0`` first imports the module that registers it."""
+    import gymnasium  # deferred: importing it costs ~0.5 s, only needed for validation
+
+    module, _, name = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise fail("envs", f"{env_id!r}: cannot import module {module!r} ({e})") from None
+    if name not in gymnasium.registry:
+        close = difflib.get_close_matches(name, list(gymnasium.registry), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise fail("envs", f"{env_id!r} is not a registered Gymnasium env id{hint}")
+
+
+def _seeds(value: Any, fail: Fail) -> tuple[int, ...]:
+    if _is_int(value) and value > 0:
+        return tuple(range(value))
+    if (isinstance(value, list) and value and all(_is_int(s) and s >= 0 for s in value)
+            and len(set(value)) == len(value)):
+        return tuple(value)
+    raise fail("seeds", "a positive count or a non-empty list of distinct non-negative "
+                        f"integers, got {value!r}")
+
+
+def _positive_int(value: Any, key: str, fail: Fail) -> int:
+    if not _is_int(value) or value <= 0:
+        raise fail(key, f"must be a positive integer, got {value!r}")
+    return value
+
+
+def _base_config(value: Any, fail: Fail) -> PPOConfig:
+    overrides = _overrides(value if value is not None else {}, "ppo", fail)
+    return _build(PPOConfig(), overrides, "ppo", fail)
+
+
+def _overrides(value: Any, key: str, fail: Fail) -> dict[str, Any]:
+    """A mapping of PPO keys, checked and normalised (lists to tuples, YAML '3e-4' to float)."""
+    if not isinstance(value, dict):
+        raise fail(key, f"must be a mapping of PPO keys to values, got {value!r}")
+    _check_keys(value, key, fail)
+    return {name: _normalise(name, v) for name, v in value.items()}
+
+
+def _check_keys(names: Any, key: str, fail: Fail) -> None:
+    allowed = field_names()
+    for name in names:
+        if name not in allowed:
+            raise fail(f"{key}.{name}", f"unknown PPO key; allowed: {', '.join(allowed)}")
+
+
+def _normalise(name: str, value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(value)
+    if name in _FLOAT_FIELDS and not isinstance(value, bool):
+        # PyYAML reads 3e-4 (no dot) as a string, and 1 as an int: make labels/hashes canonical.
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
+def _build(base: PPOConfig, overrides: dict[str, Any], key: str, fail: Fail) -> PPOConfig:
+    try:
+        return base.replace(**overrides)
+    except ValueError as e:
+        field, _, message = str(e).partition(": ")
+        where = key if field in overrides else "ppo"
+        raise fail(f"{where}.{field}", message) from None
+
+
+def _variants(matrix: Any, explicit: Any, base: PPOConfig,
+              fail: Fail) -> tuple[tuple[Variant, ...], dict[str, PPOConfig]]:
+    """Matrix product then explicit variants, eps collapsed when unclipped, duplicates dropped."""
+    candidates: list[tuple[str, dict[str, Any]]] = []
+    if matrix is not None:
+        candidates += [("matrix", o) for o in _matrix_product(matrix, fail)]
+    if explicit is not None:
+        if not isinstance(explicit, list) or not explicit:
+            raise fail("variants", f"must be a non-empty list of mappings, got {explicit!r}")
+        candidates += [(f"variants[{i}]", _overrides(v, f"variants[{i}]", fail))
+                       for i, v in enumerate(explicit)]
+    if not candidates:
+        candidates = [("ppo", {})]
+    variants: dict[tuple, Variant] = {}
+    configs: dict[str, PPOConfig] = {}
+    for key, overrides in candidates:
+        cfg = _build(base, overrides, key, fail)
+        if not cfg.clips_value:
+            overrides.pop("vf_clip_eps", None)  # eps means nothing without clipping
+        pairs = tuple(overrides.items())
+        if pairs not in variants:
+            label = ",".join(f"{k}={format_value(v)}" for k, v in pairs) or "default"
+            variants[pairs] = Variant(label, pairs)
+            configs[label] = cfg
+    return tuple(variants.values()), configs
+
+
+def _matrix_product(matrix: Any, fail: Fail) -> list[dict[str, Any]]:
+    if not isinstance(matrix, dict):
+        raise fail("matrix", f"must be a mapping of PPO keys to lists of values, got {matrix!r}")
+    _check_keys(matrix, "matrix", fail)
+    for name, values in matrix.items():
+        if not isinstance(values, list) or not values:
+            raise fail(f"matrix.{name}", f"must be a non-empty list of values, got {values!r}")
+    axes = [[(name, _normalise(name, v)) for v in values] for name, values in matrix.items()]
+    return [dict(combo) for combo in itertools.product(*axes)]
+
+
+def _axes(matrix: Any, explicit: Any) -> tuple[str, ...]:
+    """Keys that vary, in first-appearance order (validation has already passed)."""
+    keys = list(matrix or {})
+    for overrides in explicit or []:
+        keys += list(overrides)
+    return tuple(dict.fromkeys(keys))
+
+
+def _control(value: Any, variants: tuple[Variant, ...], configs: dict[str, PPOConfig],
+             fail: Fail) -> str:
+    """A label, or a mapping of PPO values that exactly one variant's config has."""
+    labels = [v.label for v in variants]
+    if value is None:
+        return labels[0]
+    if isinstance(value, str):
+        if value not in labels:
+            raise fail("control", f"must be one of the variant labels {labels}, got {value!r}")
+        return value
+    wanted = _overrides(value, "control", fail)
+    matches = [label for label in labels
+               if all(getattr(configs[label], k) == v for k, v in wanted.items())]
+    if len(matches) != 1:
+        found = f"matches {len(matches)} ({'; '.join(matches)})" if matches else "matches none"
+        raise fail("control", f"must match exactly one variant of {labels}, {found}")
+    return matches[0]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

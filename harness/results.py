@@ -1,0 +1,161 @@
+"""One experiment's results directory (DESIGN.md §2): paths, atomic writes, run states, lock.
+
+Every file is written to a temporary name in its final directory, fsynced, then renamed with
+``os.replace``, so a reader (or a resumed run) sees a whole file or none. A run is done when
+its ``updates`` file exists; that file is written last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # the trainer imports torch; status and dry runs must not
+    from harness.trainer import RunResult
+
+RunState = Literal["done", "failed", "pending"]
+RUN_STATES: tuple[RunState, ...] = ("done", "failed", "pending")
+TEMP_SUFFIX = ".tmp"
+
+
+class ResultsLocked(RuntimeError):
+    """Another ``harness run`` holds the results directory."""
+
+
+@dataclass(frozen=True)
+class ResultsDir:
+    """Paths and file operations under ``results/<name>/``."""
+
+    root: Path
+    """The experiment's directory, ``<results dir>/<name>``."""
+
+    @property
+    def manifest_path(self) -> Path:
+        """What was run, with which software, where and when."""
+        return self.root / "manifest.json"
+
+    @property
+    def lock_path(self) -> Path:
+        """Held (flock) by the running ``harness run``; the kernel frees it if that dies."""
+        return self.root / ".lock"
+
+    @property
+    def progress_dir(self) -> Path:
+        """Workers' per-pack progress files while a run is going."""
+        return self.root / ".progress"
+
+    def updates_path(self, run_id: str) -> Path:
+        """One row per PPO update."""
+        return self.root / "updates" / f"{run_id}.parquet"
+
+    def episodes_path(self, run_id: str) -> Path:
+        """One row per finished episode."""
+        return self.root / "episodes" / f"{run_id}.parquet"
+
+    def failure_path(self, run_id: str) -> Path:
+        """Why and when a run stopped (failed runs only)."""
+        return self.root / "failures" / f"{run_id}.json"
+
+    def state(self, run_id: str) -> RunState:
+        """done (both tables written), failed (a failure record) or pending."""
+        if self.updates_path(run_id).exists() and self.episodes_path(run_id).exists():
+            return "done"
+        return "failed" if self.failure_path(run_id).exists() else "pending"
+
+    def read_failure(self, run_id: str) -> dict[str, Any]:
+        """A failed run's record."""
+        return json.loads(self.failure_path(run_id).read_text())
+
+    def write_run(self, result: RunResult) -> None:
+        """Save a finished run: its tables, or its failure record."""
+        run_id = result.spec.run_id
+        if result.failure is not None:
+            spec = result.spec
+            record = {"run_id": run_id, "experiment": spec.experiment, "env_id": spec.env_id,
+                      "seed": spec.seed, "variant": spec.variant, **result.failure}
+            write_json(self.failure_path(run_id), record)
+            return
+        # updates last: its presence marks the run done.
+        for path, frame in ((self.episodes_path(run_id), result.episodes),
+                            (self.updates_path(run_id), result.updates)):
+            atomic_write(path, lambda f, frame=frame: frame.to_parquet(f, index=False))
+        self.failure_path(run_id).unlink(missing_ok=True)  # an earlier attempt's record
+
+    def remove_temp_files(self) -> None:
+        """Drop half-written files left by a killed run."""
+        for pattern in (f".*{TEMP_SUFFIX}", f"*/.*{TEMP_SUFFIX}"):
+            for path in self.root.glob(pattern):
+                path.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def lock(self, command: str) -> Iterator[None]:
+        """Hold the directory for one ``harness run``; raise ``ResultsLocked`` if taken."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ResultsLocked(
+                    f"{self.root}: in use by another `harness run` ({self._holder()}); wait for "
+                    "it to finish or stop it, or choose another --results-dir") from None
+            f.truncate(0)
+            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "command": command,
+                       "started": time.strftime("%Y-%m-%d %H:%M:%S")}, f)
+            f.flush()
+            yield
+
+    def running(self) -> str | None:
+        """Who holds the lock (for ``status``), or None when no run is going."""
+        if not self.lock_path.exists():
+            return None
+        with open(self.lock_path) as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return self._holder()
+        return None
+
+    def _holder(self) -> str:
+        try:
+            info = json.loads(self.lock_path.read_text())
+            return f"pid {info['pid']} on {info['host']} since {info['started']}"
+        except (OSError, ValueError, KeyError):
+            return "holder unknown"
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Create ``path`` whole or not at all: temp file in the same directory, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomically write ``data`` as indented JSON (NaN written as null)."""
+    text = json.dumps(_nan_to_none(data), indent=2, default=str) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def _nan_to_none(data: Any) -> Any:
+    if isinstance(data, float) and data != data:
+        return None
+    if isinstance(data, dict):
+        return {k: _nan_to_none(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_nan_to_none(v) for v in data]
+    return data

@@ -1,0 +1,196 @@
+"""Train an experiment's pending runs through joblib and save each pack's runs as they arrive.
+
+Backends: loky (default, one process per core) or Dask distributed (``--backend dask``) via
+joblib's dask backend; both run the same packs with the same worker function. Only this
+process writes run files, as each pack returns (``return_as="generator_unordered"``), so a
+crash or Ctrl-C loses at most the packs still training; the next ``harness run`` skips what
+is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+import torch
+
+from harness.expand import Pack, expand, make_packs
+from harness.experiment import experiment_to_dict
+from harness.progress import PackProgress, ProgressBar, pack_progress_path
+from harness.results import ResultsDir, write_json
+from harness.spec import Experiment, RunSpec
+from harness.trainer import RunResult, pack_key, train_pack
+
+PACKAGES = ("vclip-harness", "torch", "gymnasium", "mujoco", "numpy", "pandas", "pyarrow",
+            "joblib", "dask", "distributed")
+"""Versions recorded in the manifest (those installed)."""
+
+
+class BackendError(RuntimeError):
+    """The parallel backend cannot be used as asked (bad or unreachable scheduler)."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one ``harness run`` did."""
+
+    total: int
+    """Runs in the experiment."""
+    skipped: int
+    """Runs already done before this invocation."""
+    trained: int
+    """Runs finished (not failed) by this invocation."""
+    failed: tuple[str, ...]
+    """Ids of the runs that failed in this invocation."""
+
+
+def run_experiment(exp: Experiment, results_root: str | Path, *, jobs: int | None = None,
+                   backend: str = "loky", scheduler: str | None = None) -> RunSummary:
+    """Train every run of ``exp`` not yet done under ``results_root/<name>``."""
+    rdir = ResultsDir(Path(results_root) / exp.name)
+    specs = expand(exp)
+    with rdir.lock(" ".join(sys.argv)), _parallel(backend, scheduler, jobs) as n_workers:
+        rdir.remove_temp_files()
+        todo = [s for s in specs if rdir.state(s.run_id) != "done"]
+        packs = make_packs(todo, n_workers, key=pack_key)
+        print(f"{exp.name}: {len(specs)} runs, {len(specs) - len(todo)} already done; "
+              f"training {len(todo)} in {len(packs)} packs on {n_workers} {backend} workers "
+              f"({sum(s.total_steps for s in todo):,} env steps)", flush=True)
+        sessions = _previous_sessions(rdir)
+        session = _session(backend, scheduler, n_workers)
+        _write_manifest(rdir, exp, specs, [*sessions, session])
+        status = "interrupted"  # unless training returns
+        try:
+            with ProgressBar(rdir.progress_dir, label=exp.name,
+                             total_steps=sum(s.total_steps for s in todo),
+                             total_runs=len(specs), done_runs=len(specs) - len(todo)) as bar:
+                _train(packs, rdir, bar)
+            status = "complete"
+        finally:
+            # What is on disk is the truth, also after Ctrl-C.
+            after = {s.run_id: rdir.state(s.run_id) for s in todo}
+            failed = tuple(run for run, state in after.items() if state == "failed")
+            session.update(finished=_now(), failed=list(failed),
+                           status="failed" if failed and status == "complete" else status)
+            _write_manifest(rdir, exp, specs, [*sessions, session])
+    return RunSummary(total=len(specs), skipped=len(specs) - len(todo),
+                      trained=list(after.values()).count("done"), failed=failed)
+
+
+def train_pack_job(pack: Pack, progress_path: Path) -> list[RunResult]:
+    """The worker function: train one pack on one torch thread; errors become failed runs."""
+    torch.set_num_threads(1)  # one core per worker; more threads only contend
+    try:
+        return train_pack(pack, progress=PackProgress(progress_path))
+    except Exception as e:  # a crashing pack must not take the other packs down
+        failure = {"reason": f"{type(e).__name__}: {e}", "update": None, "global_step": None,
+                   "traceback": traceback.format_exc()}
+        return [RunResult(s, pd.DataFrame(), pd.DataFrame(), failure) for s in pack]
+
+
+def _train(packs: Sequence[Pack], rdir: ResultsDir, bar: ProgressBar) -> None:
+    """Run the packs; write each pack's runs as it returns."""
+    tasks = (joblib.delayed(train_pack_job)(pack, pack_progress_path(rdir.progress_dir, i))
+             for i, pack in enumerate(packs))
+    # Results come back in completion order; a pack is known by its first run.
+    index = {pack[0].run_id: i for i, pack in enumerate(packs)}
+    parallel = joblib.Parallel(return_as="generator_unordered", batch_size=1)
+    # closing(): abort the workers at once if we stop (Ctrl-C) between two results.
+    with contextlib.closing(parallel(tasks)) as done:
+        for results in done:
+            for result in results:
+                rdir.write_run(result)
+                if result.failure is not None:
+                    bar.write(f"failed: {result.spec.run_id}: {result.failure['reason']} "
+                              f"(update {result.failure['update']}, "
+                              f"step {result.failure['global_step']})")
+            bar.pack_done(index[results[0].spec.run_id],
+                          sum(r.spec.total_steps for r in results), len(results))
+
+
+@contextlib.contextmanager
+def _parallel(backend: str, scheduler: str | None, jobs: int | None) -> Iterator[int]:
+    """Configure joblib for ``backend``; yields the number of workers."""
+    if backend == "loky":
+        n_workers = jobs or joblib.cpu_count()
+        with joblib.parallel_config(backend="loky", n_jobs=n_workers):
+            yield n_workers
+        return
+    if backend != "dask" or not scheduler:
+        raise BackendError(f"backend {backend!r} with scheduler {scheduler!r}: use loky, "
+                           "or dask with a scheduler address such as tcp://10.0.0.1:8786")
+    try:
+        from distributed import Client  # the `cluster` extra
+    except ImportError:
+        raise BackendError("the dask backend needs the cluster extra: "
+                           "pip install 'vclip-harness[cluster]'") from None
+    try:
+        client = Client(scheduler)
+    except OSError as e:
+        raise BackendError(f"cannot connect to the Dask scheduler at {scheduler} ({e})") from None
+    with client, joblib.parallel_config(backend="dask", n_jobs=jobs or -1):
+        yield jobs or sum(client.nthreads().values())
+
+
+def _session(backend: str, scheduler: str | None, n_workers: int) -> dict[str, Any]:
+    """This invocation's record in the manifest."""
+    return {"started": _now(), "finished": None, "status": "running",
+            "command": sys.argv, "backend": backend, "scheduler": scheduler,
+            "workers": n_workers, "host": {"name": socket.gethostname(),
+                                           "platform": platform.platform(),
+                                           "python": platform.python_version(),
+                                           "cpus": os.cpu_count()},
+            "git": _git(), "versions": _versions()}
+
+
+def _previous_sessions(rdir: ResultsDir) -> list[dict[str, Any]]:
+    """Session records of earlier invocations on this directory (resumes keep their history)."""
+    try:
+        return list(json.loads(rdir.manifest_path.read_text())["sessions"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def _write_manifest(rdir: ResultsDir, exp: Experiment, specs: Sequence[RunSpec],
+                    sessions: list[dict[str, Any]]) -> None:
+    """The resolved experiment, its run ids, and one session record per invocation."""
+    write_json(rdir.manifest_path, {"experiment": experiment_to_dict(exp),
+                                    "runs": [s.run_id for s in specs], "sessions": sessions})
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found[name] = importlib.metadata.version(name)
+    return found
+
+
+def _git() -> dict[str, Any] | None:
+    """Commit of the harness's source checkout, and whether it had local changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True,
+                              text=True, check=True, timeout=10).stdout.strip()
+    try:
+        return {"commit": git("rev-parse", "HEAD"),
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

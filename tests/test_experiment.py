@@ -1,0 +1,155 @@
+"""Experiment files: loading, validation, and each bad input as the user sees it (the CLI)."""
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.experiment import ExperimentError, load_experiment, parse_experiment
+
+TESTS = Path(__file__).parent
+GOOD = {"name": "t", "envs": ["Hopper-v5"], "seeds": 2, "total_steps": 4096}
+
+
+def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run the CLI as a user would, in a fresh interpreter."""
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def parse(**changes):
+    return parse_experiment({**GOOD, **changes}, "exp.yaml")
+
+
+# --- good files ------------------------------------------------------------------------------
+
+def test_every_preset_loads():
+    presets = sorted((TESTS.parent / "experiments").glob("*.yaml"))
+    assert {p.stem for p in presets} >= {"ablation", "baselines_vs_unclipped", "eps_sweep",
+                                         "reward_scale", "smoke"}
+    for path in presets:
+        assert load_experiment(path).name == path.stem
+
+
+def test_defaults_and_seed_forms():
+    exp = parse()
+    assert exp.seeds == (0, 1)
+    assert [v.label for v in exp.variants] == ["default"] and exp.control == "default"
+    assert exp.ppo.value_clip == "max" and exp.axes == ()
+    assert parse(seeds=[3, 7]).seeds == (3, 7)
+
+
+def test_matrix_then_explicit_variants_with_collapse_and_dedup():
+    exp = parse(matrix={"value_clip": ["none", "max"], "vf_clip_eps": [0.2, 1]},
+                variants=[{"value_clip": "none"}, {"value_clip": "clipped", "vf_clip_eps": 0.2},
+                          {"learning_rate": "1e-3"}],
+                control={"value_clip": "none"})
+    assert [v.label for v in exp.variants] == [
+        "value_clip=none", "value_clip=max,vf_clip_eps=0.2", "value_clip=max,vf_clip_eps=1.0",
+        "value_clip=clipped,vf_clip_eps=0.2", "learning_rate=0.001"]
+    assert exp.axes == ("value_clip", "vf_clip_eps", "learning_rate")
+    assert exp.control == "value_clip=none"
+
+
+def test_eps_is_checked_only_where_it_clips():
+    exp = parse(variants=[{"value_clip": "none", "vf_clip_eps": 0}, {"value_clip": "max"}])
+    assert [v.label for v in exp.variants] == ["value_clip=none", "value_clip=max"]
+    assert parse(ppo={"value_clip": "none", "vf_clip_eps": -1.0}).ppo.vf_clip_eps == -1.0
+    with pytest.raises(ExperimentError, match=r"matrix\.vf_clip_eps: must be > 0"):
+        parse(matrix={"value_clip": ["none", "max"], "vf_clip_eps": [0, 0.5]})
+
+
+def test_control_by_label_and_other_axes():
+    exp = parse(matrix={"normalize_reward": [True, False], "hidden_sizes": [[64, 64], [8]]},
+                control="normalize_reward=false,hidden_sizes=8")
+    assert exp.control == "normalize_reward=false,hidden_sizes=8"
+    assert exp.variants[0].as_dict() == {"normalize_reward": True, "hidden_sizes": (64, 64)}
+
+
+def test_ppo_overrides_reach_every_variant():
+    exp = parse(ppo={"num_steps": 1024, "gamma": 0.995})
+    assert exp.ppo.num_steps == 1024 and exp.ppo.gamma == 0.995 and math.isclose(
+        exp.ppo.learning_rate, 3e-4)
+
+
+def test_module_env_id_imports_its_module():
+    assert parse(envs=["divergent_env:Divergent-v0"]).envs == ("divergent_env:Divergent-v0",)
+
+
+def test_python_tags_are_refused_in_process(tmp_path):
+    path = tmp_path / "evil.yaml"
+    path.write_text("name: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ExperimentError, match="only plain YAML"):
+        load_experiment(path)
+
+
+# --- bad files, through the CLI: exit 2, one line `error: <file>: <key>: <allowed>` ---------
+
+BASE = "name: t\nenvs: [Hopper-v5]\nseeds: 2\ntotal_steps: 4096\n"
+BAD = [
+    ("unknown_top_key", BASE + "colour: red\n", "colour", "unknown key; allowed: name"),
+    ("missing_key", "name: t\nenvs: [Hopper-v5]\nseeds: 2\n", "total_steps", "is required"),
+    ("unknown_ppo_key", BASE + "ppo: {learning_rat: 0.1}\n", "ppo.learning_rat",
+     "unknown PPO key; allowed: num_steps"),
+    ("unknown_matrix_key", BASE + "matrix: {vclip: [1]}\n", "matrix.vclip", "unknown PPO key"),
+    ("matrix_not_list", BASE + "matrix: {value_clip: max}\n", "matrix.value_clip",
+     "non-empty list"),
+    ("unregistered_env", BASE.replace("Hopper-v5", "Hoper-v5"), "envs",
+     "'Hoper-v5' is not a registered Gymnasium env id (did you mean Hopper-v5?)"),
+    ("env_module_missing", BASE.replace("Hopper-v5", "nosuchmod:Foo-v0"), "envs",
+     "cannot import module 'nosuchmod'"),
+    ("name_with_dotdot", BASE.replace("name: t", "name: ../evil"), "name",
+     "letters, digits, '-' and '_' only"),
+    ("name_with_slash", BASE.replace("name: t", "name: a/b"), "name", "letters, digits"),
+    ("float_seed", BASE.replace("seeds: 2", "seeds: [0, 1.5]"), "seeds",
+     "distinct non-negative integers"),
+    ("string_seeds", BASE.replace("seeds: 2", "seeds: three"), "seeds", "a positive count"),
+    ("zero_eps_with_max", BASE + "matrix: {value_clip: [none, max], vf_clip_eps: [0.0]}\n",
+     "matrix.vf_clip_eps", "must be > 0 when value_clip is 'max'"),
+    ("negative_eps_in_ppo", BASE + "ppo: {vf_clip_eps: -1}\n", "ppo.vf_clip_eps",
+     "must be > 0"),
+    ("bad_variant_value", BASE + "variants: [{value_clip: none}, {value_clip: huber}]\n",
+     "variants[1].value_clip", "must be one of none, max, clipped"),
+    ("bad_ppo_type", BASE + "ppo: {num_steps: many}\n", "ppo.num_steps",
+     "must be an integer"),
+    ("control_matches_none", BASE + "matrix: {value_clip: [none, max]}\n"
+     "control: {value_clip: clipped}\n", "control", "must match exactly one variant"),
+    ("control_matches_two", BASE + "matrix: {value_clip: [none, max], vf_clip_eps: [0.1, 1]}\n"
+     "control: {value_clip: max}\n", "control", "matches 2"),
+    ("control_unknown_label", BASE + "control: nope\n", "control", "variant labels"),
+    ("too_few_steps", BASE.replace("4096", "100"), "total_steps", "must be >= num_steps=2048"),
+    ("python_tag", BASE + "ppo: !!python/object/apply:os.system ['echo pwned']\n", "yaml",
+     "only plain YAML values are allowed"),
+    ("yaml_syntax", BASE + "ppo: {a: [\n", "yaml", "line "),
+    ("not_a_mapping", "- just\n- a list\n", "(top level)", "must be a mapping"),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "key", "allowed"), BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_one_line_exit_2(tmp_path, case, text, key, allowed):
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    out = harness("run", str(path), "--results-dir", str(tmp_path / "results"), cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith(f"error: {path}: {key}: "), lines[0]
+    assert allowed in lines[0]
+    assert "Traceback" not in out.stderr and not (tmp_path / "results").exists()
+
+
+def test_missing_file_and_usage_errors(tmp_path):
+    out = harness("status", "nope.yaml", cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.strip() == (
+        "error: nope.yaml: file: cannot be read (No such file or directory)")
+    assert harness("run", cwd=tmp_path).returncode == 2  # argparse: missing EXPERIMENT
+    assert harness("run", "x.yaml", "--jobs", "0", cwd=tmp_path).returncode == 2
+    (tmp_path / "x.yaml").write_text(BASE)
+    out = harness("run", "x.yaml", "--backend", "dask", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "error: --backend dask: needs --scheduler ADDRESS (e.g. tcp://10.0.0.1:8786)"]
