@@ -1,0 +1,60 @@
+"""Per-run numbers: final and area-under-curve scores, and learning curves on a common grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+RUN_KEYS = ["run_id", "env_id", "variant", "seed"]
+LAST_EPISODES = 100
+"""Final score window: openrlbenchmark/CleanRL tables report the mean of the last 100 episodes."""
+
+
+def final_scores(episodes: pd.DataFrame, last_n: int = LAST_EPISODES) -> pd.DataFrame:
+    """Mean raw ``episode_return`` of each run's last ``last_n`` training episodes.
+
+    ``episodes``: the episodes table. Returns one row per run: ``RUN_KEYS`` + ``score``; runs
+    with no finished episode are absent.
+    """
+    last = episodes.sort_values(["run_id", "global_step"], kind="stable") \
+        .groupby("run_id", sort=False).tail(last_n)
+    return _per_run_mean(last, "episode_return")
+
+
+def auc_scores(updates: pd.DataFrame) -> pd.DataFrame:
+    """Mean of ``episodic_return`` over a run's updates: the normalised area under its curve.
+
+    Every update covers the same number of env steps, so the mean over updates is the area
+    under the return-vs-steps curve divided by the steps (a sample-efficiency score). Updates
+    in which no episode ended (NaN) are skipped. Returns ``RUN_KEYS`` + ``score``.
+    """
+    return _per_run_mean(updates.dropna(subset=["episodic_return"]), "episodic_return")
+
+
+def _per_run_mean(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    scores = frame.groupby(RUN_KEYS, sort=True)[column].mean().rename("score")
+    return scores.reset_index().astype({"score": float})
+
+
+def run_curves(updates: pd.DataFrame, metric: str, n_points: int = 100) -> pd.DataFrame:
+    """Each run's ``metric`` linearly interpolated onto a per-env grid of ``n_points`` steps.
+
+    Runs of one env can log at different steps (different ``num_steps``), so curves are put on
+    a shared grid before they are averaged. NaN values (no episode ended) are skipped; beyond a
+    run's first/last value the curve is held flat. Returns ``RUN_KEYS`` + ``global_step``,
+    ``value``; runs with no finite value are absent.
+    """
+    columns: dict[str, list] = {k: [] for k in [*RUN_KEYS, "global_step", "value"]}
+    for _, env_updates in updates.groupby("env_id", sort=True):
+        grid = np.linspace(env_updates["global_step"].min(), env_updates["global_step"].max(),
+                           n_points)
+        finite = env_updates.dropna(subset=[metric]).sort_values("global_step", kind="stable")
+        steps, values = finite["global_step"].to_numpy(float), finite[metric].to_numpy(float)
+        for keys, rows in finite.groupby(RUN_KEYS, sort=True).indices.items():
+            for key, value in zip(RUN_KEYS, keys, strict=True):
+                columns[key].append(np.repeat(value, n_points))
+            columns["global_step"].append(grid)
+            columns["value"].append(np.interp(grid, steps[rows], values[rows]))
+    if not columns["value"]:
+        return pd.DataFrame(columns=list(columns))
+    return pd.DataFrame({k: np.concatenate(v) for k, v in columns.items()})

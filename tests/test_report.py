@@ -1,0 +1,109 @@
+"""write_report end to end on synthetic results directories with known effects."""
+
+import json
+import re
+
+import pandas as pd
+import pytest
+from synthetic import make_experiment, write_results
+
+from harness.report import write_report
+from harness.tables import COMPARISON_COLUMNS, SUMMARY_COLUMNS
+
+NONE = "value_clip=none"
+BETTER = "value_clip=max,vf_clip_eps=0.2"
+SAME = "value_clip=max,vf_clip_eps=1.0"
+VARIANTS = {NONE: {"value_clip": "none"},
+            BETTER: {"value_clip": "max", "vf_clip_eps": 0.2},
+            SAME: {"value_clip": "max", "vf_clip_eps": 1.0}}
+ENVS = ("Hopper-v5", "HalfCheetah-v5")
+PLOTS = {"final_scores", "learning_curves", "value_clip_fraction", "value_loss_unclipped",
+         "explained_variance", "prob_improvement", "eps_sweep"}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """30 seeds x 2 envs: BETTER scores 50% above the control, SAME is drawn like it."""
+    exp_dir = tmp_path_factory.mktemp("ablation")
+    exp = make_experiment(VARIANTS, NONE, envs=ENVS, seeds=range(30))
+    write_results(exp_dir, exp, {NONE: 1.0, BETTER: 1.5, SAME: 1.0},
+                  base={"HalfCheetah-v5": 3000.0})
+    return write_report(exp, exp_dir, n_boot=1000)
+
+
+def test_writes_every_file(report):
+    names = {p.name for p in report.iterdir()}
+    assert {"report.md", "summary.csv", "comparisons.csv"} <= names
+    assert {f"{p}.png" for p in PLOTS} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+
+
+def test_tables_follow_the_contract(report):
+    summary = pd.read_csv(report / "summary.csv")
+    comparisons = pd.read_csv(report / "comparisons.csv")
+    assert list(summary.columns) == SUMMARY_COLUMNS
+    assert list(comparisons.columns) == COMPARISON_COLUMNS
+    assert list(summary["env_id"].unique()) == list(ENVS)
+    assert list(summary["variant"].unique()) == list(VARIANTS)
+    assert (summary["n_runs"] == 30).all()
+    assert set(comparisons["scope"]) == {*ENVS, "all"}
+    assert (comparisons["control"] == NONE).all()
+
+
+def test_verdicts_find_the_known_effects(report):
+    comparisons = pd.read_csv(report / "comparisons.csv").set_index(["variant", "scope"])
+    assert (comparisons.loc[BETTER, "verdict"] == "better").all()
+    assert (comparisons.loc[SAME, "verdict"] == "equivalent").all()
+    assert comparisons.loc[(BETTER, "all"), "prob_improvement"] > 0.9
+    assert comparisons.loc[(BETTER, "all"), "mean_diff"] == pytest.approx(0.5, abs=0.05)
+
+
+def test_report_embeds_plots_claims_and_reference_numbers(report):
+    text = (report / "report.md").read_text()
+    embedded = set(re.findall(r"!\[[^\]]*\]\(([^)]+)\.png\)", text))
+    assert embedded == {p.stem for p in report.glob("*.png")}
+    claims = text.split("## Claims")[1].split("\n## ")[0]
+    assert re.search(r"### C1: supported", claims)
+    assert re.search(r"### C2: contradicted", claims)
+    assert re.search(r"### C3: contradicted", claims)  # eps 0.2 helps here
+    assert "### C4: not tested by this experiment" in claims
+    assert "2382.86 ± 271.74" in text and "2316.16" in text  # Hopper, beside our numbers
+    assert "1,000,000 steps" in text
+
+
+@pytest.fixture
+def small(tmp_path):
+    exp = make_experiment(VARIANTS, NONE, seeds=range(3))
+    write_results(tmp_path, exp, {NONE: 1.0, BETTER: 1.5, SAME: 1.0})
+    return exp, tmp_path
+
+
+def test_same_seed_same_report(small):
+    exp, exp_dir = small
+    first = (write_report(exp, exp_dir, n_boot=300) / "comparisons.csv").read_text()
+    second = (write_report(exp, exp_dir, n_boot=300) / "comparisons.csv").read_text()
+    assert first == second
+    assert "all" not in pd.read_csv(exp_dir / "report" / "comparisons.csv")["scope"].values
+
+
+def test_failed_and_missing_runs_are_reported(small):
+    exp, exp_dir = small
+    victim = next((exp_dir / "updates").glob(f"*{'none'}*s1.parquet"))
+    victim.unlink()
+    (exp_dir / "episodes" / victim.name).unlink()
+    (exp_dir / "failures").mkdir()
+    (exp_dir / "failures" / f"{victim.stem}.json").write_text(
+        json.dumps({"run_id": victim.stem, "reason": "non-finite loss", "global_step": 2048}))
+    report = write_report(exp, exp_dir, n_boot=200)
+    text = (report / "report.md").read_text()
+    assert f"failed `{victim.stem}`: non-finite loss (at step 2048)" in text
+    assert f"Hopper-v5 / {NONE} / seed 1" in text
+    assert "finished runs: 8 of 9 expected" in text
+
+
+def test_no_finished_runs_is_a_value_error(tmp_path):
+    exp = make_experiment(VARIANTS, NONE)
+    (tmp_path / "failures").mkdir()
+    (tmp_path / "failures" / "x.json").write_text('{"reason": "boom"}')
+    with pytest.raises(ValueError, match=r"no finished runs in .*: run `harness run"):
+        write_report(exp, tmp_path)

@@ -1,0 +1,42 @@
+"""Per-run scores and curves (harness.scores) on small hand-made tables."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.scores import auc_scores, final_scores, run_curves
+
+
+def _run(run_id: str, **columns) -> pd.DataFrame:
+    n = len(next(iter(columns.values())))
+    return pd.DataFrame({"run_id": run_id, "env_id": "Hopper-v5", "variant": "v", "seed": 0}
+                        | columns, index=range(n))
+
+
+def test_final_score_is_the_mean_of_the_last_100_episodes_in_step_order():
+    order = np.random.default_rng(0).permutation(150)
+    long = _run("a", global_step=order * 10, episode_return=order.astype(float))
+    short = _run("b", global_step=np.arange(10), episode_return=np.arange(10.0))
+    scores = final_scores(pd.concat([long, short])).set_index("run_id")["score"]
+    assert scores["a"] == pytest.approx(np.mean(np.arange(50, 150)))
+    assert scores["b"] == pytest.approx(4.5)  # fewer than 100 episodes: all of them
+
+
+def test_final_score_window_is_configurable():
+    run = _run("a", global_step=np.arange(5), episode_return=[0.0, 0, 0, 2, 4])
+    assert final_scores(run, last_n=2)["score"].item() == 3.0
+
+
+def test_auc_score_skips_updates_without_episodes():
+    run = _run("a", global_step=[1, 2, 3, 4], episodic_return=[np.nan, 1.0, 2.0, 3.0])
+    assert auc_scores(run)["score"].item() == 2.0
+
+
+def test_run_curves_share_a_grid_per_env():
+    a = _run("a", global_step=[0, 10], episodic_return=[0.0, 10.0])
+    b = _run("b", global_step=[0, 5, 10], episodic_return=[np.nan, 4.0, 8.0])
+    curves = run_curves(pd.concat([a, b]), "episodic_return", n_points=3)
+    wide = curves.pivot(index="global_step", columns="run_id", values="value")
+    assert list(wide.index) == [0.0, 5.0, 10.0]
+    np.testing.assert_allclose(wide["a"], [0.0, 5.0, 10.0])
+    np.testing.assert_allclose(wide["b"], [4.0, 4.0, 8.0])  # held flat before its first value
