@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from harness.networks import LOG_SQRT_2PI, mlp
+from harness.networks import LOG_SQRT_2PI, numpy_layers, numpy_mlp
 from harness.pack import PackState
 
 
@@ -34,44 +34,43 @@ class Rollout:
     """Per agent: (global_step, raw return, length) of episodes finished in this rollout."""
 
 
-@torch.no_grad()
 def collect(state: PackState, obs: np.ndarray, update: int) -> tuple[Rollout, np.ndarray]:
     """Step every agent ``num_steps`` times; returns the rollout and the next observations."""
     n_steps, n_agents = state.schedule.num_steps, len(state.ids)
-    net, env = state.net, state.env
+    env = state.env
     # Each agent's action noise for the whole rollout, from its own generator in one call.
     noise = torch.stack([torch.randn(n_steps, env.act_dim, generator=g)
                          for g in state.generators], 1)
-    std = net.log_std.exp()[:, 0]
-    obs_buf = torch.empty(n_steps, n_agents, env.obs_dim)
-    actions = torch.empty(n_steps, n_agents, env.act_dim)
-    values = torch.empty(n_steps, n_agents)
-    rewards = np.empty((n_steps, n_agents))
-    dones = np.empty((n_steps, n_agents))
+    log_std = state.net.log_std.detach()[:, 0]  # [K, A]
+    scaled_noise = (noise * log_std.exp()).numpy()  # [T, K, A]: std * z, std fixed in a rollout
+    policy, value = numpy_layers(state.net.policy), numpy_layers(state.net.value)
+    obs_buf = np.empty((n_steps, n_agents, env.obs_dim), dtype=np.float32)
+    actions = np.empty((n_steps, n_agents, env.act_dim), dtype=np.float32)
+    values = np.empty((n_steps, n_agents), dtype=np.float32)
+    rewards = np.empty((n_steps, n_agents), dtype=np.float32)
+    dones = np.empty((n_steps, n_agents), dtype=np.float32)
     episodes: list[list[tuple[int, float, int]]] = [[] for _ in range(n_agents)]
     bootstrap = state.hyper.bootstrap.numpy()
     gamma = state.hyper.gamma.numpy()
     for t in range(n_steps):
-        x = torch.from_numpy(obs)
-        obs_buf[t] = x
-        values[t] = mlp(net.value, x[:, None])[:, 0, 0]
-        action = mlp(net.policy, x[:, None])[:, 0] + std * noise[t]
-        actions[t] = action
-        step = env.step(action.numpy())
+        obs_buf[t] = obs
+        values[t] = numpy_mlp(value, obs[:, None])[:, 0, 0]
+        actions[t] = numpy_mlp(policy, obs[:, None])[:, 0] + scaled_noise[t]
+        step = env.step(actions[t])
         rewards[t] = step.reward
         cut = step.truncated & bootstrap
         if cut.any():  # SB3: r += gamma * V(final obs) when a time limit cut the episode
-            final = mlp(net.value, torch.from_numpy(step.final_obs)[:, None])[:, 0, 0].numpy()
+            final = numpy_mlp(value, step.final_obs[:, None])[:, 0, 0]
             rewards[t] += np.where(cut, gamma * final, 0.0)
         dones[t] = step.done
         global_step = (update - 1) * n_steps + t + 1
         for agent, ret, length in step.episodes:
             episodes[agent].append((global_step, ret, length))
         obs = step.obs
-    last_values = mlp(net.value, torch.from_numpy(obs)[:, None])[:, 0, 0]
+    last_values = numpy_mlp(value, obs[:, None])[:, 0, 0]
     # log N(mean + std*z | mean, std) = sum(-z^2/2 - log std - log sqrt(2 pi))
-    log_probs = (-0.5 * noise**2 - net.log_std[:, 0] - LOG_SQRT_2PI).sum(-1)
-    rollout = Rollout(obs_buf, actions, log_probs, values,
-                      torch.from_numpy(rewards).float(), torch.from_numpy(dones).float(),
-                      last_values, episodes)
+    log_probs = (-0.5 * noise**2 - log_std - LOG_SQRT_2PI).sum(-1)
+    rollout = Rollout(*(torch.from_numpy(a) for a in (obs_buf, actions)), log_probs,
+                      *(torch.from_numpy(a) for a in (values, rewards, dones, last_values)),
+                      episodes)
     return rollout, obs

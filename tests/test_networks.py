@@ -2,10 +2,18 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from harness.networks import gaussian_entropy, gaussian_log_prob, init_actor_critic, mlp
+from harness.networks import (
+    gaussian_entropy,
+    gaussian_log_prob,
+    init_actor_critic,
+    mlp,
+    numpy_layers,
+    numpy_mlp,
+)
 
 
 def nets(seeds, obs_dim=5, act_dim=2):
@@ -78,3 +86,13 @@ def test_gradients_do_not_leak_between_agents(k):
     assert net.value[0][0].grad[0].any()
     # every gradient lands in the agent's row of the shared buffer
     assert not net.grad[1:].any() and net.grad[0].any()
+
+
+
+def test_numpy_forward_equals_torch_forward():
+    net = nets([0, 1, 2])
+    x = torch.randn(3, 1, 5)
+    with torch.no_grad():
+        for layers in (net.policy, net.value):
+            ours = numpy_mlp(numpy_layers(layers), x.numpy())
+            assert np.allclose(ours, mlp(layers, x).numpy(), atol=1e-6)
