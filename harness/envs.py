@@ -31,8 +31,10 @@ class RunningMeanStd:
         """Add one sample per agent (parallel-variance formula with batch count 1)."""
         delta = x - self.mean
         total = self.count + 1
-        self.mean = self.mean + delta / total
-        self.var = (self.var * self.count + delta**2 * self.count / total) / total
+        self.mean += delta / total
+        # var' = (var * n + delta^2 * n / (n + 1)) / (n + 1), with scalar factors folded
+        self.var *= self.count / total
+        self.var += delta * delta * (self.count / total**2)
         self.count = total
 
     def select(self, keep: np.ndarray) -> None:
@@ -52,8 +54,9 @@ class StepResult:
     """``[K]`` bool: the episode ended at this step (terminated or truncated)."""
     truncated: np.ndarray
     """``[K]`` bool: ended by the time limit only."""
-    final_obs: np.ndarray
-    """``[K, obs_dim]`` float32 normalised last observation of ended episodes (else zeros)."""
+    final_obs: np.ndarray | None
+    """``[K, obs_dim]`` float32 normalised last observations (rows of ended episodes matter);
+    None when no episode ended."""
     episodes: list[tuple[int, float, int]]
     """(agent, raw return, length) of episodes that ended at this step."""
 
@@ -84,8 +87,8 @@ class PackEnv:
 
     def reset(self) -> np.ndarray:
         """First reset, seeding each env with its run's seed; returns normalised obs."""
-        raw = np.stack([np.asarray(e.reset(seed=s)[0], dtype=np.float64).ravel()
-                        for e, s in zip(self.envs, self.seeds, strict=True)])
+        raw = np.stack([e.reset(seed=s)[0].ravel()
+                        for e, s in zip(self.envs, self.seeds, strict=True)]).astype(np.float64)
         return self._filter_obs(raw)
 
     def step(self, actions: np.ndarray) -> StepResult:
@@ -93,29 +96,29 @@ class PackEnv:
         actions = np.clip(actions, self.action_low, self.action_high)
         k = len(self.envs)
         raw = np.empty((k, self.obs_dim))
-        final = np.zeros((k, self.obs_dim))
         reward = np.empty(k)
-        terminated = np.zeros(k, dtype=bool)
-        truncated = np.zeros(k, dtype=bool)
+        terminated = np.empty(k, dtype=bool)
+        truncated = np.empty(k, dtype=bool)
         for i, env in enumerate(self.envs):
-            obs, reward[i], terminated[i], trunc, _ = env.step(actions[i])
-            raw[i] = np.asarray(obs, dtype=np.float64).ravel()
-            truncated[i] = trunc or (self.max_steps is not None
-                                     and self.ep_length[i] + 1 >= self.max_steps)
-        done = terminated | truncated
+            obs, reward[i], terminated[i], truncated[i], _ = env.step(actions[i])
+            raw[i] = obs.ravel()
         self.ep_return += reward
         self.ep_length += 1
-        episodes = []
-        for i in np.flatnonzero(done):
-            episodes.append((int(i), float(self.ep_return[i]), int(self.ep_length[i])))
-            final[i] = raw[i]
-            raw[i] = np.asarray(self.envs[i].reset()[0], dtype=np.float64).ravel()
-        self.ep_return[done] = 0.0
-        self.ep_length[done] = 0
+        if self.max_steps is not None:  # gymnasium's TimeLimit, which the unwrapped env lacks
+            truncated |= self.ep_length >= self.max_steps
+        done = terminated | truncated
+        episodes, final = [], None
+        if done.any():
+            final = raw.copy()
+            for i in np.flatnonzero(done):
+                episodes.append((int(i), float(self.ep_return[i]), int(self.ep_length[i])))
+                raw[i] = self.envs[i].reset()[0].ravel()
+            self.ep_return[done] = 0.0
+            self.ep_length[done] = 0
+            final = self._normalise(final)
         scaled = self._filter_reward(reward, done)
-        final_obs = self._normalise(final) if done.any() else final.astype(np.float32)
         return StepResult(self._filter_obs(raw), scaled, done, truncated & ~terminated,
-                          final_obs, episodes)
+                          final, episodes)
 
     def select(self, keep: np.ndarray) -> None:
         """Keep only the agents at indices ``keep`` (a failed run leaves the pack)."""
@@ -143,7 +146,8 @@ class PackEnv:
         return np.where(self.normalize_obs[:, None], norm, raw).astype(np.float32)
 
     def _filter_reward(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
-        self.ret = self.ret * self.gamma + reward
+        self.ret *= self.gamma
+        self.ret += reward
         self.ret_rms.update(self.ret)
         scaled = np.clip(reward / np.sqrt(self.ret_rms.var + EPS), -CLIP, CLIP)
         self.ret[done] = 0.0
