@@ -47,4 +47,6 @@ bench: setup
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info
-	find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	# run files go; reports stay (the published ones are committed)
+	find results -mindepth 2 -maxdepth 2 ! -name report -exec rm -rf {} +
+	find results -mindepth 1 -maxdepth 1 -type f ! -name README.md -delete
