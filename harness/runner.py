@@ -14,6 +14,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
@@ -127,7 +128,7 @@ def _parallel(backend: str, scheduler: str | None, jobs: int | None) -> Iterator
     """Configure joblib for ``backend``; yields the number of workers."""
     if backend == "loky":
         n_workers = jobs or joblib.cpu_count()
-        with joblib.parallel_config(backend="loky", n_jobs=n_workers):
+        with joblib.parallel_config(backend="loky", n_jobs=n_workers, initializer=_ignore_sigint):
             yield n_workers
         return
     if backend != "dask" or not scheduler:
@@ -144,6 +145,13 @@ def _parallel(backend: str, scheduler: str | None, jobs: int | None) -> Iterator
         raise BackendError(f"cannot connect to the Dask scheduler at {scheduler} ({e})") from None
     with client, joblib.parallel_config(backend="dask", n_jobs=jobs or -1):
         yield jobs or sum(client.nthreads().values())
+
+
+def _ignore_sigint() -> None:
+    """Loky worker initializer: Ctrl-C reaches the whole process group, but only the main
+    process should handle it (it stops the workers); otherwise a worker interrupted while
+    importing prints a traceback over the resume message."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _session(backend: str, scheduler: str | None, n_workers: int) -> dict[str, Any]:
