@@ -126,6 +126,7 @@ def _error_text(record: object) -> str:
     if isinstance(record, dict):
         for key in ("error", "reason", "message", "exception", "traceback"):
             if record.get(key):
-                where = f" (at step {record['global_step']})" if "global_step" in record else ""
+                where = (f" (at step {record['global_step']})"
+                         if record.get("global_step") is not None else "")
                 return str(record[key]).strip().splitlines()[-1] + where
     return json.dumps(record)[:200]
