@@ -35,8 +35,8 @@ def main(args: argparse.Namespace) -> int:
     for k in PACK_SIZES:
         rows.append(measure(f"harness, 1 worker, pack of {k}", trainer_rate, args.env, steps, k))
     for jobs in (1, 2):
-        rows.append(measure(f"harness run, --jobs {jobs}, 32 runs", experiment_rate, args.env,
-                            steps, jobs))
+        rows.append(measure(f"harness run, --jobs {jobs}, 64 runs in 2 packs of 32",
+                            experiment_rate, args.env, max(steps // 2, 2048), jobs))
     sb3 = measure("Stable-Baselines3 PPO, 1 thread", sb3_rate, args.env, steps)
     if sb3["steps_per_s"] is not None:
         rows.append(sb3)
@@ -99,20 +99,24 @@ def trainer_rate(env_id: str, steps: int, pack_size: int) -> float:
 
 
 def experiment_rate(env_id: str, steps: int, jobs: int) -> float:
-    """Aggregate rate of ``harness run`` (32 runs: 16 seeds x none/max) with ``jobs`` workers."""
+    """Aggregate rate of ``harness run`` with ``jobs`` workers, worker start-up included.
+
+    64 runs (32 seeds x none/max) make the same two packs of 32 for one worker or two, so
+    the ratio of the two rates is the parallel speed-up alone, not a change of pack size.
+    """
     from joblib.externals.loky import get_reusable_executor
 
     from harness.experiment import parse_experiment
     from harness.runner import run_experiment
 
-    exp = parse_experiment({"name": "bench", "envs": [env_id], "seeds": 16,
+    exp = parse_experiment({"name": "bench", "envs": [env_id], "seeds": 32,
                             "total_steps": steps, "matrix": {"value_clip": ["none", "max"]},
                             "control": {"value_clip": "none"}}, "<bench>")
     with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as quiet:
         start = time.perf_counter()
         with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
             run_experiment(exp, tmp, jobs=jobs)
-        rate = 32 * steps / (time.perf_counter() - start)
+        rate = 64 * steps / (time.perf_counter() - start)
     # This measuring process exits without atexit hooks: stop loky's workers, or exit waits.
     get_reusable_executor().shutdown(wait=True)
     return rate
