@@ -16,14 +16,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from harness.config import PPOConfig
+from harness.schema import EPISODE_COLUMNS, UPDATE_COLUMNS
 from harness.spec import Experiment, Variant
-
-RUN_COLUMNS = ("run_id", "experiment", "env_id", "seed", "variant", "value_clip", "vf_clip_eps")
-UPDATE_COLUMNS = RUN_COLUMNS + (
-    "update", "global_step", "episodic_return", "value_loss", "value_loss_unclipped",
-    "value_clip_fraction", "policy_loss", "clip_fraction", "approx_kl", "entropy",
-    "explained_variance", "learning_rate", "sps")
-EPISODE_COLUMNS = RUN_COLUMNS + ("global_step", "episode_return", "episode_length")
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,9 @@ from harness.networks import init_actor_critic
 from harness.objectives import gae
 from harness.pack import PackState, hyper_tensors
 from harness.rollout import Rollout, collect
+from harness.schema import EPISODE_FIELDS, RUN_COLUMNS, UPDATE_FIELDS
 from harness.spec import RunSpec
 from harness.update import ppo_update
-
-META_COLUMNS = ("run_id", "experiment", "env_id", "seed", "variant", "value_clip", "vf_clip_eps")
 
 
 @dataclass(frozen=True)
@@ -135,20 +134,14 @@ def _diverged(state: PackState, stats: dict[str, torch.Tensor]) -> dict[int, str
 
 def _result(spec: RunSpec, rows: list[dict], episodes: list[tuple[int, float, int]],
             failure: dict | None) -> RunResult:
-    meta = {"run_id": spec.run_id, "experiment": spec.experiment, "env_id": spec.env_id,
-            "seed": spec.seed, "variant": spec.variant, "value_clip": spec.ppo.value_clip,
-            "vf_clip_eps": spec.ppo.vf_clip_eps if spec.ppo.clips_value else math.nan,
-            **dict(spec.columns)}
-    updates = pd.DataFrame(rows, columns=UPDATE_COLUMNS)
-    eps = pd.DataFrame(episodes, columns=["global_step", "episode_return", "episode_length"])
+    values = (spec.run_id, spec.experiment, spec.env_id, spec.seed, spec.variant,
+              spec.ppo.value_clip, spec.ppo.vf_clip_eps if spec.ppo.clips_value else math.nan)
+    meta = {**dict(zip(RUN_COLUMNS, values, strict=True)), **dict(spec.columns)}
+    updates = pd.DataFrame(rows, columns=UPDATE_FIELDS)
+    eps = pd.DataFrame(episodes, columns=EPISODE_FIELDS)
     return RunResult(spec, _with_meta(updates, meta), _with_meta(eps, meta), failure)
 
 
 def _with_meta(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
     head = pd.DataFrame({k: [v] * len(frame) for k, v in meta.items()}, index=frame.index)
     return pd.concat([head, frame], axis=1)
-
-
-UPDATE_COLUMNS = ("update", "global_step", "episodic_return", "value_loss",
-                  "value_loss_unclipped", "value_clip_fraction", "policy_loss", "clip_fraction",
-                  "approx_kl", "entropy", "explained_variance", "learning_rate", "sps")

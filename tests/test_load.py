@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 from synthetic import make_experiment, write_results
 
-from harness.load import EPISODE_COLUMNS, UPDATE_COLUMNS, load_results
+from harness.load import load_results
+from harness.schema import EPISODE_COLUMNS, UPDATE_COLUMNS
 
 VARIANTS = {"value_clip=none": {"value_clip": "none"},
             "value_clip=max,vf_clip_eps=0.2": {"value_clip": "max", "vf_clip_eps": 0.2}}
