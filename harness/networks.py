@@ -138,7 +138,11 @@ LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 def gaussian_log_prob(actions: Tensor, mean: Tensor, log_std: Tensor) -> Tensor:
     """Log-density of a diagonal Gaussian, summed over the last (action) dimension."""
-    z = (actions - mean) * torch.exp(-log_std)
+    return noise_log_prob((actions - mean) * torch.exp(-log_std), log_std)
+
+
+def noise_log_prob(z: Tensor, log_std: Tensor) -> Tensor:
+    """Log-density of ``mean + std * z`` under N(mean, std^2), summed over the last dimension."""
     return (-0.5 * z * z - log_std - LOG_SQRT_2PI).sum(-1)
 
 

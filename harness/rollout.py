@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from harness.networks import LOG_SQRT_2PI, numpy_layers, numpy_mlp
+from harness.networks import noise_log_prob, numpy_layers, numpy_mlp
 from harness.pack import PackState
 
 
@@ -68,8 +68,7 @@ def collect(state: PackState, obs: np.ndarray, update: int) -> tuple[Rollout, np
             episodes[agent].append((global_step, ret, length))
         obs = step.obs
     last_values = numpy_mlp(value, obs[:, None])[:, 0, 0]
-    # log N(mean + std*z | mean, std) = sum(-z^2/2 - log std - log sqrt(2 pi))
-    log_probs = (-0.5 * noise**2 - log_std - LOG_SQRT_2PI).sum(-1)
+    log_probs = noise_log_prob(noise, log_std)
     rollout = Rollout(*(torch.from_numpy(a) for a in (obs_buf, actions)), log_probs,
                       *(torch.from_numpy(a) for a in (values, rewards, dones, last_values)),
                       episodes)
