@@ -116,14 +116,8 @@ def clip_effects(exp: Experiment, comparisons: pd.DataFrame) -> pd.DataFrame:
 
 
 def _judge_c1(rows: pd.DataFrame) -> tuple[str, list[str]]:
-    if rows.empty:
-        return NOT_TESTED, ["needs value_clip=max, vf_clip_eps=0.2 and an unclipped variant"]
-    verdicts = set(rows["verdict"])
-    if verdicts == {"better"}:
-        return "supported", _lines(rows)
-    if verdicts & {"worse", "equivalent"}:
-        return "contradicted", _lines(rows)
-    return "inconclusive", _lines(rows)
+    return _unanimous(rows, "better", "needs value_clip=max, vf_clip_eps=0.2 and an "
+                      "unclipped variant")
 
 
 def _judge_c2(rows: pd.DataFrame) -> tuple[str, list[str]]:
@@ -139,12 +133,19 @@ def _judge_c2(rows: pd.DataFrame) -> tuple[str, list[str]]:
 
 
 def _judge_c3(rows: pd.DataFrame) -> tuple[str, list[str]]:
+    return _unanimous(rows, "worse", "needs a value_clip=max variant and a matching unclipped "
+                      "variant")
+
+
+def _unanimous(rows: pd.DataFrame, claimed: str, missing: str) -> tuple[str, list[str]]:
+    """Supported when every comparison is ``claimed`` (better or worse), contradicted when
+    any shows the opposite direction or equivalence, else inconclusive."""
     if rows.empty:
-        return NOT_TESTED, ["needs a value_clip=max variant and a matching unclipped variant"]
+        return NOT_TESTED, [missing]
     verdicts = set(rows["verdict"])
-    if verdicts == {"worse"}:
+    if verdicts == {claimed}:
         return "supported", _lines(rows)
-    if verdicts & {"better", "equivalent"}:
+    if verdicts & ({"better", "worse", "equivalent"} - {claimed}):
         return "contradicted", _lines(rows)
     return "inconclusive", _lines(rows)
 
