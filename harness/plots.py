@@ -7,7 +7,6 @@ As in rliable, each ``plot_*`` function draws precomputed statistics on one axes
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from harness.results import atomic_write
 
 STYLE = "whitegrid"
 MAX_COLS = 3
@@ -177,8 +178,6 @@ def facet(frame: pd.DataFrame, plot: Callable[..., Axes], *, by: str = "env_id",
 
 
 def save(fig: Figure, path: Path) -> Path:
-    """Write ``fig`` as a PNG at ``path`` via a temp file and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
+    """Write ``fig`` as a PNG at ``path``, atomically (``results.atomic_write``)."""
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
     return path

@@ -8,7 +8,6 @@ to a temp file first and moved into place with ``os.replace``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pandas as pd
 
 from harness import claims, markdown, plots, tables
 from harness.load import Results, load_results
+from harness.results import atomic_write
 from harness.scores import auc_scores, final_scores, run_curves
 from harness.spec import Experiment
 
@@ -121,6 +121,4 @@ def write_plots(exp: Experiment, results: Results, summary: pd.DataFrame,
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(text.encode()))
