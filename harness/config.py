@@ -71,6 +71,11 @@ class PPOConfig:
         """Whether the value update is clipped at all."""
         return self.value_clip != "none"
 
+    @property
+    def applied_vf_clip_eps(self) -> float:
+        """The clip range in force: ``vf_clip_eps``, or NaN when unclipped (the results column)."""
+        return self.vf_clip_eps if self.clips_value else math.nan
+
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first invalid field."""
         for f in dataclasses.fields(self):

@@ -84,9 +84,7 @@ def _spec(exp: Experiment, env_id: str, seed: int, variant: Variant, cfg: PPOCon
 
 def _column(axis: str, cfg: PPOConfig) -> Any:
     """An axis's value for the results column: a scalar; NaN for eps when unclipped."""
-    if axis == "vf_clip_eps" and not cfg.clips_value:
-        return math.nan
-    value = getattr(cfg, axis)
+    value = cfg.applied_vf_clip_eps if axis == "vf_clip_eps" else getattr(cfg, axis)
     return format_value(value) if isinstance(value, tuple) else value
 
 

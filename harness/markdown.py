@@ -69,7 +69,7 @@ def _experiment(exp: Experiment, results: Results) -> list[str]:
     variants = pd.DataFrame({
         "variant": [f"{v} (control)" if v == exp.control else v for v in configs],
         "value_clip": [c.value_clip for c in configs.values()],
-        "vf_clip_eps": [c.vf_clip_eps if c.clips_value else math.nan for c in configs.values()],
+        "vf_clip_eps": [c.applied_vf_clip_eps for c in configs.values()],
         **{a: [getattr(c, a) for c in configs.values()] for a in exp.axes
            if a not in ("value_clip", "vf_clip_eps")},
     })

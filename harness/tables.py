@@ -126,8 +126,7 @@ def eps_sweep_table(summary: pd.DataFrame, exp: Experiment) -> pd.DataFrame:
 
     sweep = summary[summary["variant"].isin(configs)].copy()
     sweep.insert(0, "series", sweep["variant"].map(series))
-    sweep.insert(1, "vf_clip_eps", [configs[v].vf_clip_eps if configs[v].clips_value
-                                    else np.nan for v in sweep["variant"]])
+    sweep.insert(1, "vf_clip_eps", [configs[v].applied_vf_clip_eps for v in sweep["variant"]])
     return sweep.sort_values(["series", "vf_clip_eps"], kind="stable")
 
 

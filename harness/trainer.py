@@ -135,7 +135,7 @@ def _diverged(state: PackState, stats: dict[str, torch.Tensor]) -> dict[int, str
 def _result(spec: RunSpec, rows: list[dict], episodes: list[tuple[int, float, int]],
             failure: dict | None) -> RunResult:
     values = (spec.run_id, spec.experiment, spec.env_id, spec.seed, spec.variant,
-              spec.ppo.value_clip, spec.ppo.vf_clip_eps if spec.ppo.clips_value else math.nan)
+              spec.ppo.value_clip, spec.ppo.applied_vf_clip_eps)
     meta = {**dict(zip(RUN_COLUMNS, values, strict=True)), **dict(spec.columns)}
     updates = pd.DataFrame(rows, columns=UPDATE_FIELDS)
     eps = pd.DataFrame(episodes, columns=EPISODE_FIELDS)
