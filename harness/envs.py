@@ -4,7 +4,8 @@ Semantics follow Baselines ``VecNormalize`` + ``DummyVecEnv`` (what ppo2 ``mujoc
 observations are normalised by a running mean/std updated on every observation the agent sees
 (reset observations included), rewards are divided by the running std of the discounted return
 ``ret = ret * gamma + r`` (reset to 0 at episode ends), both clipped to ±10. Each agent owns one
-env and its own statistics; no per-env wrapper stack, so stepping stays thin.
+env and its own statistics; no per-env wrapper stack, and MuJoCo envs step through
+``harness.mjstep`` so stepping stays thin.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+
+from harness.mjstep import make_stepper
 
 CLIP = 10.0  # VecNormalize clipob / cliprew
 EPS = 1e-8  # VecNormalize epsilon
@@ -74,6 +77,7 @@ class PackEnv:
         self.action_low, self.action_high = space.low, space.high
         self.obs_dim = int(np.prod(made[0].observation_space.shape))
         self.act_dim = int(np.prod(space.shape))
+        self.stepper = make_stepper(self.envs, self.obs_dim)
         self.seeds = list(seeds)
         self.normalize_obs = np.asarray(normalize_obs, dtype=bool)
         self.normalize_reward = np.asarray(normalize_reward, dtype=bool)
@@ -94,18 +98,12 @@ class PackEnv:
     def step(self, actions: np.ndarray) -> StepResult:
         """Step every env with its clipped action; ended episodes are reset immediately."""
         actions = np.clip(actions, self.action_low, self.action_high)
-        k = len(self.envs)
-        raw = np.empty((k, self.obs_dim))
-        reward = np.empty(k)
-        terminated = np.empty(k, dtype=bool)
-        truncated = np.empty(k, dtype=bool)
-        for i, env in enumerate(self.envs):
-            obs, reward[i], terminated[i], truncated[i], _ = env.step(actions[i])
-            raw[i] = obs.ravel()
+        raw, reward, terminated = self.stepper.step(actions)
         self.ep_return += reward
         self.ep_length += 1
-        if self.max_steps is not None:  # gymnasium's TimeLimit, which the unwrapped env lacks
-            truncated |= self.ep_length >= self.max_steps
+        # gymnasium's TimeLimit, which the unwrapped env lacks (its own step never truncates)
+        truncated = (self.ep_length >= self.max_steps if self.max_steps is not None
+                     else np.zeros_like(terminated))
         done = terminated | truncated
         episodes, final = [], None
         if done.any():
@@ -125,6 +123,7 @@ class PackEnv:
         for i in sorted(set(range(len(self.envs))) - set(keep.tolist())):
             self.envs[i].close()
         self.envs = [self.envs[i] for i in keep]
+        self.stepper = make_stepper(self.envs, self.obs_dim)
         self.seeds = [self.seeds[i] for i in keep]
         for name in ("normalize_obs", "normalize_reward", "gamma", "ret", "ep_return",
                      "ep_length"):
