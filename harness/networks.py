@@ -10,7 +10,6 @@ separate policy and value MLPs, tanh, orthogonal init (sqrt 2 hidden, 0.01 polic
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,29 +19,32 @@ from torch import Tensor
 
 Layer = tuple[Tensor, Tensor]
 
-# Gradients are strided views into one buffer on purpose (see ActorCritic); autograd still
-# accumulates into them in place and only warns that it cannot steal them.
-warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout")
-
 
 @dataclass
 class ActorCritic:
     """Stacked parameters of K agents, stored as one ``[K, P]`` row per agent.
 
-    Every layer tensor is a view into ``flat`` and its ``.grad`` a view into ``grad``, so the
+    Every layer tensor is a view into ``flat`` and its gradient a view into ``grad``, so the
     per-agent gradient clip and Adam run as a few whole-buffer ops instead of one per tensor.
+    No autograd: ``harness.update`` writes the gradient with ``mlp_backward``.
     """
 
     flat: Tensor
     """``[K, P]`` all parameters of each agent, in ``parameters()`` order."""
     grad: Tensor
-    """``[K, P]`` gradients; backward accumulates into it in place, zero it between steps."""
+    """``[K, P]`` gradients, laid out like ``flat``."""
     policy: list[Layer]
     """Policy MLP layers; the last maps to the action mean."""
     value: list[Layer]
     """Value MLP layers; the last maps to one value."""
     log_std: Tensor
     """``[K, 1, act_dim]`` state-independent log standard deviation."""
+    policy_grad: list[Layer]
+    """Views of ``grad`` shaped like ``policy``."""
+    value_grad: list[Layer]
+    """Views of ``grad`` shaped like ``value``."""
+    log_std_grad: Tensor
+    """View of ``grad`` shaped like ``log_std``."""
 
     def parameters(self) -> list[Tensor]:
         """All parameter views in ``flat`` order."""
@@ -55,18 +57,27 @@ class ActorCritic:
 
 
 def from_flat(flat: Tensor, shapes: Sequence[torch.Size], n_policy_layers: int) -> ActorCritic:
-    """Views of ``flat [K, P]`` shaped ``[K, *shape]`` each, as leaves with grads in a buffer."""
+    """An ``ActorCritic`` over ``flat [K, P]``, with a zero gradient buffer of the same layout."""
     grad = torch.zeros_like(flat)
-    params, start = [], 0
+    params, grads = _views(flat, shapes), _views(grad, shapes)
+    layers, grad_layers = _pairs(params), _pairs(grads)
+    return ActorCritic(flat, grad, layers[:n_policy_layers], layers[n_policy_layers:], params[-1],
+                       grad_layers[:n_policy_layers], grad_layers[n_policy_layers:], grads[-1])
+
+
+def _views(buffer: Tensor, shapes: Sequence[torch.Size]) -> list[Tensor]:
+    """Consecutive column blocks of ``buffer [K, P]`` viewed as ``[K, *shape]``."""
+    views, start = [], 0
     for shape in shapes:
         end = start + math.prod(shape)
-        p = flat[:, start:end].view(-1, *shape).requires_grad_()
-        p.grad = grad[:, start:end].view(-1, *shape)
-        params.append(p)
+        views.append(buffer[:, start:end].view(-1, *shape))
         start = end
-    layers = [(params[i], params[i + 1]) for i in range(0, len(params) - 1, 2)]
-    return ActorCritic(flat, grad, layers[:n_policy_layers], layers[n_policy_layers:],
-                       params[-1])
+    return views
+
+
+def _pairs(tensors: list[Tensor]) -> list[Layer]:
+    """(weight, bias) pairs of a flat parameter list whose last entry is the log-std."""
+    return [(tensors[i], tensors[i + 1]) for i in range(0, len(tensors) - 1, 2)]
 
 
 def init_actor_critic(generators: Sequence[torch.Generator], obs_dim: int, act_dim: int,
@@ -97,22 +108,37 @@ def _init_mlp(generators: Sequence[torch.Generator], sizes: Sequence[int],
     return layers
 
 
-def tanh(x: Tensor) -> Tensor:
-    """tanh(x) = 2 sigmoid(2x) - 1, within 2e-7 of ``torch.tanh``.
+def tanh_(x: Tensor) -> Tensor:
+    """In-place tanh(x) = 2 sigmoid(2x) - 1, within 2e-7 of ``torch.tanh``.
 
     torch 2.13's CPU ``tanh`` kernel is ~3x slower than ``sigmoid`` on [K, 64, 64] batches and
     was the largest single cost of the update (bench profile, 2026-11).
     """
-    return torch.sigmoid(x * 2) * 2 - 1
+    return x.mul_(2).sigmoid_().mul_(2).sub_(1)
 
 
-def mlp(layers: Sequence[Layer], x: Tensor) -> Tensor:
-    """Apply a stacked tanh MLP: ``[K, B, in] -> [K, B, out]`` (no activation on the head)."""
+def mlp_forward(layers: Sequence[Layer], x: Tensor) -> list[Tensor]:
+    """Stacked tanh MLP on ``[K, B, in]``: the input of every layer, then the output
+    ``[K, B, out]`` (no activation on the head). ``mlp_backward`` needs them all."""
+    acts = [x]
     for i, (weight, bias) in enumerate(layers):
-        x = torch.baddbmm(bias, x, weight)
-        if i < len(layers) - 1:
-            x = tanh(x)
-    return x
+        z = torch.baddbmm(bias, acts[-1], weight)
+        acts.append(tanh_(z) if i < len(layers) - 1 else z)
+    return acts
+
+
+def mlp_backward(layers: Sequence[Layer], acts: Sequence[Tensor], grad_out: Tensor,
+                 grads: Sequence[Layer]) -> None:
+    """Backpropagate ``grad_out = dL/d output`` through ``mlp_forward``'s MLP, writing dL/dW
+    and dL/db into ``grads``; agent k's rows depend on agent k's tensors alone."""
+    g = grad_out
+    for i in range(len(layers) - 1, -1, -1):
+        (weight, _), (grad_w, grad_b), h = layers[i], grads[i], acts[i]
+        torch.bmm(h.transpose(1, 2), g, out=grad_w)
+        torch.sum(g, 1, keepdim=True, out=grad_b)
+        if i:
+            g = torch.bmm(g, weight.transpose(1, 2))
+            g.mul_(1 - h * h)  # tanh' = 1 - tanh^2
 
 
 def numpy_layers(layers: Sequence[Layer]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -121,7 +147,7 @@ def numpy_layers(layers: Sequence[Layer]) -> list[tuple[np.ndarray, np.ndarray]]
 
 
 def numpy_mlp(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
-    """``mlp`` in numpy, for the one-observation-per-agent forward of every env step.
+    """``mlp_forward``'s output in numpy, for the one-row-per-agent forward of every env step.
 
     Between MuJoCo steps the caches are cold and a batched torch matmul of one row per agent
     costs ~60 us; numpy's per-matrix loop is ~4x cheaper there (profiled on Hopper-v5, K=16).

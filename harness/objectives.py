@@ -32,58 +32,70 @@ def value_loss(values: Tensor, old_values: Tensor, returns: Tensor, *, mode: str
     if code and not clip_eps > 0:
         raise ValueError(f"clip_eps: must be > 0 with mode {mode!r}, got {clip_eps!r}")
     eps = torch.tensor(clip_eps if code else float("inf"), dtype=values.dtype)
-    loss, clipped = value_loss_elements(values, old_values, returns,
-                                        code=torch.tensor(code), clip_eps=eps)
+    loss, clipped, _ = value_loss_elements(values, old_values, returns,
+                                           code=torch.tensor(code), clip_eps=eps)
     return loss.mean(), clipped.to(values.dtype).mean()
 
 
 def value_loss_elements(values: Tensor, old_values: Tensor, returns: Tensor, *, code: Tensor,
-                        clip_eps: Tensor) -> tuple[Tensor, Tensor]:
-    """Element-wise value loss and clip mask; ``code``/``clip_eps`` broadcast against ``values``.
+                        clip_eps: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Element-wise value loss, clip mask and ``d loss / d values``.
 
-    ``clip_eps`` must be +inf where the mode is ``none`` (then nothing counts as clipped).
-    ``torch.where`` routes the gradient only through the chosen branch, so beyond eps the ``max``
-    form has zero gradient when the clipped (constant) branch wins, as in ppo2.
+    ``code``/``clip_eps`` broadcast against ``values``; ``clip_eps`` must be +inf where the mode
+    is ``none`` (then nothing counts as clipped). ``max`` takes the clipped branch only where it
+    is strictly larger, and there it is constant (beyond eps) or equal to the plain one, so its
+    gradient is ppo2's: zero where the clipped branch wins. ``torch.where`` routes autograd the
+    same way, so the returned gradient is autograd's (``tests/test_update.py`` checks it).
     """
     delta = values - old_values
-    v_clipped = old_values + torch.clamp(delta, -clip_eps, clip_eps)
-    loss_plain = (values - returns) ** 2
-    loss_clipped = (v_clipped - returns) ** 2
-    clipped_form = torch.where(code == 1, torch.maximum(loss_plain, loss_clipped), loss_clipped)
-    loss = torch.where(code == 0, loss_plain, clipped_form)
-    return loss, delta.abs() > clip_eps
+    err_plain = values - returns
+    err_clipped = old_values + torch.clamp(delta, -clip_eps, clip_eps) - returns
+    loss_plain, loss_clipped = err_plain**2, err_clipped**2
+    clipped = delta.abs() > clip_eps
+    plain = (code == 0) | ((code == 1) & (loss_plain >= loss_clipped))
+    loss = torch.where(plain, loss_plain, loss_clipped)
+    # clamp passes the gradient inside [-eps, eps] only
+    grad = 2 * torch.where(plain, err_plain, torch.where(clipped, 0.0, err_clipped))
+    return loss, clipped, grad.detach()
 
 
 def value_loss_per_agent(values: Tensor, old_values: Tensor, returns: Tensor, *, codes: Tensor,
-                         clip_eps: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Per-agent means over ``[K, B]``: (loss, plain squared error, clip fraction), each ``[K]``.
+                         clip_eps: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Per-agent means over ``[K, B]``: (loss, plain squared error, clip fraction), each ``[K]``,
+    and ``d loss[k] / d values[k, b]`` ``[K, B]``.
 
     ``codes`` ``[K]`` int, ``clip_eps`` ``[K]`` (+inf for ``none``).
     """
-    loss, clipped = value_loss_elements(values, old_values, returns, code=codes[:, None],
-                                        clip_eps=clip_eps[:, None])
+    loss, clipped, grad = value_loss_elements(values, old_values, returns,
+                                              code=codes[:, None], clip_eps=clip_eps[:, None])
     plain = ((values - returns) ** 2).mean(1)
-    return loss.mean(1), plain, clipped.to(values.dtype).mean(1)
+    return loss.mean(1), plain, clipped.to(values.dtype).mean(1), grad / values.shape[1]
 
 
 def policy_loss(log_prob: Tensor, old_log_prob: Tensor, advantages: Tensor, *,
                 clip_coef: float | Tensor, dim: int | None = None
-                ) -> tuple[Tensor, Tensor, Tensor]:
+                ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Clipped surrogate (ppo2): mean(max(-A*r, -A*clip(r, 1-c, 1+c))) with diagnostics.
 
-    Returns (loss, clip_fraction = mean(|r-1| > c), approx_kl = 0.5*mean((logp-logp_old)^2)),
-    ppo2's definitions. ``dim=None`` reduces everything; ``dim=1`` gives per-agent ``[K]``
-    values for ``[K, B]`` inputs with ``clip_coef`` of shape ``[K, 1]``.
+    Returns (loss, clip_fraction = mean(|r-1| > c), approx_kl = 0.5*mean((logp-logp_old)^2),
+    d loss / d log_prob), ppo2's definitions. ``dim=None`` reduces everything; ``dim=1`` gives
+    per-agent ``[K]`` values for ``[K, B]`` inputs with ``clip_coef`` of shape ``[K, 1]``. The
+    gradient is autograd's: -A*r where the unclipped term is the max (a tie means r is inside
+    the range), else 0 since the clipped term is then constant in r.
     """
     log_ratio = log_prob - old_log_prob
     ratio = log_ratio.exp()
-    clipped_ratio = torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef)
-    loss = torch.maximum(-advantages * ratio, -advantages * clipped_ratio)
+    surrogate = -advantages * ratio
+    surrogate_clipped = -advantages * torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef)
+    unclipped = surrogate >= surrogate_clipped
+    loss = torch.where(unclipped, surrogate, surrogate_clipped)
     clipped = ((ratio - 1).abs() > clip_coef).to(ratio.dtype)
     approx_kl = 0.5 * log_ratio.detach() ** 2
+    grad = torch.where(unclipped, surrogate, 0.0).detach()  # d(-A*r)/dlogp = -A*r
+    count = grad.numel() if dim is None else grad.shape[dim]
     if dim is None:
-        return loss.mean(), clipped.mean(), approx_kl.mean()
-    return loss.mean(dim), clipped.mean(dim), approx_kl.mean(dim)
+        return loss.mean(), clipped.mean(), approx_kl.mean(), grad / count
+    return loss.mean(dim), clipped.mean(dim), approx_kl.mean(dim), grad / count
 
 
 def gae(rewards: Tensor, values: Tensor, dones: Tensor, last_values: Tensor, *,

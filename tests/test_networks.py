@@ -10,7 +10,8 @@ from harness.networks import (
     gaussian_entropy,
     gaussian_log_prob,
     init_actor_critic,
-    mlp,
+    mlp_backward,
+    mlp_forward,
     numpy_layers,
     numpy_mlp,
 )
@@ -43,7 +44,7 @@ def test_agent_init_depends_only_on_its_seed():
 def test_batched_forward_equals_per_agent_forward():
     net = nets([0, 1])
     x = torch.randn(2, 4, 5)
-    out = mlp(net.policy, x)
+    out = mlp_forward(net.policy, x)[-1]
     for k in range(2):
         h = x[k]
         for i, (w, b) in enumerate(net.policy):
@@ -59,12 +60,14 @@ def test_gaussian_matches_torch_distributions():
     assert torch.allclose(gaussian_entropy(log_std)[:, 0], dist.entropy()[:, 0].sum(-1), atol=1e-5)
 
 
-def test_select_keeps_the_chosen_agents_as_new_leaves():
+def test_select_keeps_the_chosen_agents_in_new_buffers():
     net = nets([0, 1, 2])
     sub = net.select(torch.tensor([0, 2]))
     assert torch.equal(sub.value[0][0], net.value[0][0][[0, 2]])
-    assert all(p.is_leaf and p.requires_grad for p in sub.parameters())
-    assert sub.flat.shape == (2, net.flat.shape[1])
+    assert sub.flat.shape == sub.grad.shape == (2, net.flat.shape[1])
+    before = net.flat.clone()
+    sub.flat.add_(1.0)
+    assert torch.equal(net.flat, before)  # no shared storage
 
 
 def test_parameters_are_views_of_the_flat_buffer():
@@ -74,19 +77,30 @@ def test_parameters_are_views_of_the_flat_buffer():
     assert torch.all(net.log_std[1] == 1.0) and torch.all(net.log_std[0] == 0.0)
 
 
+def test_backward_equals_autograd():
+    net = nets([0, 1])
+    x = torch.randn(2, 6, 5)
+    leaves = [[t.detach().clone().requires_grad_() for t in layer] for layer in net.value]
+    h = x
+    for i, (w, b) in enumerate(leaves):
+        h = torch.baddbmm(b, h, w)
+        h = torch.tanh(h) if i < len(leaves) - 1 else h
+    weights = torch.randn(h.shape)
+    (h * weights).sum().backward()
+    mlp_backward(net.value, mlp_forward(net.value, x), weights, net.value_grad)
+    for (w, b), (gw, gb) in zip(leaves, net.value_grad, strict=True):
+        assert torch.allclose(gw, w.grad, atol=1e-5) and torch.allclose(gb, b.grad, atol=1e-5)
+
+
 @pytest.mark.parametrize("k", [1, 3])
 def test_gradients_do_not_leak_between_agents(k):
     net = nets(list(range(k)))
-    loss = mlp(net.value, torch.randn(k, 6, 5))[0].sum()  # depends on agent 0 only
-    loss.backward()
-    for p in net.parameters()[: 2 * len(net.policy)]:
-        assert not p.grad.any()  # the policy is untouched
-    for w, _ in net.value:
-        assert not w.grad[1:].any()
-    assert net.value[0][0].grad[0].any()
-    # every gradient lands in the agent's row of the shared buffer
-    assert not net.grad[1:].any() and net.grad[0].any()
-
+    acts = mlp_forward(net.value, torch.randn(k, 6, 5))
+    grad_out = torch.zeros(k, 6, 1)
+    grad_out[0] = 1.0  # a loss of agent 0 only
+    mlp_backward(net.value, acts, grad_out, net.value_grad)
+    assert not net.grad[1:].any() and net.grad[0].any()  # rows of the shared buffer stay apart
+    assert not any(g.any() for layer in net.policy_grad for g in layer)  # the policy untouched
 
 
 def test_numpy_forward_equals_torch_forward():
@@ -95,4 +109,4 @@ def test_numpy_forward_equals_torch_forward():
     with torch.no_grad():
         for layers in (net.policy, net.value):
             ours = numpy_mlp(numpy_layers(layers), x.numpy())
-            assert np.allclose(ours, mlp(layers, x).numpy(), atol=1e-6)
+            assert np.allclose(ours, mlp_forward(layers, x)[-1].numpy(), atol=1e-6)

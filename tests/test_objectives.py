@@ -5,7 +5,13 @@ import math
 import pytest
 import torch
 
-from harness.objectives import explained_variance, gae, policy_loss, value_loss
+from harness.objectives import (
+    explained_variance,
+    gae,
+    policy_loss,
+    value_loss,
+    value_loss_per_agent,
+)
 
 # old = 0, eps = 0.5; elements: inside, exactly +eps, exactly -eps, beyond +eps, beyond -eps.
 OLD = torch.zeros(5)
@@ -30,6 +36,20 @@ def test_value_loss_max_gradient_zero_beyond_eps_on_clipped_branch():
     value_loss(values, OLD, RETURNS, mode="max", clip_eps=0.5)[0].backward()
     assert values.grad.tolist() == pytest.approx(EXPECTED_MAX_GRAD, abs=1e-6)
     assert values.grad[3].item() == 0.0
+
+
+@pytest.mark.parametrize("mode", ["none", "max", "clipped"])
+def test_returned_value_gradient_is_autograds(mode):
+    # The trainer uses the returned gradient instead of autograd (harness/update.py).
+    codes = {"none": 0, "max": 1, "clipped": 2}
+    values = torch.tensor([VALUES], requires_grad=True)
+    eps = torch.tensor([math.inf if mode == "none" else 0.5])
+    loss, _, _, grad = value_loss_per_agent(values, OLD[None], RETURNS[None],
+                                            codes=torch.tensor([codes[mode]]), clip_eps=eps)
+    loss.sum().backward()
+    assert torch.allclose(grad, values.grad, atol=1e-7)
+    if mode == "max":
+        assert grad[0].tolist() == pytest.approx(EXPECTED_MAX_GRAD, abs=1e-6)
 
 
 def test_value_loss_clipped_mode_gradient_zero_outside_band():
@@ -63,11 +83,22 @@ def test_policy_loss_hand_computed():
     # ratios e^0.5=1.6487 (A=+1: clipped at 1.2), e^-0.5=0.6065 (A=-1: clipped at 0.8), 1.0
     logp = torch.tensor([0.5, -0.5, 0.0])
     adv = torch.tensor([1.0, -1.0, 2.0])
-    loss, frac, kl = policy_loss(logp, torch.zeros(3), adv, clip_coef=0.2)
+    loss, frac, kl, grad = policy_loss(logp, torch.zeros(3), adv, clip_coef=0.2)
     # per element max(-A r, -A clip(r)): -1.2, max(0.6065, 0.8)=0.8, -2
     assert loss.item() == pytest.approx((-1.2 + 0.8 - 2.0) / 3, abs=1e-6)
     assert frac.item() == pytest.approx(2 / 3)
     assert kl.item() == pytest.approx(0.5 * (0.25 + 0.25) / 3)
+    # the clipped branch wins (constant) for the first two; the third has -A r = -2
+    assert grad.tolist() == pytest.approx([0.0, 0.0, -2 / 3], abs=1e-7)
+
+
+def test_returned_policy_gradient_is_autograds():
+    torch.manual_seed(0)
+    logp = torch.randn(3, 50, requires_grad=True)
+    old, adv = torch.randn(3, 50) * 0.3 + logp.detach(), torch.randn(3, 50)
+    loss, _, _, grad = policy_loss(logp, old, adv, clip_coef=torch.full((3, 1), 0.2), dim=1)
+    loss.sum().backward()
+    assert torch.allclose(grad, logp.grad, atol=1e-7)
 
 
 def test_policy_loss_unclipped_side_keeps_gradient():

@@ -1,0 +1,102 @@
+"""The hand-written minibatch gradient equals autograd's through ``harness.objectives``."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from harness.config import PPOConfig
+from harness.networks import gaussian_entropy, gaussian_log_prob
+from harness.objectives import policy_loss, value_loss_per_agent
+from harness.spec import RunSpec
+from harness.trainer import _init_state
+from harness.update import minibatch_gradient
+
+# Agents that differ in every hyper-parameter the loss reads.
+VARIANTS = [
+    {"value_clip": "none"},
+    {"value_clip": "max", "vf_clip_eps": 0.2, "ent_coef": 0.01},
+    {"value_clip": "clipped", "vf_clip_eps": 0.1, "clip_coef": 0.1, "vf_coef": 1.0},
+    {"value_clip": "max", "vf_clip_eps": 0.3, "norm_adv": False},
+]
+
+
+def pack_and_minibatch(batch=64, seed=0):
+    specs = [RunSpec(f"r{k}", "t", "Hopper-v5", k, "v", 2048,
+                     dataclasses.replace(PPOConfig(), **kw)) for k, kw in enumerate(VARIANTS)]
+    state = _init_state(specs)
+    g = torch.Generator().manual_seed(seed)
+    k, net = len(specs), state.net
+    net.flat.add_(0.1 * torch.randn(net.flat.shape, generator=g))  # away from the init
+    obs = torch.randn(k, batch, state.env.obs_dim, generator=g)
+    mb = {"obs": obs, "actions": torch.randn(k, batch, state.env.act_dim, generator=g),
+          "values": torch.randn(k, batch, generator=g),
+          "returns": torch.randn(k, batch, generator=g),
+          "advantages": 2 * torch.randn(k, batch, generator=g) + 0.5}
+    # Old log-probs near the current ones, so that some ratios leave the clip range.
+    mean = reference_mlp(net.policy, obs)
+    mb["log_probs"] = (gaussian_log_prob(mb["actions"], mean, net.log_std)
+                       + 0.3 * torch.randn(k, batch, generator=g))
+    return state, mb
+
+
+def reference_mlp(layers, x):
+    for i, (w, b) in enumerate(layers):
+        x = torch.baddbmm(b, x, w)
+        x = torch.tanh(x) if i < len(layers) - 1 else x
+    return x
+
+
+def reference_loss(state, mb, params):
+    """ppo2's per-agent total loss by autograd, with torch.tanh (independent of our forward)."""
+    hyper, n = state.hyper, len(state.net.policy)
+    layers = [(params[i], params[i + 1]) for i in range(0, len(params) - 1, 2)]
+    policy, value, log_std = layers[:n], layers[n:], params[-1]
+    log_probs = gaussian_log_prob(mb["actions"], reference_mlp(policy, mb["obs"]), log_std)
+    adv = mb["advantages"]
+    normed = (adv - adv.mean(1, keepdim=True)) / (adv.std(1, keepdim=True, correction=0) + 1e-8)
+    adv = torch.where(hyper.norm_adv[:, None], normed, adv)
+    pg, clip_fraction, approx_kl, _ = policy_loss(log_probs, mb["log_probs"], adv,
+                                                  clip_coef=hyper.clip_coef[:, None], dim=1)
+    v_loss, v_plain, v_clip_fraction, _ = value_loss_per_agent(
+        reference_mlp(value, mb["obs"])[..., 0], mb["values"], mb["returns"],
+        codes=hyper.value_code, clip_eps=hyper.vf_clip_eps)
+    entropy = gaussian_entropy(log_std)[:, 0]
+    total = pg - hyper.ent_coef * entropy + 0.5 * hyper.vf_coef * v_loss
+    stats = {"value_loss": v_loss, "value_loss_unclipped": v_plain,
+             "value_clip_fraction": v_clip_fraction, "policy_loss": pg,
+             "clip_fraction": clip_fraction, "approx_kl": approx_kl, "entropy": entropy}
+    return total, stats
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gradient_and_diagnostics_equal_autograds(seed):
+    state, mb = pack_and_minibatch(seed=seed)
+    stats = minibatch_gradient(state, mb)
+    params = [p.detach().clone().requires_grad_() for p in state.net.parameters()]
+    total, want = reference_loss(state, mb, params)
+    total.sum().backward()  # agents' losses are independent: the sum keeps them apart
+    expected = torch.cat([p.grad.reshape(len(p), -1) for p in params], 1)
+    assert torch.allclose(state.net.grad, expected, rtol=1e-4, atol=1e-6)
+    for name, value in want.items():
+        assert torch.allclose(stats[name], value.detach(), rtol=1e-5, atol=1e-6), name
+    # the case covers both clip ranges' active sides
+    assert (want["clip_fraction"] > 0).all() and (want["value_clip_fraction"][1:] > 0).all()
+
+
+def test_gradient_is_overwritten_not_accumulated():
+    state, mb = pack_and_minibatch()
+    minibatch_gradient(state, mb)
+    first = state.net.grad.clone()
+    minibatch_gradient(state, mb)
+    assert torch.equal(state.net.grad, first)
+
+
+def test_an_agents_gradient_ignores_its_pack_mates():
+    state, mb = pack_and_minibatch()
+    minibatch_gradient(state, mb)
+    packed = state.net.grad[2].clone()
+    keep = [2]
+    state = state.select(torch.tensor(keep).numpy())
+    minibatch_gradient(state, {name: t[keep] for name, t in mb.items()})
+    assert torch.allclose(state.net.grad[0], packed, atol=1e-6)
