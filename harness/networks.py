@@ -143,7 +143,7 @@ def mlp_backward(layers: Sequence[Layer], acts: Sequence[Tensor], grad_out: Tens
 
 def numpy_layers(layers: Sequence[Layer]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Contiguous numpy copies of stacked layers, for acting (see ``numpy_mlp``)."""
-    return [(w.detach().numpy().copy(), b.detach().numpy().copy()) for w, b in layers]
+    return [(w.numpy().copy(), b.numpy().copy()) for w, b in layers]
 
 
 def numpy_mlp(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:

@@ -46,7 +46,6 @@ def clip_grad_norm(grad: Tensor, max_norm: Tensor) -> Tensor:
     return norm
 
 
-@torch.no_grad()
 def adam_step(flat: Tensor, grad: Tensor, state: AdamState, lr: Tensor, eps: Tensor) -> None:
     """One Adam step on ``flat [K, P]`` with per-agent step size ``lr [K]`` and ``eps [K]``."""
     state.step += 1

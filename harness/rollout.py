@@ -41,7 +41,7 @@ def collect(state: PackState, obs: np.ndarray, update: int) -> tuple[Rollout, np
     # Each agent's action noise for the whole rollout, from its own generator in one call.
     noise = torch.stack([torch.randn(n_steps, env.act_dim, generator=g)
                          for g in state.generators], 1)
-    log_std = state.net.log_std.detach()[:, 0]  # [K, A]
+    log_std = state.net.log_std[:, 0]  # [K, A]
     scaled_noise = (noise * log_std.exp()).numpy()  # [T, K, A]: std * z, std fixed in a rollout
     policy, value = numpy_layers(state.net.policy), numpy_layers(state.net.value)
     obs_buf = np.empty((n_steps, n_agents, env.obs_dim), dtype=np.float32)
