@@ -1,11 +1,12 @@
 """Step a pack's MuJoCo envs with the env's own physics but the pack's array math.
 
-Gymnasium's ``MujocoEnv.step`` spends about as long in Python (``is_healthy``, ``_get_obs``,
+Gymnasium's ``MujocoEnv.step`` spends nearly as long in Python (``is_healthy``, ``_get_obs``,
 the info dict, ``mj_rnePostConstraint``) as MuJoCo spends in ``mj_step`` on Hopper-v5
-(profiled 2026-11). For the v5 envs listed in ``THIN_RULES`` we call ``mj_step`` ourselves on
-each env's ``MjData`` and compute observation, reward and termination for the whole pack at
-once, with the formulas of gymnasium's ``step``: ``tests/test_mjstep.py`` checks that both
-give the same numbers. Every other env goes through its own ``step`` (``GymStepper``).
+(cProfile of a pack of 16, 2026-11: 4.1 s against 5.3 s). For the v5 envs listed in
+``THIN_RULES`` we call ``mj_step`` ourselves on each env's ``MjData`` and compute observation,
+reward and termination for the whole pack at once, with the formulas of gymnasium's ``step``:
+``tests/test_mjstep.py`` checks that both give the same numbers. Every other env goes
+through its own ``step`` (``GymStepper``).
 
 ``mj_rnePostConstraint`` is skipped: it fills ``cacc``/``cfrc_*``, which none of these envs
 reads and ``mj_step`` recomputes from scratch, so the trajectory is unchanged.
