@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from reference import reference_mlp
 
 from harness.networks import (
     gaussian_entropy,
@@ -81,10 +82,7 @@ def test_backward_equals_autograd():
     net = nets([0, 1])
     x = torch.randn(2, 6, 5)
     leaves = [[t.detach().clone().requires_grad_() for t in layer] for layer in net.value]
-    h = x
-    for i, (w, b) in enumerate(leaves):
-        h = torch.baddbmm(b, h, w)
-        h = torch.tanh(h) if i < len(leaves) - 1 else h
+    h = reference_mlp(leaves, x)
     weights = torch.randn(h.shape)
     (h * weights).sum().backward()
     mlp_backward(net.value, mlp_forward(net.value, x), weights, net.value_grad)

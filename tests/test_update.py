@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 import torch
+from reference import reference_mlp
 
 from harness.config import PPOConfig
 from harness.networks import gaussian_entropy, gaussian_log_prob
@@ -38,13 +39,6 @@ def pack_and_minibatch(batch=64, seed=0):
     mb["log_probs"] = (gaussian_log_prob(mb["actions"], mean, net.log_std)
                        + 0.3 * torch.randn(k, batch, generator=g))
     return state, mb
-
-
-def reference_mlp(layers, x):
-    for i, (w, b) in enumerate(layers):
-        x = torch.baddbmm(b, x, w)
-        x = torch.tanh(x) if i < len(layers) - 1 else x
-    return x
 
 
 def reference_loss(state, mb, params):
