@@ -92,10 +92,9 @@ def policy_loss(log_prob: Tensor, old_log_prob: Tensor, advantages: Tensor, *,
     clipped = ((ratio - 1).abs() > clip_coef).to(ratio.dtype)
     approx_kl = 0.5 * log_ratio.detach() ** 2
     grad = torch.where(unclipped, surrogate, 0.0).detach()  # d(-A*r)/dlogp = -A*r
-    count = grad.numel() if dim is None else grad.shape[dim]
     if dim is None:
-        return loss.mean(), clipped.mean(), approx_kl.mean(), grad / count
-    return loss.mean(dim), clipped.mean(dim), approx_kl.mean(dim), grad / count
+        return loss.mean(), clipped.mean(), approx_kl.mean(), grad / grad.numel()
+    return loss.mean(dim), clipped.mean(dim), approx_kl.mean(dim), grad / grad.shape[dim]
 
 
 def gae(rewards: Tensor, values: Tensor, dones: Tensor, last_values: Tensor, *,
