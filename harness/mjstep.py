@@ -107,9 +107,10 @@ def _ctrl_cost(env, actions: np.ndarray) -> np.ndarray:
     return env._ctrl_cost_weight * np.sum(np.square(actions), axis=1)
 
 
-def _healthy_outcome(env, obs: np.ndarray, healthy: np.ndarray, x_velocity: np.ndarray,
-                     actions: np.ndarray) -> Outcome:
-    """Hopper/Walker2d v5 ``_get_rew`` and ``terminated``."""
+def _healthy_outcome(env, qpos: np.ndarray, qvel: np.ndarray, healthy: np.ndarray,
+                     x_velocity: np.ndarray, actions: np.ndarray) -> Outcome:
+    """Hopper/Walker2d v5 ``_get_obs`` (qvel clipped to ±10), ``_get_rew`` and ``terminated``."""
+    obs = np.concatenate((_positions(env, qpos), np.clip(qvel, -10, 10)), axis=1)
     reward = (env._forward_reward_weight * x_velocity + healthy * env._healthy_reward
               - _ctrl_cost(env, actions))
     return obs, reward, ~healthy & bool(env._terminate_when_unhealthy)
@@ -117,19 +118,17 @@ def _healthy_outcome(env, obs: np.ndarray, healthy: np.ndarray, x_velocity: np.n
 
 def _hopper(env, qpos: np.ndarray, qvel: np.ndarray, x_velocity: np.ndarray,
             actions: np.ndarray) -> Outcome:
-    obs = np.concatenate((_positions(env, qpos), np.clip(qvel, -10, 10)), axis=1)
     state = np.concatenate((qpos[:, 2:], qvel), axis=1)  # state_vector()[2:], qvel unclipped
     healthy = (_in(env._healthy_state_range, state).all(1)
                & _in(env._healthy_z_range, qpos[:, 1])
                & _in(env._healthy_angle_range, qpos[:, 2]))
-    return _healthy_outcome(env, obs, healthy, x_velocity, actions)
+    return _healthy_outcome(env, qpos, qvel, healthy, x_velocity, actions)
 
 
 def _walker2d(env, qpos: np.ndarray, qvel: np.ndarray, x_velocity: np.ndarray,
               actions: np.ndarray) -> Outcome:
-    obs = np.concatenate((_positions(env, qpos), np.clip(qvel, -10, 10)), axis=1)
     healthy = _in(env._healthy_z_range, qpos[:, 1]) & _in(env._healthy_angle_range, qpos[:, 2])
-    return _healthy_outcome(env, obs, healthy, x_velocity, actions)
+    return _healthy_outcome(env, qpos, qvel, healthy, x_velocity, actions)
 
 
 def _half_cheetah(env, qpos: np.ndarray, qvel: np.ndarray, x_velocity: np.ndarray,
