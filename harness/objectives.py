@@ -32,14 +32,14 @@ def value_loss(values: Tensor, old_values: Tensor, returns: Tensor, *, mode: str
     if code and not clip_eps > 0:
         raise ValueError(f"clip_eps: must be > 0 with mode {mode!r}, got {clip_eps!r}")
     eps = torch.tensor(clip_eps if code else float("inf"), dtype=values.dtype)
-    loss, clipped, _ = value_loss_elements(values, old_values, returns,
-                                           code=torch.tensor(code), clip_eps=eps)
+    loss, _, clipped, _ = value_loss_elements(values, old_values, returns,
+                                              code=torch.tensor(code), clip_eps=eps)
     return loss.mean(), clipped.to(values.dtype).mean()
 
 
 def value_loss_elements(values: Tensor, old_values: Tensor, returns: Tensor, *, code: Tensor,
-                        clip_eps: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Element-wise value loss, clip mask and ``d loss / d values``.
+                        clip_eps: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Element-wise value loss, plain squared error, clip mask and ``d loss / d values``.
 
     ``code``/``clip_eps`` broadcast against ``values``; ``clip_eps`` must be +inf where the mode
     is ``none`` (then nothing counts as clipped). ``max`` takes the clipped branch only where it
@@ -56,7 +56,7 @@ def value_loss_elements(values: Tensor, old_values: Tensor, returns: Tensor, *, 
     loss = torch.where(plain, loss_plain, loss_clipped)
     # clamp passes the gradient inside [-eps, eps] only
     grad = 2 * torch.where(plain, err_plain, torch.where(clipped, 0.0, err_clipped))
-    return loss, clipped, grad.detach()
+    return loss, loss_plain, clipped, grad.detach()
 
 
 def value_loss_per_agent(values: Tensor, old_values: Tensor, returns: Tensor, *, codes: Tensor,
@@ -66,10 +66,9 @@ def value_loss_per_agent(values: Tensor, old_values: Tensor, returns: Tensor, *,
 
     ``codes`` ``[K]`` int, ``clip_eps`` ``[K]`` (+inf for ``none``).
     """
-    loss, clipped, grad = value_loss_elements(values, old_values, returns,
-                                              code=codes[:, None], clip_eps=clip_eps[:, None])
-    plain = ((values - returns) ** 2).mean(1)
-    return loss.mean(1), plain, clipped.to(values.dtype).mean(1), grad / values.shape[1]
+    loss, plain, clipped, grad = value_loss_elements(
+        values, old_values, returns, code=codes[:, None], clip_eps=clip_eps[:, None])
+    return loss.mean(1), plain.mean(1), clipped.to(values.dtype).mean(1), grad / values.shape[1]
 
 
 def policy_loss(log_prob: Tensor, old_log_prob: Tensor, advantages: Tensor, *,
