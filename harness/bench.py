@@ -87,12 +87,11 @@ def raw_simulator(env_id: str, steps: int) -> float:
 
 def trainer_rate(env_id: str, steps: int, pack_size: int) -> float:
     """Aggregate env steps/s of one ``train_pack`` of ``pack_size`` default-config agents."""
-    from harness.config import PPOConfig
-    from harness.spec import RunSpec
-    from harness.trainer import train_pack
+    from harness.ppo.agent import AgentSpec
+    from harness.ppo.config import PPOConfig
+    from harness.ppo.trainer import train_pack
 
-    specs = [RunSpec(f"bench-{k}", "bench", env_id, k, "default", steps, PPOConfig())
-             for k in range(pack_size)]
+    specs = [AgentSpec(env_id, k, steps, PPOConfig()) for k in range(pack_size)]
     start = time.perf_counter()
     train_pack(specs)
     return pack_size * steps / (time.perf_counter() - start)
@@ -108,8 +107,8 @@ def experiment_rate(env_id: str, steps: int, jobs: int) -> float:
     """
     from joblib.externals.loky import get_reusable_executor
 
-    from harness.experiment import parse_experiment
-    from harness.runner import run_experiment
+    from harness.runs.experiment import parse_experiment
+    from harness.runs.runner import run_experiment
 
     def experiment(seeds: int, total_steps: int):
         return parse_experiment({"name": "bench", "envs": [env_id], "seeds": seeds,

@@ -14,10 +14,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.expand import expand
-from harness.experiment import ExperimentError, load_experiment
-from harness.results import RUN_STATES, ResultsDir, ResultsLocked
-from harness.spec import Experiment
+from harness.runs.expand import expand
+from harness.runs.experiment import ExperimentError, load_experiment
+from harness.runs.results import RUN_STATES, ResultsDir, ResultsLocked
+from harness.runs.spec import Experiment
 
 EXIT_OK, EXIT_FAILED_RUNS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.dry_run:
         _print_matrix(exp, rdir)
         return EXIT_OK
-    from harness.runner import BackendError, run_experiment  # imports torch
+    from harness.runs.runner import BackendError, run_experiment  # imports torch
 
     try:
         summary = run_experiment(exp, args.results_dir, jobs=args.jobs, backend=args.backend,
@@ -136,7 +136,7 @@ def _report(args: argparse.Namespace, argv: list[str]) -> int:
     if not any(rdir.state(s.run_id) == "done" for s in expand(exp)):
         raise InputError(f"{rdir.root}: no finished runs of this experiment; "
                          f"run `harness run {args.experiment}` first")
-    from harness.report import write_report  # imports scipy, matplotlib, seaborn
+    from harness.analysis.report import write_report  # imports scipy, matplotlib, seaborn
 
     options = {} if args.n_boot is None else {"n_boot": args.n_boot}
     print(f"report written to {write_report(exp, rdir.root, **options)}")

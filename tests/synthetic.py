@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.config import PPOConfig
-from harness.experiment import experiment_to_dict
-from harness.spec import Experiment, Variant
+from harness.ppo.config import PPOConfig
+from harness.runs.experiment import experiment_to_dict
+from harness.runs.spec import Experiment, Variant
 
 NUM_STEPS = 512
 

@@ -1,10 +1,10 @@
-"""Claim verdicts (harness.claims) from hand-made comparison tables."""
+"""Claim verdicts (harness.analysis.claims) from hand-made comparison tables."""
 
 import pandas as pd
 import pytest
 from synthetic import make_experiment
 
-from harness.claims import NOT_TESTED, comparison_pairs, evaluate_claims
+from harness.analysis.claims import NOT_TESTED, comparison_pairs, evaluate_claims
 
 NONE = "value_clip=none"
 B02 = "value_clip=max,vf_clip_eps=0.2"

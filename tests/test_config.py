@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.config import PPOConfig, field_names
+from harness.ppo.config import PPOConfig, field_names
 
 
 def test_defaults_are_baselines_ppo2_mujoco():

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from harness.experiment import load_experiment
-from harness.runner import BackendError, run_experiment
+from harness.runs.experiment import load_experiment
+from harness.runs.runner import BackendError, run_experiment
 
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")

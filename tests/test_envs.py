@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from harness.envs import PackEnv, RunningMeanStd
+from harness.ppo.envs import PackEnv, RunningMeanStd
 
 
 def pack(n=2, env_id="Pendulum-v1", **kw):

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from harness.expand import expand, make_packs, run_id
-from harness.experiment import parse_experiment
+from harness.runs.expand import expand, make_packs, run_id
+from harness.runs.experiment import parse_experiment
 
 BASE = {"name": "t", "envs": ["Hopper-v5", "Walker2d-v5"], "seeds": [0, 1, 2],
         "total_steps": 4096, "ppo": {"num_steps": 1024}}
@@ -76,7 +76,8 @@ def test_run_id_depends_only_on_the_run():
 
 
 def test_run_ids_are_stable_across_processes():
-    code = ("from harness.experiment import load_experiment; from harness.expand import expand; "
+    code = ("from harness.runs.experiment import load_experiment; "
+            "from harness.runs.expand import expand; "
             "print(' '.join(s.run_id for s in expand(load_experiment('experiments/smoke.yaml'))))")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, env={"PYTHONHASHSEED": str(seed)}).stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.experiment import ExperimentError, load_experiment, parse_experiment
+from harness.runs.experiment import ExperimentError, load_experiment, parse_experiment
 
 TESTS = Path(__file__).parent
 GOOD = {"name": "t", "envs": ["Hopper-v5"], "seeds": 2, "total_steps": 4096}

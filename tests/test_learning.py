@@ -3,16 +3,15 @@
 import numpy as np
 import pytest
 
-from harness.config import PPOConfig
-from harness.spec import RunSpec
-from harness.trainer import train_pack
+from harness.ppo.agent import AgentSpec
+from harness.ppo.config import PPOConfig
+from harness.ppo.trainer import train_pack
 
 
 @pytest.mark.slow
 def test_default_config_learns_inverted_pendulum():
     steps = 30 * 2048  # ~61k env steps per run, inside the 100k budget
-    specs = [RunSpec(f"ip-{s}", "learning", "InvertedPendulum-v5", s, "default", steps,
-                     PPOConfig()) for s in range(3)]
+    specs = [AgentSpec("InvertedPendulum-v5", s, steps, PPOConfig()) for s in range(3)]
     results = train_pack(specs)
     late = [np.nanmean(r.updates["episodic_return"].to_numpy()[-5:]) for r in results]
     assert all(r.failure is None for r in results)

@@ -1,4 +1,4 @@
-"""Reading results back (harness.load): schema, and tolerance of failed or broken runs."""
+"""Reading results back (harness.analysis.load): schema, and tolerance of failed or broken runs."""
 
 import json
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from synthetic import make_experiment, write_results
 
-from harness.load import load_results
-from harness.schema import EPISODE_COLUMNS, UPDATE_COLUMNS
+from harness.analysis.load import load_results
+from harness.runs.schema import EPISODE_COLUMNS, UPDATE_COLUMNS
 
 VARIANTS = {"value_clip=none": {"value_clip": "none"},
             "value_clip=max,vf_clip_eps=0.2": {"value_clip": "max", "vf_clip_eps": 0.2}}

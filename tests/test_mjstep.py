@@ -4,8 +4,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from harness.envs import PackEnv
-from harness.mjstep import THIN_RULES, GymStepper, ThinStepper, make_stepper
+from harness.ppo.envs import PackEnv
+from harness.ppo.mjstep import THIN_RULES, GymStepper, ThinStepper, make_stepper
 
 
 def twin_packs(env_id, k, **kwargs):

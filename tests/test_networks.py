@@ -7,7 +7,7 @@ import pytest
 import torch
 from reference import reference_mlp
 
-from harness.networks import (
+from harness.ppo.networks import (
     gaussian_entropy,
     gaussian_log_prob,
     init_actor_critic,

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from harness.objectives import (
+from harness.ppo.objectives import (
     explained_variance,
     gae,
     policy_loss,
@@ -40,7 +40,7 @@ def test_value_loss_max_gradient_zero_beyond_eps_on_clipped_branch():
 
 @pytest.mark.parametrize("mode", ["none", "max", "clipped"])
 def test_returned_value_gradient_is_autograds(mode):
-    # The trainer uses the returned gradient instead of autograd (harness/update.py).
+    # The trainer uses the returned gradient instead of autograd (harness/ppo/update.py).
     codes = {"none": 0, "max": 1, "clipped": 2}
     values = torch.tensor([VALUES], requires_grad=True)
     eps = torch.tensor([math.inf if mode == "none" else 0.5])

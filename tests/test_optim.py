@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from harness.optim import AdamState, adam_step, clip_grad_norm
+from harness.ppo.optim import AdamState, adam_step, clip_grad_norm
 
 
 def test_adam_matches_torch_adam_per_agent():

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.config import PPOConfig
-from harness.spec import RunSpec
-from harness.trainer import pack_key, train_pack
+from harness.ppo.config import PPOConfig
+from harness.runs.spec import RunSpec
+from harness.runs.train import pack_key, train_runs
 
 TINY = PPOConfig(num_steps=128, num_minibatches=4, update_epochs=2)
 
@@ -25,8 +25,8 @@ def test_run_alone_equals_run_in_a_mixed_pack():
     target = spec(1)
     mates = [spec(0, value_clip="none"), spec(2, value_clip="clipped", vf_clip_eps=1.0),
              spec(3, normalize_reward=False, truncation="bootstrap", learning_rate=1e-3)]
-    alone = train_pack([target])[0]
-    packed = train_pack([mates[0], target, *mates[1:]])
+    alone = train_runs([target])[0]
+    packed = train_runs([mates[0], target, *mates[1:]])
     assert [r.spec for r in packed] == [mates[0], target, *mates[1:]]
     mixed = packed[1]
     assert len(alone.updates) == 5 and alone.failure is None
@@ -38,12 +38,12 @@ def test_run_alone_equals_run_in_a_mixed_pack():
 
 
 def test_same_spec_twice_is_deterministic():
-    a, b = train_pack([spec(4)])[0], train_pack([spec(4)])[0]
+    a, b = train_runs([spec(4)])[0], train_runs([spec(4)])[0]
     pd.testing.assert_frame_equal(a.updates.drop(columns="sps"), b.updates.drop(columns="sps"))
 
 
 def test_result_tables_follow_the_schema():
-    result = train_pack([spec(5, value_clip="none")])[0]
+    result = train_runs([spec(5, value_clip="none")])[0]
     assert list(result.updates.columns) == [
         "run_id", "experiment", "env_id", "seed", "variant", "value_clip", "vf_clip_eps",
         "update", "global_step", "episodic_return", "value_loss", "value_loss_unclipped",
@@ -66,4 +66,4 @@ def test_pack_key_separates_schedules():
     assert pack_key(spec(0)) == pack_key(spec(1, value_clip="none", gamma=0.9))
     assert pack_key(spec(0)) != pack_key(spec(0, num_steps=256))
     with pytest.raises(ValueError, match="pack_key"):
-        train_pack([spec(0), spec(1, num_steps=256)])
+        train_runs([spec(0), spec(1, num_steps=256)])

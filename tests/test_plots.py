@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from matplotlib.axes import Axes
 
-from harness import plots
+from harness.analysis import plots
 
 BANDS = pd.DataFrame({"variant": ["a"] * 3 + ["b"] * 3, "global_step": [0, 5, 10] * 2,
                       "mean": [0, 1, 2, 0, 2, 4.0], "ci_low": [0, 0.5, 1.5, 0, 1.5, 3.5],

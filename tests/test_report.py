@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from synthetic import make_experiment, write_results
 
-from harness.report import write_report
-from harness.tables import COMPARISON_COLUMNS, SUMMARY_COLUMNS
+from harness.analysis.report import write_report
+from harness.analysis.tables import COMPARISON_COLUMNS, SUMMARY_COLUMNS
 
 NONE = "value_clip=none"
 BETTER = "value_clip=max,vf_clip_eps=0.2"

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from harness import progress
-from harness.experiment import load_experiment
-from harness.results import ResultsDir
-from harness.runner import run_experiment
+from harness.runs import progress
+from harness.runs.experiment import load_experiment
+from harness.runs.results import ResultsDir
+from harness.runs.runner import run_experiment
 
 TESTS = Path(__file__).parent
 TINY = {"num_steps": 64, "num_minibatches": 2, "update_epochs": 1}

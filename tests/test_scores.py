@@ -1,10 +1,10 @@
-"""Per-run scores and curves (harness.scores) on small hand-made tables."""
+"""Per-run scores and curves (harness.analysis.scores) on small hand-made tables."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from harness.scores import auc_scores, final_scores, run_curves
+from harness.analysis.scores import auc_scores, final_scores, run_curves
 
 
 def _run(run_id: str, **columns) -> pd.DataFrame:

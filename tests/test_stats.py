@@ -1,4 +1,4 @@
-"""harness.stats on hand-computed cases, plus bootstrap coverage and reproducibility."""
+"""harness.analysis.stats on hand-computed cases, plus bootstrap coverage and reproducibility."""
 
 import itertools
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from harness import stats
+from harness.analysis import stats
 
 
 def test_iqm_drops_a_quarter_at_each_end():

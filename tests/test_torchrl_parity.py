@@ -8,7 +8,7 @@ from torch import nn
 from torchrl.modules import ProbabilisticActor
 from torchrl.objectives import ClipPPOLoss
 
-from harness.objectives import value_loss
+from harness.ppo.objectives import value_loss
 
 
 def make_loss(eps: float) -> ClipPPOLoss:

@@ -1,4 +1,4 @@
-"""The hand-written minibatch gradient equals autograd's through ``harness.objectives``."""
+"""The hand-written minibatch gradient equals autograd's through ``harness.ppo.objectives``."""
 
 import dataclasses
 
@@ -6,12 +6,12 @@ import pytest
 import torch
 from reference import reference_mlp
 
-from harness.config import PPOConfig
-from harness.networks import gaussian_entropy, gaussian_log_prob
-from harness.objectives import policy_loss, value_loss_per_agent
-from harness.spec import RunSpec
-from harness.trainer import _init_state
-from harness.update import minibatch_gradient
+from harness.ppo.agent import AgentSpec
+from harness.ppo.config import PPOConfig
+from harness.ppo.networks import gaussian_entropy, gaussian_log_prob
+from harness.ppo.objectives import policy_loss, value_loss_per_agent
+from harness.ppo.trainer import _init_state
+from harness.ppo.update import minibatch_gradient
 
 # Agents that differ in every hyper-parameter the loss reads.
 VARIANTS = [
@@ -23,8 +23,8 @@ VARIANTS = [
 
 
 def pack_and_minibatch(batch=64, seed=0):
-    specs = [RunSpec(f"r{k}", "t", "Hopper-v5", k, "v", 2048,
-                     dataclasses.replace(PPOConfig(), **kw)) for k, kw in enumerate(VARIANTS)]
+    specs = [AgentSpec("Hopper-v5", k, 2048, dataclasses.replace(PPOConfig(), **kw))
+             for k, kw in enumerate(VARIANTS)]
     state = _init_state(specs)
     g = torch.Generator().manual_seed(seed)
     k, net = len(specs), state.net

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from harness.networks import noise_log_prob, numpy_layers, numpy_mlp
-from harness.pack import PackState
+from harness.ppo.networks import noise_log_prob, numpy_layers, numpy_mlp
+from harness.ppo.pack import PackState
 
 
 @dataclass

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from harness.claims import Claim
-from harness.load import Results
-from harness.scores import LAST_EPISODES
-from harness.spec import Experiment
-from harness.tables import COMPARISON_COLUMNS, resolved_configs
-
-if TYPE_CHECKING:
-    from harness.report import Figures
+from harness.analysis.claims import Claim
+from harness.analysis.load import Results
+from harness.analysis.scores import LAST_EPISODES
+from harness.analysis.tables import COMPARISON_COLUMNS, resolved_configs
+from harness.runs.spec import Experiment
 
 PUBLISHED_STEPS = 1_000_000
 MAX_LISTED = 50
@@ -31,6 +28,16 @@ REFERENCE_RETURNS = {  # DESIGN.md §5: env: (CleanRL v4 mean, CleanRL std, Base
     "Swimmer": (None, None, 111.19),
     "Reacher": (None, None, -6.71),
 }
+
+
+@dataclass(frozen=True)
+class Figures:
+    """PNG file names written to the report dir, by section."""
+
+    final_scores: str
+    prob_improvement: str | None
+    curves: dict[str, str]
+    eps_sweep: str | None
 
 
 def render(exp: Experiment, exp_dir: Path, results: Results, *, summary: pd.DataFrame,

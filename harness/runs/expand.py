@@ -14,9 +14,9 @@ import re
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from harness.config import PPOConfig
-from harness.experiment import format_value
-from harness.spec import Experiment, RunSpec, Variant
+from harness.ppo.config import PPOConfig
+from harness.runs.experiment import format_value
+from harness.runs.spec import Experiment, RunSpec, Variant
 
 MAX_PACK = 32
 """Largest pack a worker trains (issue 6: a worker with 32 agents stays under 1.5 GB)."""
@@ -51,7 +51,7 @@ def make_packs(specs: Sequence[RunSpec], n_workers: int,
                key: Callable[[RunSpec], Hashable], max_pack: int = MAX_PACK) -> list[Pack]:
     """Split runs into packs that keep ``n_workers`` busy, longest packs first.
 
-    Runs with equal ``key`` (``trainer.pack_key``: same env and shapes) may share a pack. Each
+    Runs with equal ``key`` (``train.pack_key``: same env and shapes) may share a pack. Each
     group is split into a multiple of ``n_workers`` near-equal packs (fewest such that none
     exceeds ``max_pack``), so every worker gets the same share of every env and finishes at
     about the same time; a group smaller than ``n_workers`` becomes packs of one.

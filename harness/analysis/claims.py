@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from harness.config import PPOConfig
-from harness.spec import Experiment
-from harness.tables import ALL_ENVS, resolved_configs
+from harness.analysis.tables import ALL_ENVS, resolved_configs
+from harness.ppo.config import PPOConfig
+from harness.runs.spec import Experiment
 
 NOT_TESTED = "not tested by this experiment"
 BASELINES_EPS = 0.2

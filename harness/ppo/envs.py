@@ -5,7 +5,7 @@ observations are normalised by a running mean/std updated on every observation t
 (reset observations included), rewards are divided by the running std of the discounted return
 ``ret = ret * gamma + r`` (reset to 0 at episode ends), both clipped to ±10. Each agent owns one
 env and its own statistics; no per-env wrapper stack, and MuJoCo envs step through
-``harness.mjstep`` so stepping stays thin.
+``harness.ppo.mjstep`` so stepping stays thin.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from harness.mjstep import make_stepper
+from harness.ppo.mjstep import make_stepper
 
 CLIP = 10.0  # VecNormalize clipob / cliprew
 EPS = 1e-8  # VecNormalize epsilon

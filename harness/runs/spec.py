@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.config import PPOConfig
+from harness.ppo.agent import AgentSpec
+from harness.ppo.config import PPOConfig
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,8 @@ class RunSpec:
     """Fully resolved config."""
     columns: tuple[tuple[str, Any], ...] = field(default=())
     """Extra results columns: one per matrix axis (name, value)."""
+
+    @property
+    def agent(self) -> AgentSpec:
+        """What the trainer needs of this run (the rest names it in the results)."""
+        return AgentSpec(self.env_id, self.seed, self.total_steps, self.ppo)

@@ -1,8 +1,7 @@
-"""One experiment's results directory (DESIGN.md §2): paths, atomic writes, run states, lock.
+"""One experiment's results directory (DESIGN.md §2): paths, run states, lock.
 
-Every file is written to a temporary name in its final directory, fsynced, then renamed with
-``os.replace``, so a reader (or a resumed run) sees a whole file or none. A run is done when
-its ``updates`` file exists; that file is written last.
+Every file is written atomically (``files.atomic_write``), so a reader (or a resumed run) sees
+a whole file or none. A run is done when its ``updates`` file exists; that file is written last.
 """
 
 from __future__ import annotations
@@ -13,17 +12,18 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from harness.runs.files import TEMP_SUFFIX, atomic_write, write_json
 
 if TYPE_CHECKING:  # the trainer imports torch; status and dry runs must not
-    from harness.trainer import RunResult
+    from harness.runs.train import RunResult
 
 RunState = Literal["done", "failed", "pending"]
 RUN_STATES: tuple[RunState, ...] = ("done", "failed", "pending")
-TEMP_SUFFIX = ".tmp"
 
 
 class ResultsLocked(RuntimeError):
@@ -129,33 +129,3 @@ class ResultsDir:
             return f"pid {info['pid']} on {info['host']} since {info['started']}"
         except (OSError, ValueError, KeyError):
             return "holder unknown"
-
-
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Create ``path`` whole or not at all: temp file in the same directory, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Atomically write ``data`` as indented JSON (NaN written as null)."""
-    text = json.dumps(_nan_to_none(data), indent=2, default=str) + "\n"
-    atomic_write(path, lambda f: f.write(text.encode()))
-
-
-def _nan_to_none(data: Any) -> Any:
-    if isinstance(data, float) and data != data:
-        return None
-    if isinstance(data, dict):
-        return {k: _nan_to_none(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_nan_to_none(v) for v in data]
-    return data

@@ -4,7 +4,7 @@ The minibatch gradient is written out by hand rather than taken with autograd: a
 minibatch of 64 the update is hundreds of small tensor ops, and autograd's graph and extra
 ops were a third of its time (profile, Hopper-v5, K=16: 4.0 ms per minibatch with autograd,
 2.6 ms by hand). Each piece is the derivative of the loss functions in
-``harness.objectives``; ``tests/test_update.py`` checks the whole gradient against autograd
+``harness.ppo.objectives``; ``tests/test_update.py`` checks the whole gradient against autograd
 through them.
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from harness.networks import gaussian_entropy, mlp_backward, mlp_forward, noise_log_prob
-from harness.objectives import explained_variance, policy_loss, value_loss_per_agent
-from harness.optim import adam_step, clip_grad_norm
-from harness.pack import PackState
-from harness.rollout import Rollout
+from harness.ppo.networks import gaussian_entropy, mlp_backward, mlp_forward, noise_log_prob
+from harness.ppo.objectives import explained_variance, policy_loss, value_loss_per_agent
+from harness.ppo.optim import adam_step, clip_grad_norm
+from harness.ppo.pack import PackState
+from harness.ppo.rollout import Rollout
 
 STAT_NAMES = ("value_loss", "value_loss_unclipped", "value_clip_fraction", "policy_loss",
               "clip_fraction", "approx_kl", "entropy")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from harness.config import VALUE_CLIP_MODES
+from harness.ppo.config import VALUE_CLIP_MODES
 
 
 def mode_code(mode: str) -> int:

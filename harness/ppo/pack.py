@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from harness.config import PPOConfig
-from harness.envs import PackEnv
-from harness.networks import ActorCritic
-from harness.objectives import mode_code
-from harness.optim import AdamState
+from harness.ppo.config import PPOConfig
+from harness.ppo.envs import PackEnv
+from harness.ppo.networks import ActorCritic
+from harness.ppo.objectives import mode_code
+from harness.ppo.optim import AdamState
 
 
 @dataclass(frozen=True)

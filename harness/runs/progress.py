@@ -18,7 +18,7 @@ from types import TracebackType
 
 from tqdm import tqdm
 
-from harness.results import write_json
+from harness.runs.files import write_json
 
 WRITE_INTERVAL_S = 2.0
 """Least time between two writes of one pack's progress file."""

@@ -29,12 +29,13 @@ import joblib
 import pandas as pd
 import torch
 
-from harness.expand import Pack, expand, make_packs
-from harness.experiment import experiment_to_dict
-from harness.progress import PackProgress, ProgressBar, pack_progress_path
-from harness.results import ResultsDir, write_json
-from harness.spec import Experiment, RunSpec
-from harness.trainer import RunResult, pack_key, train_pack
+from harness.runs.expand import Pack, expand, make_packs
+from harness.runs.experiment import experiment_to_dict
+from harness.runs.files import write_json
+from harness.runs.progress import PackProgress, ProgressBar, pack_progress_path
+from harness.runs.results import ResultsDir
+from harness.runs.spec import Experiment, RunSpec
+from harness.runs.train import RunResult, pack_key, train_runs
 
 PACKAGES = ("vclip-harness", "torch", "gymnasium", "mujoco", "numpy", "pandas", "pyarrow",
             "joblib", "dask", "distributed")
@@ -96,7 +97,7 @@ def train_pack_job(pack: Pack, progress_path: Path) -> list[RunResult]:
     """The worker function: train one pack on one torch thread; errors become failed runs."""
     torch.set_num_threads(1)  # one core per worker; more threads only contend
     try:
-        return train_pack(pack, progress=PackProgress(progress_path))
+        return train_runs(pack, progress=PackProgress(progress_path))
     except Exception as e:  # a crashing pack must not take the other packs down
         failure = {"reason": f"{type(e).__name__}: {e}", "update": None, "global_step": None,
                    "traceback": traceback.format_exc()}

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from harness.config import PPOConfig
-from harness.schema import EPISODE_COLUMNS, UPDATE_COLUMNS
-from harness.spec import Experiment, Variant
+from harness.ppo.config import PPOConfig
+from harness.runs.schema import EPISODE_COLUMNS, UPDATE_COLUMNS
+from harness.runs.spec import Experiment, Variant
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from harness.config import PPOConfig, field_names
-from harness.spec import Experiment, Variant
+from harness.ppo.config import PPOConfig, field_names
+from harness.runs.spec import Experiment, Variant
 
 TOP_KEYS = ("name", "envs", "seeds", "total_steps", "ppo", "matrix", "variants", "control")
 REQUIRED_KEYS = ("name", "envs", "seeds", "total_steps")

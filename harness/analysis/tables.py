@@ -1,6 +1,6 @@
 """Score frames -> the report's tables (summary, comparisons, curve bands, eps sweep).
 
-The glue between tidy pandas frames and the pure array functions of ``harness.stats``.
+The glue between tidy pandas frames and the pure array functions of ``harness.analysis.stats``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from harness import stats
-from harness.config import PPOConfig
-from harness.spec import Experiment
+from harness.analysis import stats
+from harness.ppo.config import PPOConfig
+from harness.runs.spec import Experiment
 
 SUMMARY_COLUMNS = ["env_id", "variant", "n_runs", "mean", "std", "median", "iqm",
                    "iqm_ci_low", "iqm_ci_high"]

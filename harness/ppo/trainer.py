@@ -16,41 +16,32 @@ import numpy as np
 import pandas as pd
 import torch
 
-from harness.envs import PackEnv
-from harness.networks import init_actor_critic
-from harness.objectives import gae
-from harness.pack import PackState, hyper_tensors
-from harness.rollout import Rollout, collect
-from harness.schema import EPISODE_FIELDS, RUN_COLUMNS, UPDATE_FIELDS
-from harness.spec import RunSpec
-from harness.update import ppo_update
+from harness.ppo.agent import EPISODE_FIELDS, UPDATE_FIELDS, AgentSpec
+from harness.ppo.envs import PackEnv
+from harness.ppo.networks import init_actor_critic
+from harness.ppo.objectives import gae
+from harness.ppo.pack import PackState, hyper_tensors
+from harness.ppo.rollout import Rollout, collect
+from harness.ppo.update import ppo_update
 
 
 @dataclass(frozen=True)
-class RunResult:
-    """One run's tables (DESIGN.md §4 schema) and, if it diverged, why."""
+class AgentLog:
+    """One agent's logged tables (``agent.UPDATE_FIELDS``/``EPISODE_FIELDS``) and, if it
+    diverged, why."""
 
-    spec: RunSpec
-    """The run."""
     updates: pd.DataFrame
     """One row per PPO update."""
     episodes: pd.DataFrame
     """One row per finished episode."""
     failure: dict | None
-    """None, or ``{"reason", "update", "global_step"}`` for a run stopped on NaN/inf."""
+    """None, or ``{"reason", "update", "global_step"}`` for an agent stopped on NaN/inf."""
 
 
-def pack_key(spec: RunSpec) -> tuple:
-    """Runs with equal keys can share a pack: same env, network shapes and update schedule."""
-    p = spec.ppo
-    return (spec.env_id, spec.total_steps, p.num_steps, p.num_minibatches, p.update_epochs,
-            p.hidden_sizes)
-
-
-def train_pack(specs: Sequence[RunSpec], *,
-               progress: Callable[[int], None] | None = None) -> list[RunResult]:
-    """Train ``specs`` (equal ``pack_key``) together; returns one result per spec, in order."""
-    if len({pack_key(s) for s in specs}) != 1:
+def train_pack(specs: Sequence[AgentSpec], *,
+               progress: Callable[[int], None] | None = None) -> list[AgentLog]:
+    """Train ``specs`` (equal ``pack_key``) together; returns one log per spec, in order."""
+    if len({s.pack_key for s in specs}) != 1:
         raise ValueError("train_pack: runs differ in env or update schedule; group by pack_key")
     cfg = specs[0].ppo
     n_updates = specs[0].total_steps // cfg.num_steps
@@ -95,10 +86,12 @@ def train_pack(specs: Sequence[RunSpec], *,
                 progress(n_alive * cfg.num_steps)
     finally:
         state.env.close()
-    return [_result(spec, logs[i], episodes[i], failures.get(i)) for i, spec in enumerate(specs)]
+    return [AgentLog(pd.DataFrame(logs[i], columns=UPDATE_FIELDS),
+                     pd.DataFrame(episodes[i], columns=EPISODE_FIELDS), failures.get(i))
+            for i in range(len(specs))]
 
 
-def _init_state(specs: Sequence[RunSpec]) -> PackState:
+def _init_state(specs: Sequence[AgentSpec]) -> PackState:
     cfgs = [s.ppo for s in specs]
     env = PackEnv(specs[0].env_id, [s.seed for s in specs],
                   normalize_obs=[c.normalize_obs for c in cfgs],
@@ -131,17 +124,3 @@ def _diverged(state: PackState, stats: dict[str, torch.Tensor]) -> dict[int, str
         bad.setdefault(slot, "non-finite network parameters")
     return bad
 
-
-def _result(spec: RunSpec, rows: list[dict], episodes: list[tuple[int, float, int]],
-            failure: dict | None) -> RunResult:
-    values = (spec.run_id, spec.experiment, spec.env_id, spec.seed, spec.variant,
-              spec.ppo.value_clip, spec.ppo.applied_vf_clip_eps)
-    meta = {**dict(zip(RUN_COLUMNS, values, strict=True)), **dict(spec.columns)}
-    updates = pd.DataFrame(rows, columns=UPDATE_FIELDS)
-    eps = pd.DataFrame(episodes, columns=EPISODE_FIELDS)
-    return RunResult(spec, _with_meta(updates, meta), _with_meta(eps, meta), failure)
-
-
-def _with_meta(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
-    head = pd.DataFrame({k: [v] * len(frame) for k, v in meta.items()}, index=frame.index)
-    return pd.concat([head, frame], axis=1)

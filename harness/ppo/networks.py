@@ -26,7 +26,7 @@ class ActorCritic:
 
     Every layer tensor is a view into ``flat`` and its gradient a view into ``grad``, so the
     per-agent gradient clip and Adam run as a few whole-buffer ops instead of one per tensor.
-    No autograd: ``harness.update`` writes the gradient with ``mlp_backward``.
+    No autograd: ``harness.ppo.update`` writes the gradient with ``mlp_backward``.
     """
 
     flat: Tensor

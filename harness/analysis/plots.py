@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from harness.results import atomic_write
+from harness.runs.files import atomic_write
 
 STYLE = "whitegrid"
 MAX_COLS = 3
@@ -178,6 +178,6 @@ def facet(frame: pd.DataFrame, plot: Callable[..., Axes], *, by: str = "env_id",
 
 
 def save(fig: Figure, path: Path) -> Path:
-    """Write ``fig`` as a PNG at ``path``, atomically (``results.atomic_write``)."""
+    """Write ``fig`` as a PNG at ``path``, atomically (``runs.files.atomic_write``)."""
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
     return path

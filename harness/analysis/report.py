@@ -1,23 +1,22 @@
 """``harness report``: results/<name>/ -> results/<name>/report/ (CSV tables, PNG plots, report.md).
 
-Reads the run files (``harness.load``), scores the runs (``harness.scores``), builds the tables
-(``harness.tables``), judges the claims (``harness.claims``), draws the plots
-(``harness.plots``) and renders ``report.md`` (``harness.markdown``). Every file is written
-to a temp file first and moved into place with ``os.replace``.
+Reads the run files (``load``), scores the runs (``scores``), builds the tables (``tables``),
+judges the claims (``claims``), draws the plots (``plots``) and renders ``report.md``
+(``markdown``), all modules of ``harness.analysis``. Every file is written to a temp file first
+and moved into place with ``os.replace``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from harness import claims, markdown, plots, tables
-from harness.load import Results, load_results
-from harness.results import atomic_write
-from harness.scores import auc_scores, final_scores, run_curves
-from harness.spec import Experiment
+from harness.analysis import claims, markdown, plots, tables
+from harness.analysis.load import Results, load_results
+from harness.analysis.scores import auc_scores, final_scores, run_curves
+from harness.runs.files import atomic_write
+from harness.runs.spec import Experiment
 
 CURVE_PLOTS = {  # file stem: (updates column, y label)
     "learning_curves": ("episodic_return", "episodic return"),
@@ -27,16 +26,6 @@ CURVE_PLOTS = {  # file stem: (updates column, y label)
 }
 CURVE_BOOT = 2_000
 """Resamples for learning-curve bands: they are drawn, not tested, so fewer suffice."""
-
-
-@dataclass(frozen=True)
-class Figures:
-    """PNG file names written to the report dir, by section."""
-
-    final_scores: str
-    prob_improvement: str | None
-    curves: dict[str, str]
-    eps_sweep: str | None
 
 
 def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, margin: float = 0.10,
@@ -89,7 +78,7 @@ def experiment_results(exp: Experiment, exp_dir: Path) -> Results:
 
 def write_plots(exp: Experiment, results: Results, summary: pd.DataFrame,
                 comparisons: pd.DataFrame, sweep: pd.DataFrame, report_dir: Path, *,
-                n_boot: int, seed: int) -> Figures:
+                n_boot: int, seed: int) -> markdown.Figures:
     """Draw every report plot into ``report_dir``; returns the file names written."""
     palette = plots.variant_palette([v.label for v in exp.variants])
     order = list(exp.envs)
@@ -113,7 +102,7 @@ def write_plots(exp: Experiment, results: Results, summary: pd.DataFrame,
         plots.save(plots.facet(sweep, plots.plot_eps_sweep, order=order),
                    report_dir / "eps_sweep.png")
         eps = "eps_sweep.png"
-    figures = Figures("final_scores.png", poi, curves, eps)
+    figures = markdown.Figures("final_scores.png", poi, curves, eps)
     for stem in ["prob_improvement", "eps_sweep", *CURVE_PLOTS]:  # left by an earlier report
         if f"{stem}.png" not in (poi, eps, *curves.values()):
             (report_dir / f"{stem}.png").unlink(missing_ok=True)

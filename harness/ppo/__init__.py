@@ -1,0 +1,7 @@
+"""The PPO trainer: Baselines ppo2 for a pack of K agents trained in lockstep.
+
+Config, networks, loss functions (``objectives``), optimiser, envs (with thin MuJoCo stepping),
+rollout, update and the training loop. Its contract is ``agent``: an ``AgentSpec`` in, the
+logged fields out. It knows nothing of experiments or files and imports neither
+``harness.runs`` nor ``harness.analysis``.
+"""

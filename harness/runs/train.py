@@ -1,0 +1,48 @@
+"""Train runs: each ``RunSpec`` becomes an agent of ``ppo.trainer.train_pack``, and its logs
+get the run's identity columns (DESIGN.md §4 results schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from harness.ppo.trainer import train_pack
+from harness.runs.schema import RUN_COLUMNS
+from harness.runs.spec import RunSpec
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run's tables (DESIGN.md §4 schema) and, if it diverged, why."""
+
+    spec: RunSpec
+    """The run."""
+    updates: pd.DataFrame
+    """One row per PPO update."""
+    episodes: pd.DataFrame
+    """One row per finished episode."""
+    failure: dict | None
+    """None, or ``{"reason", "update", "global_step"}`` for a run stopped on NaN/inf."""
+
+
+def pack_key(spec: RunSpec) -> tuple:
+    """Runs with equal keys can share a pack (``AgentSpec.pack_key``)."""
+    return spec.agent.pack_key
+
+
+def train_runs(specs: Sequence[RunSpec], *,
+               progress: Callable[[int], None] | None = None) -> list[RunResult]:
+    """Train ``specs`` (equal ``pack_key``) as one pack; one result per spec, in order."""
+    logs = train_pack([s.agent for s in specs], progress=progress)
+    return [RunResult(spec, _with_meta(log.updates, spec), _with_meta(log.episodes, spec),
+                      log.failure) for spec, log in zip(specs, logs, strict=True)]
+
+
+def _with_meta(frame: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
+    values = (spec.run_id, spec.experiment, spec.env_id, spec.seed, spec.variant,
+              spec.ppo.value_clip, spec.ppo.applied_vf_clip_eps)
+    meta = {**dict(zip(RUN_COLUMNS, values, strict=True)), **dict(spec.columns)}
+    head = pd.DataFrame({k: [v] * len(frame) for k, v in meta.items()}, index=frame.index)
+    return pd.concat([head, frame], axis=1)
