@@ -10,6 +10,7 @@ is done.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata
 import json
 import os
@@ -129,7 +130,12 @@ def _parallel(backend: str, scheduler: str | None, jobs: int | None) -> Iterator
     """Configure joblib for ``backend``; yields the number of workers."""
     if backend == "loky":
         n_workers = jobs or joblib.cpu_count()
-        with joblib.parallel_config(backend="loky", n_jobs=n_workers, initializer=_ignore_sigint):
+        # Ctrl-C reaches the whole process group, but only the main process should handle it (it
+        # stops the workers). The initializer is a builtin, so a worker ignores SIGINT before
+        # it imports anything of ours (a worker interrupted while importing torch would print
+        # a traceback over the resume message).
+        ignore_sigint = functools.partial(signal.signal, signal.SIGINT, signal.SIG_IGN)
+        with joblib.parallel_config(backend="loky", n_jobs=n_workers, initializer=ignore_sigint):
             yield n_workers
         return
     if backend != "dask" or not scheduler:
@@ -146,13 +152,6 @@ def _parallel(backend: str, scheduler: str | None, jobs: int | None) -> Iterator
         raise BackendError(f"cannot connect to the Dask scheduler at {scheduler} ({e})") from None
     with client, joblib.parallel_config(backend="dask", n_jobs=jobs or -1):
         yield jobs or sum(client.nthreads().values())
-
-
-def _ignore_sigint() -> None:
-    """Loky worker initializer: Ctrl-C reaches the whole process group, but only the main
-    process should handle it (it stops the workers); otherwise a worker interrupted while
-    importing prints a traceback over the resume message."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _session(backend: str, scheduler: str | None, n_workers: int) -> dict[str, Any]:
