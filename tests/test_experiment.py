@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.runs.experiment import ExperimentError, load_experiment, parse_experiment
+from harness.runs.spec import AnalysisSettings
 
 TESTS = Path(__file__).parent
 GOOD = {"name": "t", "envs": ["Hopper-v5"], "seeds": 2, "total_steps": 4096}
@@ -33,6 +34,15 @@ def test_every_preset_loads():
                                          "reward_scale", "smoke"}
     for path in presets:
         assert load_experiment(path).name == path.stem
+
+
+def test_analysis_section_defaults_and_overrides():
+    assert parse().analysis == AnalysisSettings(margin=0.10, alpha=0.05, power=0.8,
+                                                metric="final")
+    exp = parse(analysis={"margin": "5e-2", "power": 0.9, "metric": "auc"})
+    assert exp.analysis == AnalysisSettings(margin=0.05, alpha=0.05, power=0.9, metric="auc")
+    with pytest.raises(ExperimentError, match="analysis.power: must be a number in"):
+        parse(analysis={"power": True})
 
 
 def test_defaults_and_seed_forms():
@@ -126,6 +136,14 @@ BAD = [
      "only plain YAML values are allowed"),
     ("yaml_syntax", BASE + "ppo: {a: [\n", "yaml", "line "),
     ("not_a_mapping", "- just\n- a list\n", "(top level)", "must be a mapping"),
+    ("analysis_unknown_key", BASE + "analysis: {margn: 0.1}\n", "analysis.margn",
+     "unknown key; allowed: margin, alpha, power, metric"),
+    ("analysis_margin_range", BASE + "analysis: {margin: 10}\n", "analysis.margin",
+     "must be a number in (0, 1)"),
+    ("analysis_alpha_text", BASE + "analysis: {alpha: small}\n", "analysis.alpha",
+     "must be a number in (0, 0.5)"),
+    ("analysis_metric", BASE + "analysis: {metric: median}\n", "analysis.metric",
+     "must be one of final, auc"),
 ]
 
 

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from harness.ppo.config import PPOConfig
 from harness.runs.schema import EPISODE_COLUMNS, UPDATE_COLUMNS
-from harness.runs.spec import Experiment, Variant
+from harness.runs.spec import AnalysisSettings, Experiment, Variant
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,8 @@ def experiment_from_manifest(exp_dir: Path) -> Experiment:
         total_steps=exp["total_steps"], ppo=PPOConfig(**exp["ppo"]),
         variants=tuple(Variant(v["label"], tuple(v["overrides"].items()))
                        for v in exp["variants"]),
-        control=exp["control"], axes=tuple(exp["axes"]), source=exp.get("source", ""))
+        control=exp["control"], axes=tuple(exp["axes"]), source=exp.get("source", ""),
+        analysis=AnalysisSettings(**exp.get("analysis", {})))
 
 
 def read_failures(directory: Path) -> list[Failure]:

@@ -18,9 +18,10 @@ from typing import Any
 import yaml
 
 from harness.ppo.config import PPOConfig, field_names
-from harness.runs.spec import Experiment, Variant
+from harness.runs.spec import METRICS, AnalysisSettings, Experiment, Variant
 
-TOP_KEYS = ("name", "envs", "seeds", "total_steps", "ppo", "matrix", "variants", "control")
+TOP_KEYS = ("name", "envs", "seeds", "total_steps", "ppo", "matrix", "variants", "control",
+            "analysis")
 REQUIRED_KEYS = ("name", "envs", "seeds", "total_steps")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 _FLOAT_FIELDS = frozenset(f.name for f in dataclasses.fields(PPOConfig)
@@ -81,7 +82,8 @@ def parse_experiment(raw: Any, source: str = "<experiment>") -> Experiment:
     return Experiment(
         name=name, envs=envs, seeds=seeds, total_steps=total_steps, ppo=base, variants=variants,
         control=_control(raw.get("control"), variants, configs, fail),
-        axes=_axes(raw.get("matrix"), raw.get("variants")), source=source)
+        axes=_axes(raw.get("matrix"), raw.get("variants")), source=source,
+        analysis=_analysis(raw.get("analysis"), fail))
 
 
 def experiment_to_dict(exp: Experiment) -> dict[str, Any]:
@@ -89,7 +91,8 @@ def experiment_to_dict(exp: Experiment) -> dict[str, Any]:
     return {"name": exp.name, "source": exp.source, "envs": list(exp.envs),
             "seeds": list(exp.seeds), "total_steps": exp.total_steps, "ppo": exp.ppo.to_dict(),
             "variants": [{"label": v.label, "overrides": v.as_dict()} for v in exp.variants],
-            "control": exp.control, "axes": list(exp.axes)}
+            "control": exp.control, "axes": list(exp.axes),
+            "analysis": dataclasses.asdict(exp.analysis)}
 
 
 def format_value(value: Any) -> str:
@@ -252,6 +255,44 @@ def _control(value: Any, variants: tuple[Variant, ...], configs: dict[str, PPOCo
         found = f"matches {len(matches)} ({'; '.join(matches)})" if matches else "matches none"
         raise fail("control", f"must match exactly one variant of {labels}, {found}")
     return matches[0]
+
+
+ANALYSIS_RANGES = {"margin": (0.0, 1.0), "alpha": (0.0, 0.5), "power": (0.0, 1.0)}
+"""Open intervals the numeric ``analysis:`` keys must lie in."""
+
+
+def _analysis(value: Any, fail: Fail) -> AnalysisSettings:
+    """The optional ``analysis:`` mapping; absent keys keep their defaults."""
+    if value is None:
+        return AnalysisSettings()
+    keys = [f.name for f in dataclasses.fields(AnalysisSettings)]
+    if not isinstance(value, dict):
+        raise fail("analysis", f"must be a mapping with keys {', '.join(keys)}, got {value!r}")
+    settings: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in keys:
+            raise fail(f"analysis.{key}", f"unknown key; allowed: {', '.join(keys)}")
+        if key == "metric":
+            if item not in METRICS:
+                raise fail("analysis.metric", f"must be one of {', '.join(METRICS)}, got {item!r}")
+            settings[key] = item
+            continue
+        low, high = ANALYSIS_RANGES[key]
+        number = _number(item)
+        if number is None or not low < number < high:
+            raise fail(f"analysis.{key}", f"must be a number in ({low:g}, {high:g}), got {item!r}")
+        settings[key] = number
+    return AnalysisSettings(**settings)
+
+
+def _number(value: Any) -> float | None:
+    """A YAML number as a float (PyYAML reads 1e-1 without a dot as a string); else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _is_int(value: Any) -> bool:

@@ -23,6 +23,26 @@ class Variant:
         return dict(self.overrides)
 
 
+METRICS = ("final", "auc")
+"""Scores a comparison can be judged on: the final score (mean return of the last training
+episodes) or the area under the learning curve (mean return over training)."""
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """How the report judges comparisons: the experiment file's ``analysis:`` section."""
+
+    margin: float = 0.10
+    """Smallest effect of interest, relative to the control's mean score: effects within
+    +-margin count as no effect (equivalence), and power is computed for this effect."""
+    alpha: float = 0.05
+    """Level of every test; family-wise within each Holm family (primary, secondary)."""
+    power: float = 0.8
+    """Power at which ``mde`` and ``seeds_needed`` are computed."""
+    metric: str = "final"
+    """The primary score the claims are judged on: ``final`` or ``auc`` (see ``METRICS``)."""
+
+
 @dataclass(frozen=True)
 class Experiment:
     """A validated experiment file."""
@@ -45,6 +65,8 @@ class Experiment:
     """PPO keys that vary between variants (each gets its own results column)."""
     source: str = ""
     """Path of the YAML file it came from (for error messages and the manifest)."""
+    analysis: AnalysisSettings = field(default=AnalysisSettings())
+    """How the report judges comparisons."""
 
 
 @dataclass(frozen=True)
