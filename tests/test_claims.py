@@ -1,101 +1,209 @@
-"""Claim verdicts (harness.analysis.claims) from hand-made comparison tables."""
+"""Claim verdicts (harness.analysis.claims) from hand-made comparison and stability tables,
+including the cases where a claim must NOT be concluded."""
+
+import math
 
 import pandas as pd
 import pytest
 from synthetic import make_experiment
 
-from harness.analysis.claims import NOT_TESTED, comparison_pairs, evaluate_claims
+from harness.analysis.claims import (
+    CLAIM_COLUMNS,
+    NOT_TESTED,
+    claims_table,
+    comparison_pairs,
+    evaluate_claims,
+    primary_pairs,
+)
+from harness.analysis.stability import STABILITY_COLUMNS
 
 NONE = "value_clip=none"
 B02 = "value_clip=max,vf_clip_eps=0.2"
 B10 = "value_clip=max,vf_clip_eps=1.0"
+B005 = "value_clip=max,vf_clip_eps=0.05"
+B5 = "value_clip=max,vf_clip_eps=5.0"
 SB3 = "value_clip=clipped,vf_clip_eps=0.2"
-EPS_SWEEP = {NONE: {"value_clip": "none"},
-             B02: {"value_clip": "max", "vf_clip_eps": 0.2},
-             B10: {"value_clip": "max", "vf_clip_eps": 1.0},
-             SB3: {"value_clip": "clipped", "vf_clip_eps": 0.2}}
-REWARD_NORM = {f"value_clip={v},normalize_reward={n}": {"value_clip": v, "normalize_reward": n}
-               for v in ("none", "max") for n in (True, False)}
+SWEEP = {NONE: {"value_clip": "none"}, B02: {"value_clip": "max", "vf_clip_eps": 0.2},
+         B10: {"value_clip": "max", "vf_clip_eps": 1.0},
+         SB3: {"value_clip": "clipped", "vf_clip_eps": 0.2}}
+WIDE_SWEEP = {**SWEEP, B005: {"value_clip": "max", "vf_clip_eps": 0.05},
+              B5: {"value_clip": "max", "vf_clip_eps": 5.0}}
+NORM = {f"value_clip={v},normalize_reward={n}": {"value_clip": v, "normalize_reward": n}
+        for v in ("none", "max") for n in (True, False)}
+MAX_T, NONE_T = "value_clip=max,normalize_reward=True", "value_clip=none,normalize_reward=True"
+MAX_F, NONE_F = "value_clip=max,normalize_reward=False", "value_clip=none,normalize_reward=False"
+VERDICT_CI = {"better": (0.20, 0.10, 0.30), "worse": (-0.20, -0.30, -0.10),
+              "equivalent": (0.00, -0.05, 0.05), "inconclusive": (0.05, -0.15, 0.25)}
+"""A verdict's typical (rel_diff, 90% CI) in these hand-made tables."""
 
 
-def _comparisons(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
-    """(scope, variant, control, verdict) rows with placeholder numbers."""
-    return pd.DataFrame([{"scope": s, "variant": v, "control": c, "verdict": verdict, "n": 5,
-                          "prob_improvement": 0.5, "pi_ci_low": 0.2, "pi_ci_high": 0.8,
-                          "rel_diff": 0.0, "rel_ci_low": -0.1, "rel_ci_high": 0.1,
-                          "p_holm": 0.5} for s, v, c, verdict in rows])
+def row(variant, control, verdict, *, scope="all", family="primary", metric="final",
+        rel=None, seeds=40, se=0.08, n=30):
+    rel_diff, low, high = VERDICT_CI[verdict] if rel is None else rel
+    return {"scope": scope, "variant": variant, "control": control, "metric": metric,
+            "family": family, "verdict": verdict, "n": n, "prob_improvement": 0.5,
+            "rel_diff": rel_diff, "rel_ci_low": low, "rel_ci_high": high, "p_holm": 0.5,
+            "p_tost_holm": 0.5, "mde": 0.3, "seeds_needed": seeds, "log_se": se, "df": 50.0}
 
 
-def _verdicts(exp, rows) -> dict[str, str]:
-    return {c.id: c.verdict for c in evaluate_claims(exp, _comparisons(rows))}
+def judge(exp, rows, stability=()):
+    claims = evaluate_claims(exp, pd.DataFrame(rows),
+                             pd.DataFrame(list(stability), columns=STABILITY_COLUMNS))
+    return {c.id: c for c in claims}
 
 
-def test_pairs_add_matched_unclipped_references():
-    exp = make_experiment(REWARD_NORM, "value_clip=none,normalize_reward=True")
-    pairs = comparison_pairs(exp)
-    control = "value_clip=none,normalize_reward=True"
-    assert pairs[:3] == [(v, control) for v in REWARD_NORM if v != control]
-    assert pairs[3:] == [("value_clip=max,normalize_reward=False",
-                          "value_clip=none,normalize_reward=False")]
+def verdicts(exp, rows) -> dict[str, str]:
+    return {k: c.verdict for k, c in judge(exp, rows).items()}
 
 
-def test_claims_without_clipped_variants_are_not_tested():
+def test_pairs_add_matched_unclipped_references_and_primary_pairs_are_clip_effects():
+    exp = make_experiment(NORM, NONE_T)
+    assert comparison_pairs(exp)[:3] == [(v, NONE_T) for v in NORM if v != NONE_T]
+    assert comparison_pairs(exp)[3:] == [(MAX_F, NONE_F)]
+    assert primary_pairs(exp) == [(MAX_T, NONE_T), (MAX_F, NONE_F)]
+
+
+def test_without_clipped_variants_nothing_is_tested():
     exp = make_experiment({NONE: {"value_clip": "none"}, "lr": {"learning_rate": 1e-3}}, NONE)
-    assert set(_verdicts(exp, [("all", "lr", NONE, "better")]).values()) == {NOT_TESTED}
+    found = verdicts(exp, [row("lr", NONE, "better", family="secondary")])
+    assert set(found.values()) == {NOT_TESTED}
 
 
-@pytest.mark.parametrize("b02, b10, sb3, expected", [
-    ("better", "better", "inconclusive", {"C1": "supported", "C2": "contradicted",
-                                          "C3": "contradicted"}),
-    ("equivalent", "worse", "worse", {"C1": "contradicted", "C2": "supported",
-                                      "C3": "contradicted"}),
-    ("worse", "worse", "better", {"C1": "contradicted", "C2": "contradicted",
-                                  "C3": "supported"}),
-    ("worse", "inconclusive", "worse", {"C1": "contradicted", "C2": "supported",
-                                        "C3": "inconclusive"}),
-    ("inconclusive", "inconclusive", "inconclusive", {"C1": "inconclusive", "C2": "supported",
-                                                      "C3": "inconclusive"}),
+@pytest.mark.parametrize("b02, expected", [
+    ("better", "supported"), ("worse", "contradicted"), ("equivalent", "contradicted"),
+    ("inconclusive", "inconclusive")])
+def test_c1_is_judged_on_baselines_setting(b02, expected):
+    exp = make_experiment(SWEEP, NONE)
+    rows = [row(B02, NONE, b02), row(B10, NONE, "better"), row(SB3, NONE, "better")]
+    claim = judge(exp, rows)["C1"]
+    assert claim.verdict == expected
+    assert claim.rel_diff == VERDICT_CI[b02][0] and claim.metric == "final"
+
+
+def test_secondary_rows_never_decide_a_claim():
+    exp = make_experiment(SWEEP, NONE, envs=("Hopper-v5", "Walker2d-v5"))
+    rows = [row(B02, NONE, "better", scope="Hopper-v5", family="secondary"),
+            row(B02, NONE, "better", metric="auc", family="secondary"),
+            row(B02, NONE, "inconclusive")]
+    found = verdicts(exp, rows)
+    assert found["C1"] == "inconclusive"
+    assert found["C2"] == "inconclusive"
+
+
+def test_c2_all_inconclusive_at_three_seeds_is_inconclusive_never_supported():
+    """The old rule said `supported` whenever nothing was better: absence of evidence."""
+    exp = make_experiment(SWEEP, NONE, seeds=range(3))
+    rows = [row(v, NONE, "inconclusive", rel=(-0.05, -0.40, 0.35), seeds=64, n=3)
+            for v in (B02, B10, SB3)]
+    claim = judge(exp, rows)["C2"]
+    assert claim.verdict == "inconclusive"
+    assert claim.seeds_needed == 64 and claim.rel_ci_high == 0.35
+    assert any("about 64 runs per arm and env" in e for e in claim.evidence)
+
+
+@pytest.mark.parametrize("upper, b10, expected", [
+    (0.08, "worse", "supported"),         # +10% excluded everywhere, nothing better
+    (0.10, "worse", "inconclusive"),      # the bound must be below the margin
+    (0.08, "better", "contradicted"),     # something helps
 ])
-def test_c1_c2_c3_rules(b02, b10, sb3, expected):
-    exp = make_experiment(EPS_SWEEP, NONE)
-    rows = [("all", B02, NONE, b02), ("all", B10, NONE, b10), ("all", SB3, NONE, sb3)]
-    verdicts = _verdicts(exp, rows)
-    assert {k: verdicts[k] for k in expected} == expected
-    assert verdicts["C4"] == NOT_TESTED
+def test_c2_needs_the_benefit_excluded(upper, b10, expected):
+    exp = make_experiment(SWEEP, NONE)
+    rows = [row(B02, NONE, "inconclusive", rel=(-0.05, -0.18, upper)),
+            row(B10, NONE, b10), row(SB3, NONE, "equivalent")]
+    assert verdicts(exp, rows)["C2"] == expected
 
 
-def test_claims_use_the_all_scope_but_c2_sees_every_env():
-    exp = make_experiment(EPS_SWEEP, NONE, envs=("Hopper-v5", "Walker2d-v5"))
-    rows = [("Hopper-v5", B02, NONE, "better"), ("Walker2d-v5", B02, NONE, "inconclusive"),
-            ("all", B02, NONE, "inconclusive")]
-    verdicts = _verdicts(exp, rows)
-    assert verdicts["C1"] == "inconclusive"
-    assert verdicts["C2"] == "contradicted"
+def test_c3_with_one_or_two_thresholds_is_not_tested():
+    one = make_experiment({NONE: SWEEP[NONE], B02: SWEEP[B02]}, NONE)
+    assert verdicts(one, [row(B02, NONE, "worse")])["C3"] == NOT_TESTED
+    two = make_experiment(SWEEP, NONE)
+    claim = judge(two, [row(B02, NONE, "worse"), row(B10, NONE, "worse")])["C3"]
+    assert claim.verdict == NOT_TESTED and "0.2, 1" in claim.evidence[0]
 
 
-def test_rows_against_a_mismatched_control_are_not_clip_effects():
-    exp = make_experiment(REWARD_NORM, "value_clip=none,normalize_reward=True")
-    rows = [("all", "value_clip=max,normalize_reward=False",
-             "value_clip=none,normalize_reward=True", "better")]
-    assert _verdicts(exp, rows)["C2"] == NOT_TESTED
+def test_c3_needs_thresholds_spanning_a_factor_of_ten():
+    narrow = {k: v for k, v in WIDE_SWEEP.items() if k not in (B005, B5)}
+    narrow["value_clip=max,vf_clip_eps=0.5"] = {"value_clip": "max", "vf_clip_eps": 0.5}
+    exp = make_experiment(narrow, NONE)
+    rows = [row(v, NONE, "worse") for v in narrow if v.startswith("value_clip=max")]
+    assert verdicts(exp, rows)["C3"] == NOT_TESTED  # 0.2, 0.5, 1.0: a factor of 5
 
 
-@pytest.mark.parametrize("with_norm, without_norm, expected", [
-    ("equivalent", "worse", "supported"),
-    ("better", "worse", "supported"),
-    ("worse", "worse", "contradicted"),
-    ("worse", "inconclusive", "inconclusive"),
+@pytest.mark.parametrize("found, expected", [
+    (("worse", "worse", "worse", "worse"), "supported"),
+    (("worse", "worse", "equivalent", "worse"), "contradicted"),
+    (("worse", "better", "worse", "worse"), "contradicted"),
+    (("worse", "worse", "inconclusive", "worse"), "inconclusive"),
 ])
-def test_c4_compares_the_clip_effect_with_and_without_reward_normalisation(
-        with_norm, without_norm, expected):
-    exp = make_experiment(REWARD_NORM, "value_clip=none,normalize_reward=True")
-    rows = [("all", "value_clip=max,normalize_reward=True",
-             "value_clip=none,normalize_reward=True", with_norm),
-            ("all", "value_clip=max,normalize_reward=False",
-             "value_clip=none,normalize_reward=False", without_norm)]
-    claims = {c.id: c for c in evaluate_claims(exp, _comparisons(rows))}
-    assert claims["C4"].verdict == expected
-    assert len(claims["C4"].evidence) == 2
-    # C1 is judged on the Baselines setting, which normalises rewards
-    assert claims["C1"].verdict == {"better": "supported", "worse": "contradicted",
-                                    "equivalent": "contradicted"}[with_norm]
+def test_c3_rules_over_four_thresholds(found, expected):
+    exp = make_experiment(WIDE_SWEEP, NONE)
+    rows = [row(v, NONE, f) for v, f in zip((B005, B02, B10, B5), found, strict=True)]
+    rows.append(row(SB3, NONE, "better"))  # SB3's form is not PPO-style max clipping
+    assert verdicts(exp, rows)["C3"] == expected
+
+
+def norm_rows(with_rel, without_rel, se=0.05):
+    return [row(MAX_T, NONE_T, "inconclusive", rel=with_rel, se=se),
+            row(MAX_F, NONE_F, "inconclusive", rel=without_rel, se=se)]
+
+
+def test_c4_interaction_excluding_zero_is_supported_even_when_both_arms_are_inconclusive():
+    exp = make_experiment(NORM, NONE_T)
+    # log effects +0.18 and -0.18 with se 0.05 each: difference 0.36 +- 1.96 * 0.071
+    claim = judge(exp, norm_rows((math.expm1(0.18), 0.0, 0.4),
+                                 (math.expm1(-0.18), -0.4, 0.0)))["C4"]
+    assert claim.verdict == "supported"
+    assert claim.rel_diff == pytest.approx(math.expm1(0.36))
+    assert claim.rel_ci_low > 0
+
+
+def test_c4_same_effect_with_and_without_normalisation_is_contradicted():
+    exp = make_experiment(NORM, NONE_T)
+    claim = judge(exp, norm_rows((0.01, -0.05, 0.07), (0.0, -0.06, 0.06), se=0.01))["C4"]
+    assert claim.verdict == "contradicted"
+
+
+def test_c4_wide_interaction_is_inconclusive_and_says_what_would_decide():
+    exp = make_experiment(NORM, NONE_T)
+    claim = judge(exp, norm_rows((0.10, -0.2, 0.4), (0.0, -0.3, 0.3), se=0.15))["C4"]
+    assert claim.verdict == "inconclusive" and claim.seeds_needed > 30
+    assert any("to decide" in e for e in claim.evidence)
+
+
+def test_c4_not_tested_without_a_normalisation_axis():
+    assert verdicts(make_experiment(SWEEP, NONE), [row(B02, NONE, "worse")])["C4"] == NOT_TESTED
+
+
+def stability_row(ratio, low, high, *, p=0.5, p_tost=0.5, collapses=(0, 0), fisher=1.0):
+    return {"scope": "all", "variant": B02, "control": NONE, "n": 20,
+            "dispersion_ratio": ratio, "dispersion_ci_low": low, "dispersion_ci_high": high,
+            "dispersion_p": p, "dispersion_p_tost": p_tost, "seeds_needed": 70,
+            "collapses": collapses[0], "control_n": 20, "control_collapses": collapses[1],
+            "collapse_p": fisher}
+
+
+@pytest.mark.parametrize("stab, expected", [
+    (stability_row(0.6, 0.4, 0.9, p=0.01), "supported"),            # less spread
+    (stability_row(1.0, 0.8, 1.2, collapses=(0, 8), fisher=0.003), "supported"),
+    (stability_row(1.5, 1.1, 2.0, p=0.01), "contradicted"),          # more spread
+    (stability_row(1.0, 0.97, 1.03, p_tost=0.001), "contradicted"),  # same spread
+    (stability_row(0.8, 0.5, 1.2, p=0.04), "inconclusive"),          # p < alpha, not alpha / 2
+    (stability_row(0.6, 0.4, 0.9, p=0.01, collapses=(8, 0), fisher=0.003), "inconclusive"),
+])
+def test_c1_stability_rules(stab, expected):
+    exp = make_experiment(SWEEP, NONE, envs=("Hopper-v5", "Walker2d-v5"))
+    claim = judge(exp, [row(B02, NONE, "inconclusive")], [stab])["C1-stability"]
+    assert claim.verdict == expected
+    assert claim.metric == "dispersion"
+    if expected == "inconclusive":
+        assert any("about 70 runs" in e for e in claim.evidence)
+
+
+def test_claims_table_has_the_contract_columns():
+    exp = make_experiment(SWEEP, NONE)
+    claims = evaluate_claims(exp, pd.DataFrame([row(B02, NONE, "worse")]),
+                             pd.DataFrame(columns=STABILITY_COLUMNS))
+    frame = claims_table(claims)
+    assert list(frame.columns) == CLAIM_COLUMNS
+    assert list(frame["claim"]) == ["C1", "C1-stability", "C2", "C3", "C4"]
+    assert frame.set_index("claim").loc["C1", "verdict"] == "contradicted"

@@ -1,38 +1,67 @@
 """Verdicts on the published claims C1-C4 (DESIGN.md §1) from the comparison table.
 
-A claim is judged on *clip-effect* comparisons: a clipped variant against the unclipped
-variant that matches it in every other setting, so that e.g. reward normalisation is never
-confounded with clipping. ``comparison_pairs`` adds those pairs to the report's comparisons.
+A claim is judged on *clip-effect* comparisons of the primary family: a clipped variant
+against the unclipped variant that matches it in every other setting (so that e.g. reward
+normalisation is never confounded with clipping), on the primary metric, over all envs.
+``comparison_pairs`` adds those pairs to the report's comparisons. A verdict never claims
+more than the data shows: "not significant" is ``inconclusive``, with the runs that would
+decide it, never ``supported`` for a claim of no effect.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
+from harness.analysis import effects, stats
 from harness.analysis.tables import ALL_ENVS, resolved_configs
 from harness.ppo.config import PPOConfig
-from harness.runs.spec import Experiment
+from harness.runs.spec import AnalysisSettings, Experiment
 
-NOT_TESTED = "not tested by this experiment"
+NOT_TESTED = "not tested"
 BASELINES_EPS = 0.2
 """ppo2 clips the value update with its policy cliprange, 0.2."""
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A published claim and our verdict on it."""
+    """A published claim and our verdict on it (one row of ``claims.csv``)."""
 
     id: str
+    """``C1``..``C4``, or ``C1-stability`` for C1's stability half."""
     statement: str
     source: str
     verdict: str
-    """``supported`` | ``contradicted`` | ``inconclusive`` | ``not tested by this experiment``."""
+    """``supported`` | ``contradicted`` | ``inconclusive`` | ``not tested``."""
     evidence: tuple[str, ...]
-    """One line per comparison (or reason) behind the verdict."""
+    """One line per comparison (or reason) behind the verdict; an inconclusive verdict says
+    what would decide it."""
+    metric: str = ""
+    """The score the deciding estimate is on (``final``, ``auc``, ``dispersion``)."""
+    rel_diff: float = math.nan
+    """The deciding estimate, relative (rho - 1; for C4 the ratio of the two clip effects)."""
+    rel_ci_low: float = math.nan
+    """Its ``1 - 2 alpha`` interval (the one equivalence and one-sided bounds use)."""
+    rel_ci_high: float = math.nan
+    n: int = 0
+    """Runs of the variant behind the estimate."""
+    seeds_needed: int = -1
+    """Runs per arm and env that would resolve ``margin`` (-1: not applicable)."""
+
+
+CLAIM_COLUMNS = ["claim", "verdict", "metric", "rel_diff", "rel_ci_low", "rel_ci_high", "n",
+                 "seeds_needed", "evidence"]
+
+
+def claims_table(claims: Sequence[Claim]) -> pd.DataFrame:
+    """``claims.csv``: one row per claim, evidence lines joined by `` | ``."""
+    return pd.DataFrame([[c.id, c.verdict, c.metric, c.rel_diff, c.rel_ci_low, c.rel_ci_high,
+                          c.n, c.seeds_needed, " | ".join(c.evidence)] for c in claims],
+                        columns=CLAIM_COLUMNS)
 
 
 STATEMENTS = {
@@ -83,101 +112,232 @@ def baselines_variants(exp: Experiment) -> list[str]:
     return normalised or found
 
 
-def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame) -> list[Claim]:
-    """Verdicts on C1-C4 from ``comparisons`` (``tables.comparison_table`` output)."""
-    effects = clip_effects(exp, comparisons)
+STABILITY = ("Clipping the value update stabilises learning (less spread across seeds, "
+             "fewer collapses).", STATEMENTS["C1"][1])
+MIN_THRESHOLDS, MIN_SPAN = 3, 10.0
+"""C3 ("regardless of the threshold") needs this many eps values spanning this factor."""
+
+
+def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame,
+                    stability: pd.DataFrame) -> list[Claim]:
+    """Verdicts on C1 (return and stability), C2, C3 and C4 from the primary family of
+    ``comparisons`` (``tables.comparison_table``) and from ``stability``
+    (``stability.stability_table``)."""
     configs = resolved_configs(exp)
-    primary = effects[effects["primary"]]
-    judges: dict[str, Callable[[], tuple[str, list[str]]]] = {
-        "C1": lambda: _judge_c1(primary[primary["variant"].isin(baselines_variants(exp))]),
-        "C2": lambda: _judge_c2(effects),
-        "C3": lambda: _judge_c3(primary[[configs[v].value_clip == "max"
-                                         for v in primary["variant"]]]),
-        "C4": lambda: _judge_c4(primary, configs),
-    }
-    claims = []
-    for cid, judge in judges.items():
-        verdict, evidence = judge()
-        claims.append(Claim(cid, *STATEMENTS[cid], verdict, tuple(evidence)))
-    return claims
+    settings = exp.analysis
+    primary = clip_effects(exp, comparisons)
+    primary = primary[primary["family"] == "primary"]
+    baselines = primary[primary["variant"].isin(baselines_variants(exp))]
+    return [
+        _claim("C1", _judge_c1(baselines, settings.alpha)),
+        _stability_claim(baselines, stability, settings),
+        _claim("C2", _judge_c2(primary, settings.margin, settings.alpha)),
+        _claim("C3", _judge_c3(primary[primary["variant"].map(
+            lambda v: configs[v].value_clip == "max").astype(bool)], configs, settings.alpha)),
+        _claim("C4", _judge_c4(primary, configs, exp)),
+    ]
+
+
+Judgement = tuple[str, list[str], "pd.Series | None"]
+"""Verdict, evidence lines, and the row whose estimate the claims table shows."""
+
+
+def _claim(cid: str, judgement: Judgement) -> Claim:
+    verdict, evidence, row = judgement
+    if row is None:
+        return Claim(cid, *STATEMENTS[cid], verdict, tuple(evidence))
+    return Claim(cid, *STATEMENTS[cid], verdict, tuple(evidence), metric=row["metric"],
+                 rel_diff=row["rel_diff"], rel_ci_low=row["rel_ci_low"],
+                 rel_ci_high=row["rel_ci_high"], n=int(row["n"]),
+                 seeds_needed=int(row["seeds_needed"]))
 
 
 def clip_effects(exp: Experiment, comparisons: pd.DataFrame) -> pd.DataFrame:
-    """The clip-effect rows of ``comparisons``, with ``primary`` marking the scope a claim is
-    judged on: ``all`` when there are several envs, else the single env."""
+    """The clip-effect rows of ``comparisons``: a clipped variant against the unclipped
+    variant equal to it in every other setting."""
     configs = resolved_configs(exp)
     matched = pd.Series([v in configs and unclipped_reference(v, configs) == c
                          for v, c in zip(comparisons["variant"], comparisons["control"],
                                          strict=True)], index=comparisons.index, dtype=bool)
-    effects = comparisons.loc[matched].copy()
-    with_all = set(effects.loc[effects["scope"] == ALL_ENVS, "variant"])
-    effects["primary"] = (effects["scope"] == ALL_ENVS) | ~effects["variant"].isin(with_all)
-    return effects
+    return comparisons.loc[matched].copy()
 
 
-def _judge_c1(rows: pd.DataFrame) -> tuple[str, list[str]]:
-    return _unanimous(rows, "better", "needs value_clip=max, vf_clip_eps=0.2 and an "
-                      "unclipped variant")
+def primary_pairs(exp: Experiment) -> list[tuple[str, str]]:
+    """The (clipped, matched unclipped) pairs the claims are judged on: the primary family."""
+    configs = resolved_configs(exp)
+    return [(v, ref) for v in configs if (ref := unclipped_reference(v, configs)) is not None]
 
 
-def _judge_c2(rows: pd.DataFrame) -> tuple[str, list[str]]:
+def _judge_c1(rows: pd.DataFrame, alpha: float) -> Judgement:
+    """Supported if Baselines' setting is ``better``; contradicted if ``worse`` or
+    ``equivalent`` (it does not help); else inconclusive."""
     if rows.empty:
-        return NOT_TESTED, ["needs a clipped and a matching unclipped variant"]
+        return NOT_TESTED, ["needs value_clip=max, vf_clip_eps=0.2 and an unclipped variant"], None
+    verdicts = set(rows["verdict"])
+    if verdicts == {"better"}:
+        return "supported", _lines(rows, alpha), _widest(rows)
+    if verdicts & {"worse", "equivalent"}:
+        return "contradicted", _lines(rows, alpha), _widest(rows)
+    return "inconclusive", _lines(rows, alpha) + _undecided(rows), _widest(rows)
+
+
+def _judge_c2(rows: pd.DataFrame, margin: float, alpha: float) -> Judgement:
+    """Supported only when a benefit of ``margin`` or more is excluded for every clipped
+    variant (upper limit of the 1 - 2 alpha interval, i.e. a one-sided level-alpha bound,
+    below +margin) and nothing is ``better``; contradicted when something is ``better``.
+    Absence of a significant benefit alone is not evidence of no benefit."""
+    if rows.empty:
+        return NOT_TESTED, ["needs a clipped and a matching unclipped variant"], None
     better = rows[rows["verdict"] == "better"]
     if not better.empty:
-        return "contradicted", _lines(better)
-    counts = rows["verdict"].value_counts()
-    summary = ", ".join(f"{n} {v}" for v, n in counts.items())
-    return "supported", [f"no clipped variant is better in any scope ({summary})",
-                         *_lines(rows[rows["primary"]])]
+        return "contradicted", _lines(better, alpha), _widest(better)
+    decisive = rows.loc[rows["rel_ci_high"].fillna(np.inf).idxmax()]
+    if (rows["rel_ci_high"] < margin).all():
+        excluded = (f"a benefit of {margin:+.0%} or more is excluded for every clipped variant "
+                    "(upper limits below it)")
+        return "supported", [excluded, *_lines(rows, alpha)], decisive
+    return "inconclusive", [f"a benefit of {margin:+.0%} is not excluded", *_lines(rows, alpha),
+                            *_undecided(rows[rows["rel_ci_high"] >= margin])], decisive
 
 
-def _judge_c3(rows: pd.DataFrame) -> tuple[str, list[str]]:
-    return _unanimous(rows, "worse", "needs a value_clip=max variant and a matching unclipped "
-                      "variant")
-
-
-def _unanimous(rows: pd.DataFrame, claimed: str, missing: str) -> tuple[str, list[str]]:
-    """Supported when every comparison is ``claimed`` (better or worse), contradicted when
-    any shows the opposite direction or equivalence, else inconclusive."""
-    if rows.empty:
-        return NOT_TESTED, [missing]
+def _judge_c3(rows: pd.DataFrame, configs: dict[str, PPOConfig], alpha: float) -> Judgement:
+    """Needs >= 3 thresholds spanning a factor of 10; supported only if ``worse`` at every
+    threshold; contradicted if any is ``better`` or ``equivalent``."""
+    eps = sorted({configs[v].vf_clip_eps for v in rows["variant"]})
+    if len(eps) < MIN_THRESHOLDS or eps[-1] / eps[0] < MIN_SPAN:
+        have = ", ".join(f"{e:g}" for e in eps) or "none"
+        return NOT_TESTED, [f"needs value_clip=max at >= {MIN_THRESHOLDS} vf_clip_eps values "
+                            f"spanning a factor of {MIN_SPAN:g} against a matching unclipped "
+                            f"variant (has: {have})"], None
     verdicts = set(rows["verdict"])
-    if verdicts == {claimed}:
-        return "supported", _lines(rows)
-    if verdicts & ({"better", "worse", "equivalent"} - {claimed}):
-        return "contradicted", _lines(rows)
-    return "inconclusive", _lines(rows)
+    if verdicts == {"worse"}:
+        return "supported", _lines(rows, alpha), _widest(rows)
+    if verdicts & {"better", "equivalent"}:
+        decisive = rows[rows["verdict"].isin(["better", "equivalent"])]
+        return "contradicted", _lines(rows, alpha), _widest(decisive)
+    undecided = rows[rows["verdict"] == "inconclusive"]
+    return "inconclusive", _lines(rows, alpha) + _undecided(undecided), _widest(rows)
 
 
-def _judge_c4(rows: pd.DataFrame, configs: dict[str, PPOConfig]) -> tuple[str, list[str]]:
-    """Clip effect with vs without reward normalisation, per clip setting."""
+def _judge_c4(rows: pd.DataFrame, configs: dict[str, PPOConfig], exp: Experiment) -> Judgement:
+    """The interaction: CI of log(clip effect with reward normalisation) - log(without), per
+    clip setting. Supported if one excludes 0 (Holm over the settings), contradicted if all
+    lie within +-margin (two one-sided tests), else inconclusive. Comparing the two verdict
+    labels would not test an interaction ("significant vs not" is not a difference)."""
     settings: dict[PPOConfig, dict[bool, pd.Series]] = {}
     for _, row in rows.iterrows():
         cfg = configs[row["variant"]]
         settings.setdefault(cfg.replace(normalize_reward=True), {})[cfg.normalize_reward] = row
     both = [s for s in settings.values() if len(s) == 2]
     if not both:
-        return NOT_TESTED, ["needs a normalize_reward axis with clipped and unclipped variants"]
-    decisive = {"better", "worse", "equivalent"}
-    pairs = [(s[True]["verdict"], s[False]["verdict"]) for s in both]
-    lines = [line for s in both for line in _lines(pd.DataFrame([s[True], s[False]]))]
-    if any(a in decisive and b in decisive and a != b for a, b in pairs):
-        return "supported", lines
-    if all(a in decisive and a == b for a, b in pairs):
-        return "contradicted", lines
-    return "inconclusive", lines
+        return NOT_TESTED, ["needs a normalize_reward axis with clipped and matching unclipped "
+                            "variants"], None
+    a = exp.analysis
+    effects_ = [_interaction(s[True], s[False], len(exp.envs)) for s in both]
+    p_holm = stats.holm(np.array([float(d.p_value()) for d in effects_]))
+    p_tost = np.array([float(d.p_equivalence(a.margin)) for d in effects_])
+    rows_out = [_interaction_row(d, s[True], a) for d, s in zip(effects_, both, strict=True)]
+    lines = [_interaction_line(r, s, p, q) for r, s, p, q in
+             zip(rows_out, both, p_holm, p_tost, strict=True)]
+    decisive = int(np.nanargmin(p_holm)) if not np.isnan(p_holm).all() else 0
+    if (p_holm < a.alpha).any():
+        return "supported", lines, rows_out[decisive]
+    if (p_tost < a.alpha).all():
+        return "contradicted", lines, rows_out[decisive]
+    return "inconclusive", lines + _undecided(pd.DataFrame(rows_out)), rows_out[decisive]
 
 
-def _lines(rows: pd.DataFrame) -> list[str]:
-    return [f"{r.variant} vs {r.control} [{r.scope}]: **{r.verdict}** (P(X>Y) "
-            f"{r.prob_improvement:.2f}, 95% CI {_interval(r.pi_ci_low, r.pi_ci_high, '.2f')}; "
-            f"relative difference {r.rel_diff:+.1%}, 90% CI "
-            f"{_interval(r.rel_ci_low, r.rel_ci_high, '+.1%')}; Holm p {r.p_holm:.3g}; "
-            f"{r.n} runs)" for r in rows.itertuples()]
+def _interaction(with_norm: pd.Series, without: pd.Series, n_envs: int) -> effects.LogRatio:
+    return _log_ratio(with_norm, n_envs).minus(_log_ratio(without, n_envs))
+
+
+def _log_ratio(row: pd.Series, n_envs: int) -> effects.LogRatio:
+    """A comparison row's log ratio back from its columns (``unit_var`` from se and the runs
+    per arm and env)."""
+    per_env = row["n"] / (n_envs if row["scope"] == ALL_ENVS else 1)
+    return effects.LogRatio(math.log1p(row["rel_diff"]), row["log_se"], row["df"],
+                            row["log_se"] ** 2 * per_env)
+
+
+def _interaction_row(d: effects.LogRatio, like: pd.Series, a: AnalysisSettings) -> pd.Series:
+    low, high = d.interval(1 - 2 * a.alpha)
+    seeds = d.seeds_needed(a.margin, a.alpha, a.power)
+    return pd.Series({"metric": like["metric"], "rel_diff": math.expm1(d.estimate),
+                      "rel_ci_low": float(low), "rel_ci_high": float(high), "n": like["n"],
+                      "seeds_needed": int(seeds) if seeds == seeds else -1})
+
+
+def _interaction_line(row: pd.Series, pair: dict[bool, pd.Series], p_holm: float,
+                      p_tost: float) -> str:
+    return (f"{pair[True]['variant']}: clip effect with reward normalisation "
+            f"{pair[True]['rel_diff']:+.1%}, without ({pair[False]['variant']}) "
+            f"{pair[False]['rel_diff']:+.1%}; ratio of the two {row['rel_diff']:+.1%}, CI "
+            f"{_interval(row['rel_ci_low'], row['rel_ci_high'], '+.1%')}; Holm p "
+            f"{p_holm:.3g}; equivalence p {p_tost:.3g}")
+
+
+def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame,
+                     a: AnalysisSettings) -> Claim:
+    """C1's stability half on Baselines' setting at the primary scope: supported if either the
+    spread across seeds is smaller or collapses are fewer, contradicted if either goes the
+    other way or the spread is equivalent within +-margin, each test at alpha / 2
+    (Bonferroni over the two senses)."""
+    keys = set(zip(rows["scope"], rows["variant"], rows["control"], strict=True))
+    found = stability[pd.Series([k in keys for k in zip(
+        stability["scope"], stability["variant"], stability["control"], strict=True)],
+        index=stability.index, dtype=bool)]
+    if found.empty:
+        return Claim("C1-stability", *STABILITY, NOT_TESTED,
+                     ("needs value_clip=max, vf_clip_eps=0.2 and an unclipped variant",))
+    r = found.iloc[0]
+    level = a.alpha / 2
+    spread = r.dispersion_ratio - 1
+    fewer = r.collapses / r.n - r.control_collapses / r.control_n
+    calmer = (r.dispersion_p < level and spread < 0) or (r.collapse_p < level and fewer < 0)
+    wilder = (r.dispersion_p < level and spread > 0) or (r.collapse_p < level and fewer > 0)
+    same = r.dispersion_p_tost < level
+    verdict = ("inconclusive" if calmer and wilder else "supported" if calmer
+               else "contradicted" if wilder or same else "inconclusive")
+    evidence = [f"{r.variant} vs {r.control} [{r.scope}]: spread across seeds (mean absolute "
+                f"deviation from the median) ratio {r.dispersion_ratio:.2f}, "
+                f"{1 - a.alpha:.0%} CI "
+                f"{_interval(r.dispersion_ci_low, r.dispersion_ci_high, '.2f')}, p "
+                f"{r.dispersion_p:.3g}, equivalence p {r.dispersion_p_tost:.3g}; collapses "
+                f"{r.collapses}/{r.n} vs {r.control_collapses}/{r.control_n} (Fisher p "
+                f"{r.collapse_p:.3g}); each test at {level:g}"]
+    if verdict == "inconclusive":
+        evidence.append(f"about {r.seeds_needed} runs per arm and env would resolve a "
+                        f"{a.margin:.0%} difference in spread")
+    return Claim("C1-stability", *STABILITY, verdict, tuple(evidence), metric="dispersion",
+                 rel_diff=spread, rel_ci_low=r.dispersion_ci_low - 1,
+                 rel_ci_high=r.dispersion_ci_high - 1, n=int(r.n),
+                 seeds_needed=int(r.seeds_needed))
+
+
+def _widest(rows: pd.DataFrame) -> pd.Series:
+    """The row needing the most seeds: the one that decides when the claim is settled."""
+    return rows.loc[rows["seeds_needed"].idxmax()]
+
+
+def _undecided(rows: pd.DataFrame) -> list[str]:
+    """What would decide: runs per arm and env to resolve the margin (``rows``: those still
+    undecided, with ``seeds_needed``)."""
+    need = int(rows["seeds_needed"].max()) if len(rows) else -1
+    return [f"to decide: about {need} runs per arm and env (the most any undecided comparison "
+            "needs to resolve the margin with the set power)" if need > 0 else
+            "to decide: more runs (too few to estimate how many)"]
+
+
+def _lines(rows: pd.DataFrame, alpha: float) -> list[str]:
+    return [f"{r.variant} vs {r.control} [{r.scope}, {r.metric}]: **{r.verdict}** (relative "
+            f"difference {r.rel_diff:+.1%}, {1 - 2 * alpha:.0%} CI "
+            f"{_interval(r.rel_ci_low, r.rel_ci_high, '+.1%')}; Holm p {r.p_holm:.3g}, "
+            f"equivalence Holm p {r.p_tost_holm:.3g}; P(X>Y) {r.prob_improvement:.2f}; "
+            f"{r.n} runs; detectable now {r.mde:+.0%}; {r.seeds_needed} runs per arm and env "
+            "resolve the margin)" for r in rows.itertuples()]
 
 
 def _interval(low: float, high: float, fmt: str) -> str:
     if math.isnan(low) or math.isnan(high):
-        return "n/a (one run)"
+        return "n/a (too few runs)"
     return f"[{low:{fmt}}, {high:{fmt}}]"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.analysis import claims, markdown, plots, tables
+from harness.analysis import claims, markdown, plots, stability, tables
 from harness.analysis.load import Results, load_results
 from harness.analysis.scores import auc_scores, final_scores, run_curves
 from harness.runs.files import atomic_write
@@ -28,34 +28,39 @@ CURVE_BOOT = 2_000
 """Resamples for learning-curve bands: they are drawn, not tested, so fewer suffice."""
 
 
-def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, margin: float = 0.10,
-                 seed: int = 0) -> Path:
+def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: int = 0) -> Path:
     """Write ``exp_dir/report/`` for ``exp`` and return that directory.
 
-    ``n_boot`` bootstrap resamples with generator seed ``seed``; ``margin`` is the relative
-    equivalence margin of the verdicts. Raises ``ValueError`` when no run has finished.
+    ``n_boot`` bootstrap resamples with generator seed ``seed``; margin, alpha, power and the
+    primary metric come from ``exp.analysis``. Raises ``ValueError`` when no run has finished.
     """
     exp_dir = Path(exp_dir)
     results = experiment_results(exp, exp_dir)
-    final = tables.in_experiment_order(final_scores(results.episodes), exp)
-    summary = tables.summary_table(final, n_boot=n_boot, seed=seed)
-    auc = tables.summary_table(tables.in_experiment_order(auc_scores(results.updates), exp),
-                               n_boot=n_boot, seed=seed)
-    comparisons = tables.comparison_table(final, claims.comparison_pairs(exp), n_boot=n_boot,
-                                          seed=seed, margin=margin)
+    scores = {"final": tables.in_experiment_order(final_scores(results.episodes), exp),
+              "auc": tables.in_experiment_order(auc_scores(results.updates), exp)}
+    summary = tables.summary_table(scores["final"], n_boot=n_boot, seed=seed)
+    auc = tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed)
+    pairs = claims.comparison_pairs(exp)
+    comparisons = tables.comparison_table(scores, pairs, primary=claims.primary_pairs(exp),
+                                          settings=exp.analysis, n_boot=n_boot, seed=seed)
+    steadiness = stability.stability_table(scores[exp.analysis.metric],
+                                           stability.collapses(results.updates), pairs,
+                                           exp.analysis)
+    verdicts = claims.evaluate_claims(exp, comparisons, steadiness)
     sweep = tables.eps_sweep_table(summary, exp)
     report_dir = exp_dir / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
-    figures = write_plots(exp, results, summary, comparisons, sweep, report_dir,
+    primary_metric = comparisons[comparisons["metric"] == exp.analysis.metric]
+    figures = write_plots(exp, results, summary, primary_metric, sweep, report_dir,
                           n_boot=min(n_boot, CURVE_BOOT), seed=seed)
-    _write_text(report_dir / "summary.csv", summary.to_csv(index=False))
-    _write_text(report_dir / "summary_auc.csv", auc.to_csv(index=False))
-    _write_text(report_dir / "comparisons.csv",
-                comparisons[tables.COMPARISON_COLUMNS].to_csv(index=False))
+    for name, frame in (("summary", summary), ("summary_auc", auc),
+                        ("comparisons", comparisons), ("stability", steadiness),
+                        ("claims", claims.claims_table(verdicts))):
+        _write_text(report_dir / f"{name}.csv", frame.to_csv(index=False))
     text = markdown.render(
         exp, exp_dir, results, summary=summary, auc=auc, comparisons=comparisons,
-        claims=claims.evaluate_claims(exp, comparisons), figures=figures,
-        baselines=claims.baselines_variants(exp), n_boot=n_boot, margin=margin, seed=seed)
+        stability=steadiness, claims=verdicts, figures=figures,
+        baselines=claims.baselines_variants(exp), n_boot=n_boot, seed=seed)
     _write_text(report_dir / "report.md", text)
     return report_dir
 

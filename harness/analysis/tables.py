@@ -6,22 +6,25 @@ The glue between tidy pandas frames and the pure array functions of ``harness.an
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
 
-from harness.analysis import stats
+from harness.analysis import effects, stats
 from harness.ppo.config import PPOConfig
-from harness.runs.spec import Experiment
+from harness.runs.spec import AnalysisSettings, Experiment
 
 SUMMARY_COLUMNS = ["env_id", "variant", "n_runs", "mean", "std", "median", "iqm",
                    "iqm_ci_low", "iqm_ci_high"]
-COMPARISON_COLUMNS = ["scope", "variant", "control", "n", "prob_improvement", "pi_ci_low",
-                      "pi_ci_high", "mean_diff", "diff_ci_low", "diff_ci_high", "p_value",
-                      "p_holm", "verdict"]
-EQUIVALENCE_COLUMNS = ["rel_diff", "rel_ci_low", "rel_ci_high"]
-"""Relative difference (mean diff / |control mean|) and its 90% CI, which the verdict uses."""
+COMPARISON_COLUMNS = ["scope", "variant", "control", "metric", "family", "n",
+                      "prob_improvement", "pi_ci_low", "pi_ci_high", "mean_diff", "diff_ci_low",
+                      "diff_ci_high", "rel_diff", "rel_ci_low", "rel_ci_high", "mde",
+                      "seeds_needed", "p_value", "p_holm", "verdict",
+                      "log_se", "df", "p_tost", "p_tost_holm"]
+AUDIT_COLUMNS = ["log_se", "df", "p_tost", "p_tost_holm"]
+"""Behind each verdict (``effects.Comparison``), in the CSV for auditing, not in report.md."""
+FAMILIES = ("primary", "secondary")
 ALL_ENVS = "all"
 
 
@@ -53,40 +56,51 @@ def summary_table(scores: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFra
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def comparison_table(scores: pd.DataFrame, pairs: Sequence[tuple[str, str]], *, n_boot: int,
-                     seed: int, margin: float) -> pd.DataFrame:
-    """Each (variant, control) pair per env and, with several envs, over all envs.
+def comparison_table(scores: dict[str, pd.DataFrame], pairs: Sequence[tuple[str, str]], *,
+                     primary: Collection[tuple[str, str]], settings: AnalysisSettings,
+                     n_boot: int, seed: int) -> pd.DataFrame:
+    """Each (variant, control) pair per env and, with several envs, over all envs, for each
+    metric of ``scores`` (``final``/``auc`` -> frame with ``env_id``, ``variant``, ``score``).
 
-    ``scope = all`` divides each env's scores by |mean control score| in that env (so the
-    control's mean is 1 when returns are positive) and stratifies the bootstrap by env.
-    Holm's correction runs over every row. Returns ``COMPARISON_COLUMNS`` plus
-    ``EQUIVALENCE_COLUMNS``.
+    Family ``primary``: the ``primary`` pairs (those the claims are judged on) on the primary
+    metric, over all envs when there are several, else on the one env; ``secondary``:
+    everything else. Holm's correction runs within each family (a confirmatory test does not
+    pay for exploratory rows), on the difference tests and on the equivalence tests alike.
     """
-    by_cell = {key: g["score"].to_numpy(float)
-               for key, g in scores.groupby(["env_id", "variant"], sort=False)}
-    envs = list(dict.fromkeys(scores["env_id"]))
     rows = []
-    for variant, control in pairs:
-        cells = [(env, by_cell[env, variant], by_cell[env, control]) for env in envs
-                 if (env, variant) in by_cell and (env, control) in by_cell]
-        for env, x, y in cells:
-            rows.append(_comparison_row(env, variant, control, [x], [y], n_boot, seed))
-        scaled = [(x / abs(y.mean()), y / abs(y.mean())) for _, x, y in cells if y.mean() != 0]
-        if len(scaled) > 1:
-            xs, ys = zip(*scaled, strict=True)
-            rows.append(_comparison_row(ALL_ENVS, variant, control, xs, ys, n_boot, seed))
-    measured = [c for c in COMPARISON_COLUMNS if c not in ("p_holm", "verdict")]
-    frame = pd.DataFrame(rows, columns=[*measured, *EQUIVALENCE_COLUMNS])
-    frame["p_holm"] = stats.holm(frame["p_value"].to_numpy(float))
-    frame["verdict"] = [stats.verdict(r.p_holm, r.prob_improvement, r.rel_ci_low, r.rel_ci_high,
-                                      margin=margin) for r in frame.itertuples()]
-    return frame[[*COMPARISON_COLUMNS, *EQUIVALENCE_COLUMNS]]
+    for metric, frame in scores.items():
+        by_cell = {key: g["score"].to_numpy(float)
+                   for key, g in frame.groupby(["env_id", "variant"], sort=False)}
+        envs = list(dict.fromkeys(frame["env_id"]))
+        for variant, control in pairs:
+            cells = [(env, by_cell[env, variant], by_cell[env, control]) for env in envs
+                     if (env, variant) in by_cell and (env, control) in by_cell]
+            scopes = [(env, [x], [y]) for env, x, y in cells]
+            if len(cells) > 1:
+                scopes.append((ALL_ENVS, [x for _, x, _ in cells], [y for _, _, y in cells]))
+            main = scopes[-1][0] if scopes else None
+            for scope, xs, ys in scopes:
+                is_primary = (metric == settings.metric and scope == main
+                              and (variant, control) in primary)
+                rows.append({"scope": scope, "variant": variant, "control": control,
+                             "metric": metric, "family": FAMILIES[0 if is_primary else 1]}
+                            | _compare(xs, ys, settings, n_boot, seed))
+    frame = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS
+                                        if c not in ("p_holm", "p_tost_holm", "verdict")])
+    for family in FAMILIES:
+        rows_of = frame["family"] == family
+        for p, adjusted in (("p_value", "p_holm"), ("p_tost", "p_tost_holm")):
+            frame.loc[rows_of, adjusted] = stats.holm(frame.loc[rows_of, p].to_numpy(float))
+    frame["verdict"] = [effects.verdict(r.p_holm, r.p_tost_holm, r.rel_diff,
+                                        alpha=settings.alpha) for r in frame.itertuples()]
+    return frame[COMPARISON_COLUMNS]
 
 
-def _comparison_row(scope: str, variant: str, control: str, xs: Sequence[np.ndarray],
-                    ys: Sequence[np.ndarray], n_boot: int, seed: int) -> dict:
-    result = stats.compare(xs, ys, n_boot=n_boot, seed=seed)
-    return {"scope": scope, "variant": variant, "control": control} | dataclasses.asdict(result)
+def _compare(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], settings: AnalysisSettings,
+             n_boot: int, seed: int) -> dict:
+    result = effects.compare(xs, ys, alpha=settings.alpha, power=settings.power,
+                             margin=settings.margin, n_boot=n_boot, seed=seed)
+    return dataclasses.asdict(result)
 
 
 def curve_bands(curves: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFrame:

@@ -1,0 +1,42 @@
+"""Published numbers the report and ``harness plan`` compare with (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+import math
+
+PUBLISHED_STEPS = 1_000_000
+"""Env steps behind the published MuJoCo returns."""
+REFERENCE_RETURNS = {  # env: (CleanRL v4 mean, CleanRL std, Baselines ppo2)
+    "Hopper": (2382.86, 271.74, 2316.16),
+    "Walker2d": (2287.95, 571.78, 3424.95),
+    "HalfCheetah": (1442.64, 46.03, 1668.58),
+    "InvertedPendulum": (963.09, 22.20, 809.43),
+    "Humanoid": (716.11, 49.08, None),
+    "InvertedDoublePendulum": (None, None, 7102.91),
+    "Swimmer": (None, None, 111.19),
+    "Reacher": (None, None, -6.71),
+}
+"""Final returns at 1M steps: CleanRL ppo_continuous_action (MuJoCo v4, 3 seeds, mean and
+std) and OpenAI Baselines ppo2 benchmarks_mujoco1M (6 seeds, mean)."""
+
+RUN_CV = {
+    # our baselines_vs_unclipped study (v5, 10 seeds per arm, 1M steps): the root mean square
+    # of the two arms' std / mean (none, max at 0.2), from its committed summary.csv
+    "Hopper": math.sqrt((293.81 / 2031.12) ** 2 + (543.50 / 2220.06) ** 2) / math.sqrt(2),
+    "Walker2d": math.sqrt((482.25 / 3655.94) ** 2 + (968.35 / 3093.57) ** 2) / math.sqrt(2),
+    "HalfCheetah": math.sqrt((1187.79 / 2151.20) ** 2 + (923.54 / 1957.28) ** 2) / math.sqrt(2),
+    # CleanRL's 3 seeds (std / mean above): a rough spread where we have no study of our own
+    "InvertedPendulum": 22.20 / 963.09,
+    "Humanoid": 49.08 / 716.11,
+}
+"""Spread of one run's final score across seeds, relative to the mean (coefficient of
+variation), per env family: what ``harness plan`` assumes without a pilot."""
+
+
+def run_cv(env_id: str) -> tuple[float, str]:
+    """The assumed coefficient of variation of ``env_id``'s final score, and where it is from
+    (envs without a published spread get the largest known one: plan for the worst case)."""
+    family = env_id.rpartition(":")[2].split("-v")[0]
+    if family in RUN_CV:
+        return RUN_CV[family], "published"
+    return max(RUN_CV.values()), "assumed (no published spread: the largest known)"

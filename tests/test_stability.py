@@ -1,0 +1,71 @@
+"""harness.analysis.stability: drawdowns and collapses by hand, the dispersion test's error
+rates by simulation, and the stability table on a hand-made pair."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.analysis import effects, stability
+from harness.runs.spec import AnalysisSettings
+
+ALPHA = 0.05
+DATASETS = 4000
+MC = 3 * math.sqrt(ALPHA * (1 - ALPHA) / DATASETS)
+
+
+@pytest.mark.parametrize("curve, expected", [
+    ([0, 10, 10, 10], 0.0),         # never falls
+    ([0, 10, 4, 10], 0.6),          # lost 6 of the 10 gained, then recovered
+    ([5, 4, 3], 0.0),               # never gained: nothing to lose
+    ([0, 4, 2, 20, 15], 0.5),       # the early dip (2 of 4) is the largest fraction
+    ([], 0.0),
+])
+def test_max_drawdown_by_hand(curve, expected):
+    assert stability.max_drawdown(np.array(curve, float)) == pytest.approx(expected)
+
+
+def test_collapse_needs_more_than_half_of_the_gain_lost_over_several_updates():
+    steady = np.linspace(0, 100, 40)
+    fallen = np.r_[np.linspace(0, 100, 20), np.full(20, 20.0)]
+    blip = steady.copy()
+    blip[30] = 0.0  # one bad update: smoothed away
+    rows = [pd.DataFrame({"run_id": name, "env_id": "E", "variant": "v",
+                          "global_step": np.arange(40), "episodic_return": curve})
+            for name, curve in (("steady", steady), ("fallen", fallen), ("blip", blip))]
+    found = stability.collapses(pd.concat(rows)).set_index("run_id")["collapsed"]
+    assert found.to_dict() == {"blip": False, "fallen": True, "steady": False}
+
+
+def deviations(x):
+    return np.abs(x - np.median(x, axis=-1, keepdims=True))
+
+
+@pytest.mark.parametrize("n", [5, 10, 20])
+def test_dispersion_test_keeps_its_level_with_equal_spreads(n):
+    rng = np.random.default_rng(n)
+    x, y = rng.normal(1000, 200, (2, DATASETS, n))
+    rejected = effects.log_ratio([deviations(x)], [deviations(y)]).p_value() < ALPHA
+    assert np.mean(rejected) <= ALPHA + MC
+
+
+def test_dispersion_interval_covers_the_spread_ratio():
+    """Normal runs with sd 100 and 200: the mean absolute deviations have ratio 0.5."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(1000, 100, (DATASETS, 20)), rng.normal(1000, 200, (DATASETS, 20))
+    low, high = effects.log_ratio([deviations(x)], [deviations(y)]).interval(1 - ALPHA)
+    assert np.mean((low <= -0.5) & (high >= -0.5)) >= 1 - ALPHA - MC
+
+
+def test_stability_table_on_a_hand_made_pair():
+    scores = pd.DataFrame({"env_id": "E", "variant": ["a"] * 4 + ["b"] * 4,
+                           "score": [9.0, 10, 10, 11, 0, 10, 10, 20]})
+    runs = pd.DataFrame({"env_id": "E", "variant": ["a"] * 4 + ["b"] * 4,
+                         "collapsed": [False] * 4 + [True, True, False, False]})
+    table = stability.stability_table(scores, runs, [("a", "b")], AnalysisSettings())
+    row = table.iloc[0]
+    assert list(table.columns) == stability.STABILITY_COLUMNS
+    assert row["dispersion_ratio"] == pytest.approx(0.5 / 5.0)  # mean |dev|: 0.5 vs 5
+    assert (row["collapses"], row["control_collapses"], row["control_n"]) == (0, 2, 4)
+    assert row["collapse_p"] == pytest.approx(0.4286, abs=1e-4)  # Fisher, 0/4 vs 2/4
