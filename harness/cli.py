@@ -1,4 +1,4 @@
-"""``harness`` command line (DESIGN.md §4): run, status, report, bench.
+"""``harness`` command line (DESIGN.md §4): run, status, plan, report, bench.
 
 Exit codes: 0 ok; 1 some runs failed; 2 bad input or usage (one line ``error: ...`` on
 stderr, no traceback); 130 interrupted. Commands import torch and friends only when they
@@ -56,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="done / failed / pending runs per env and variant")
     _experiment_args(status)
     status.set_defaults(command=_status)
+    plan = sub.add_parser("plan", help="seeds each comparison needs, env steps and wall time")
+    plan.add_argument("experiment", metavar="EXPERIMENT.yaml")
+    plan.add_argument("--pilot", metavar="RESULTS_DIR", default=None,
+                      help="finished runs (results/<name>) to take the spread of scores from; "
+                           "default: published spreads")
+    plan.add_argument("--jobs", type=_positive_int, default=None,
+                      help="workers for the wall time (default: available cores)")
+    plan.set_defaults(command=_plan)
     report = sub.add_parser("report", help="write results/<name>/report/")
     _experiment_args(report)
     report.add_argument("--n-boot", type=_positive_int, default=None,
@@ -140,6 +148,25 @@ def _report(args: argparse.Namespace, argv: list[str]) -> int:
 
     options = {} if args.n_boot is None else {"n_boot": args.n_boot}
     print(f"report written to {write_report(exp, rdir.root, **options)}")
+    return EXIT_OK
+
+
+def _plan(args: argparse.Namespace, argv: list[str]) -> int:
+    exp = load_experiment(args.experiment)
+    if args.pilot is not None and not Path(args.pilot).is_dir():
+        raise InputError(f"--pilot {args.pilot}: not a directory; give a results directory "
+                         "such as results/<name>")
+    from harness import plan  # imports scipy and pandas; calibration imports torch
+
+    try:
+        spread = (plan.published_spread if args.pilot is None
+                  else plan.pilot_spread(Path(args.pilot), exp.analysis.metric))
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    found = plan.needs(exp, spread)
+    table = plan.cost(exp, max((n.seeds for n in found), default=len(exp.seeds)),
+                      plan.calibrate(exp.envs)) if found else None
+    print(plan.render(exp, found, table, args.jobs or os.cpu_count() or 1))
     return EXIT_OK
 
 

@@ -1,0 +1,81 @@
+"""harness plan: seeds from a pilot's spread against the textbook formula, costs by hand, and
+the command as a user runs it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import scipy.stats
+from synthetic import make_experiment, write_results
+
+from harness import plan
+from harness.analysis.published import run_cv
+
+TESTS = Path(__file__).parent
+NONE, MAX = "value_clip=none", "value_clip=max,vf_clip_eps=0.2"
+VARIANTS = {NONE: {"value_clip": "none"}, MAX: {"value_clip": "max", "vf_clip_eps": 0.2}}
+
+
+def textbook(cv: float, margin: float = 0.10, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Runs per arm of a two-sample z-test: 2 (z_{1-a/2} + z_power)^2 sigma^2 / delta^2."""
+    z = scipy.stats.norm.ppf(1 - alpha / 2) + scipy.stats.norm.ppf(power)
+    return 2 * z**2 * cv**2 / margin**2
+
+
+def test_seeds_from_a_pilot_with_known_spread_match_the_textbook(tmp_path):
+    """Pilot runs level off at 1000 * (1 + 0.2 z): a coefficient of variation of 0.2."""
+    pilot = make_experiment(VARIANTS, NONE, seeds=range(150), name="pilot")
+    write_results(tmp_path, pilot, {NONE: 1.0, MAX: 1.0}, noise=0.2, n_episodes=100)
+    [need] = plan.needs(pilot, plan.pilot_spread(tmp_path, "final"))
+    assert (need.variant, need.control) == (MAX, NONE)
+    assert need.seeds == pytest.approx(textbook(0.2), rel=0.10)
+    assert "from the pilot's" in need.sources[0]
+    # another experiment's envs fall back to the published spread
+    other = make_experiment(VARIANTS, NONE, envs=("Walker2d-v5",))
+    [need] = plan.needs(other, plan.pilot_spread(tmp_path, "final"))
+    assert "published" in need.sources[0]
+
+
+def test_published_spreads_give_the_statistics_issue_numbers():
+    """Hopper, Walker2d and HalfCheetah at 1M steps: ~60-70 seeds per arm and env together."""
+    exp = make_experiment(VARIANTS, NONE, envs=("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"))
+    [need] = plan.needs(exp, plan.published_spread)
+    assert 55 <= need.seeds <= 75
+    [hopper] = plan.needs(make_experiment(VARIANTS, NONE), plan.published_spread)
+    assert hopper.seeds == pytest.approx(textbook(run_cv("Hopper-v5")[0]), rel=0.10)
+
+
+def test_cost_by_hand():
+    exp = make_experiment(VARIANTS, NONE, envs=("Hopper-v5", "Walker2d-v5"),
+                          total_steps=1_000_000)
+    table = plan.cost(exp, 10, {"Hopper-v5": 10_000.0, "Walker2d-v5": 5_000.0})
+    assert table["runs"].tolist() == [20, 20, 40]
+    assert table["env_steps"].tolist() == [20e6, 20e6, 40e6]
+    assert table["worker_hours"].tolist() == pytest.approx([2000 / 3600, 4000 / 3600,
+                                                            6000 / 3600])
+
+
+def harness(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=TESTS.parent, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_plan_on_the_smoke_experiment():
+    out = harness("plan", "experiments/smoke.yaml", "--jobs", "2")
+    assert out.returncode == 0, out.stderr
+    assert "value_clip=max,vf_clip_eps=0.2 vs value_clip=none over InvertedPendulum-v5, " \
+           "Hopper-v5:" in out.stdout
+    assert "calibrating Hopper-v5:" in out.stdout
+    assert "on 2 workers here" in out.stdout and "on 32 cluster workers" in out.stdout
+
+
+def test_missing_pilot_is_one_line_exit_2(tmp_path):
+    out = harness("plan", "experiments/smoke.yaml", "--pilot", str(tmp_path / "nope"))
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"error: --pilot {tmp_path / 'nope'}: not a directory; give a results directory such "
+        "as results/<name>"]
