@@ -115,3 +115,19 @@ def test_no_finished_runs_is_a_value_error(tmp_path):
     (tmp_path / "failures" / "x.json").write_text('{"reason": "boom"}')
     with pytest.raises(ValueError, match=r"no finished runs in .*: run `harness run"):
         write_report(exp, tmp_path)
+
+
+def test_report_names_the_software_that_trained_the_runs(small):
+    exp, exp_dir = small
+    manifest = json.loads((exp_dir / "manifest.json").read_text())
+    session = {"started": "2026-11-01T10:00:00", "finished": "2026-11-01T11:00:00",
+               "git": {"commit": "a" * 40, "dirty": False},
+               "versions": {"vclip-harness": "0.1.0", "torch": "2.13.0", "mujoco": "3.3.0"}}
+    later = {**session, "git": {"commit": "b" * 40, "dirty": True}}
+    (exp_dir / "manifest.json").write_text(json.dumps({**manifest,
+                                                       "sessions": [session, later]}))
+    text = (write_report(exp, exp_dir, n_boot=200) / "report.md").read_text()
+    provenance = text.split("## Provenance")[1]
+    assert "| aaaaaaaaaaaa | 0.1.0 | 2.13.0 | – | 3.3.0 |" in provenance
+    assert "bbbbbbbbbbbb (dirty)" in provenance
+    assert "more than one software version" in provenance

@@ -104,6 +104,16 @@ def experiment_from_manifest(exp_dir: Path) -> Experiment:
         analysis=AnalysisSettings(**exp.get("analysis", {})))
 
 
+def read_sessions(exp_dir: Path) -> list[dict]:
+    """The ``harness run`` invocations recorded in ``exp_dir/manifest.json`` (commit, package
+    versions, host, times), oldest first; none when there is no readable manifest."""
+    try:
+        sessions = json.loads((Path(exp_dir) / "manifest.json").read_text())["sessions"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [s for s in sessions if isinstance(s, dict)] if isinstance(sessions, list) else []
+
+
 def read_failures(directory: Path) -> list[Failure]:
     """``directory/<run_id>.json`` files written by the runner for failed runs."""
     failures = []

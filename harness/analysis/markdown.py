@@ -10,12 +10,14 @@ from pathlib import Path
 import pandas as pd
 
 from harness.analysis.claims import Claim
-from harness.analysis.load import Results
+from harness.analysis.load import Results, read_sessions
 from harness.analysis.published import PUBLISHED_STEPS, REFERENCE_RETURNS
 from harness.analysis.scores import LAST_EPISODES
 from harness.analysis.tables import AUDIT_COLUMNS, COMPARISON_COLUMNS, resolved_configs
 from harness.runs.spec import AnalysisSettings, Experiment
 
+PROVENANCE_PACKAGES = ("vclip-harness", "torch", "gymnasium", "mujoco", "numpy")
+"""Package versions shown per software version in the report (all are in the manifest)."""
 MAX_LISTED = 50
 """Runs without results listed one by one; the rest are counted."""
 
@@ -60,6 +62,7 @@ def render(exp: Experiment, exp_dir: Path, results: Results, *, summary: pd.Data
          table(auc)],
         _references(exp, summary, baselines),
         _failures(exp, results),
+        _provenance(read_sessions(exp_dir)),
     ]
     return "\n\n".join("\n".join(s) for s in sections if s) + "\n"
 
@@ -204,6 +207,30 @@ def _failures(exp: Experiment, results: Results) -> list[str]:
     if len(missing) > MAX_LISTED:
         lines.append(f"- … and {len(missing) - MAX_LISTED} more without results")
     return lines
+
+
+def _provenance(sessions: Sequence[dict]) -> list[str]:
+    """Which code and packages trained the runs: one row per distinct commit and versions."""
+    if not sessions:
+        return ["## Provenance", "", "No `harness run` session is recorded in manifest.json: "
+                "the software that trained these runs is unknown."]
+    rows = {}
+    for s in sessions:
+        git = s.get("git") or {}
+        versions = s.get("versions") or {}
+        commit = (git.get("commit") or "unknown")[:12] + (" (dirty)" if git.get("dirty") else "")
+        key = (commit, *(versions.get(k, "–") for k in PROVENANCE_PACKAGES))
+        first = rows.setdefault(key, {"sessions": 0, "from": s.get("started", "–")})
+        first["sessions"] += 1
+        first["to"] = s.get("finished") or s.get("started", "–")
+    frame = pd.DataFrame([{"harness commit": k[0],
+                           **dict(zip(PROVENANCE_PACKAGES, k[1:], strict=True)), **v}
+                          for k, v in rows.items()])
+    note = ("" if len(rows) == 1 else " **The runs come from more than one software version: "
+            "compare them with care.**")
+    return ["## Provenance", "",
+            f"`harness run` sessions recorded in `manifest.json`, by software.{note}", "",
+            table(frame)]
 
 
 def table(frame: pd.DataFrame) -> str:
