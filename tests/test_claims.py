@@ -56,11 +56,19 @@ def verdicts(exp, rows) -> dict[str, str]:
     return {k: c.verdict for k, c in judge(exp, rows).items()}
 
 
-def test_pairs_add_matched_unclipped_references_and_primary_pairs_are_clip_effects():
+def test_pairs_match_every_axis_but_the_clip_and_primary_pairs_are_clip_effects():
+    """With a reward-normalisation axis, max without normalisation is compared with none
+    without it, never with the control (none with it): that pair would confound the two."""
     exp = make_experiment(NORM, NONE_T)
-    assert comparison_pairs(exp)[:3] == [(v, NONE_T) for v in NORM if v != NONE_T]
-    assert comparison_pairs(exp)[3:] == [(MAX_F, NONE_F)]
+    assert comparison_pairs(exp) == [(MAX_T, NONE_T), (MAX_F, NONE_F)]
     assert primary_pairs(exp) == [(MAX_T, NONE_T), (MAX_F, NONE_F)]
+
+
+def test_pairs_with_a_clipped_control_and_an_eps_axis():
+    exp = make_experiment(SWEEP, B02)
+    assert comparison_pairs(exp) == [(NONE, B02), (B10, B02), (SB3, B02), (B02, NONE),
+                                     (B10, NONE), (SB3, NONE)]
+    assert primary_pairs(exp) == [(B02, NONE), (B10, NONE), (SB3, NONE)]
 
 
 def test_without_clipped_variants_nothing_is_tested():

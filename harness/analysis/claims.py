@@ -91,15 +91,31 @@ def _without_clip(cfg: PPOConfig) -> PPOConfig:
 
 
 def comparison_pairs(exp: Experiment) -> list[tuple[str, str]]:
-    """(variant, control) pairs of the report: every variant vs the experiment's control,
-    then every clipped variant vs its matched unclipped variant when that is another pair."""
+    """(variant, control) pairs of the report: each variant against the variant that has the
+    control's value clip and the variant's own value of every other axis (with no other axis,
+    that is the experiment's control), then each clipped variant against its matched
+    unclipped variant when that is another pair. Comparing across another axis (e.g. max
+    without reward normalisation against none with it) would confound the two settings, so
+    such pairs are not computed, and a variant that differs from the control only outside the
+    value clip has nothing to be compared with."""
     configs = resolved_configs(exp)
-    pairs = [(v, exp.control) for v in configs if v != exp.control]
+    control = configs[exp.control]
+    pairs = []
+    for label, cfg in configs.items():
+        ref = next((c for c, other in configs.items() if _without_clip(other) ==
+                    _without_clip(cfg) and _clip(other) == _clip(control)), None)
+        if ref is not None and ref != label:
+            pairs.append((label, ref))
     for label in configs:
         ref = unclipped_reference(label, configs)
         if ref is not None and (label, ref) not in pairs:
             pairs.append((label, ref))
     return pairs
+
+
+def _clip(cfg: PPOConfig) -> tuple[str, float]:
+    """The value-clip part of a config (eps only where it clips)."""
+    return cfg.value_clip, cfg.applied_vf_clip_eps
 
 
 def baselines_variants(exp: Experiment) -> list[str]:
