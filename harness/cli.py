@@ -160,7 +160,8 @@ def _plan(args: argparse.Namespace, argv: list[str]) -> int:
 
     try:
         spread = (plan.published_spread if args.pilot is None
-                  else plan.pilot_spread(Path(args.pilot), exp.analysis.metric))
+                  else plan.pilot_spread(Path(args.pilot), exp.analysis.metric,
+                                   exp.analysis.final_window))
     except ValueError as e:
         raise InputError(str(e)) from None
     found = plan.needs(exp, spread)

@@ -66,13 +66,14 @@ def published_spread(env_id: str, variant: str) -> tuple[float, str]:
     return cv**2, f"cv {cv:.2f} {source}"
 
 
-def pilot_spread(pilot_dir: Path, metric: str) -> Spread:
+def pilot_spread(pilot_dir: Path, metric: str, window: int) -> Spread:
     """Spreads measured in a pilot's finished runs: the variant's own in that env when the
-    pilot has it, else the mean over the env's variants, else the published one."""
+    pilot has it, else the mean over the env's variants, else the published one.
+    ``window``: episodes averaged for the final score."""
     results = load_results(pilot_dir)
     if not results.run_ids:
         raise ValueError(f"--pilot {pilot_dir}: no finished runs there")
-    scores = final_scores(results.episodes) if metric == "final" else auc_scores(
+    scores = final_scores(results.episodes, window) if metric == "final" else auc_scores(
         results.updates)
     per_cell = scores.groupby(["env_id", "variant"])["score"].agg(
         lambda s: (s.std(ddof=1) / abs(s.mean())) ** 2 if len(s) > 1 else np.nan).dropna()

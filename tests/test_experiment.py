@@ -38,7 +38,7 @@ def test_every_preset_loads():
 
 def test_analysis_section_defaults_and_overrides():
     assert parse().analysis == AnalysisSettings(margin=0.10, alpha=0.05, power=0.8,
-                                                metric="final")
+                                                metric="final", final_window=100)
     exp = parse(analysis={"margin": "5e-2", "power": 0.9, "metric": "auc"})
     assert exp.analysis == AnalysisSettings(margin=0.05, alpha=0.05, power=0.9, metric="auc")
     with pytest.raises(ExperimentError, match="analysis.power: must be a number in"):
@@ -137,13 +137,15 @@ BAD = [
     ("yaml_syntax", BASE + "ppo: {a: [\n", "yaml", "line "),
     ("not_a_mapping", "- just\n- a list\n", "(top level)", "must be a mapping"),
     ("analysis_unknown_key", BASE + "analysis: {margn: 0.1}\n", "analysis.margn",
-     "unknown key; allowed: margin, alpha, power, metric"),
+     "unknown key; allowed: margin, alpha, power, metric, final_window"),
     ("analysis_margin_range", BASE + "analysis: {margin: 10}\n", "analysis.margin",
      "must be a number in (0, 1)"),
     ("analysis_alpha_text", BASE + "analysis: {alpha: small}\n", "analysis.alpha",
      "must be a number in (0, 0.5)"),
     ("analysis_metric", BASE + "analysis: {metric: median}\n", "analysis.metric",
      "must be one of final, auc"),
+    ("analysis_window", BASE + "analysis: {final_window: 0}\n", "analysis.final_window",
+     "must be a positive integer"),
 ]
 
 

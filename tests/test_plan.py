@@ -28,13 +28,13 @@ def test_seeds_from_a_pilot_with_known_spread_match_the_textbook(tmp_path):
     """Pilot runs level off at 1000 * (1 + 0.2 z): a coefficient of variation of 0.2."""
     pilot = make_experiment(VARIANTS, NONE, seeds=range(150), name="pilot")
     write_results(tmp_path, pilot, {NONE: 1.0, MAX: 1.0}, noise=0.2, n_episodes=100)
-    [need] = plan.needs(pilot, plan.pilot_spread(tmp_path, "final"))
+    [need] = plan.needs(pilot, plan.pilot_spread(tmp_path, "final", 100))
     assert (need.variant, need.control) == (MAX, NONE)
     assert need.seeds == pytest.approx(textbook(0.2), rel=0.10)
     assert "from the pilot's" in need.sources[0]
     # another experiment's envs fall back to the published spread
     other = make_experiment(VARIANTS, NONE, envs=("Walker2d-v5",))
-    [need] = plan.needs(other, plan.pilot_spread(tmp_path, "final"))
+    [need] = plan.needs(other, plan.pilot_spread(tmp_path, "final", 100))
     assert "published" in need.sources[0]
 
 

@@ -131,3 +131,13 @@ def test_report_names_the_software_that_trained_the_runs(small):
     assert "| aaaaaaaaaaaa | 0.1.0 | 2.13.0 | – | 3.3.0 |" in provenance
     assert "bbbbbbbbbbbb (dirty)" in provenance
     assert "more than one software version" in provenance
+
+
+def test_a_window_spanning_most_of_training_is_flagged(small, tmp_path):
+    exp, exp_dir = small  # 150 episodes spread over training: the last 100 span two thirds
+    text = (write_report(exp, exp_dir, n_boot=200) / "report.md").read_text()
+    assert "spanning more than a third of training" in text
+    dense = tmp_path / "dense"
+    write_results(dense, exp, {NONE: 1.0, BETTER: 1.5, SAME: 1.0}, n_episodes=1000)
+    text = (write_report(exp, dense, n_boot=200) / "report.md").read_text()
+    assert "spanning more than a third of training" not in text

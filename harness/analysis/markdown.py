@@ -12,12 +12,13 @@ import pandas as pd
 from harness.analysis.claims import Claim
 from harness.analysis.load import Results, read_sessions
 from harness.analysis.published import PUBLISHED_STEPS, REFERENCE_RETURNS
-from harness.analysis.scores import LAST_EPISODES
 from harness.analysis.tables import AUDIT_COLUMNS, COMPARISON_COLUMNS, resolved_configs
 from harness.runs.spec import AnalysisSettings, Experiment
 
 PROVENANCE_PACKAGES = ("vclip-harness", "torch", "gymnasium", "mujoco", "numpy")
 """Package versions shown per software version in the report (all are in the manifest)."""
+WIDE_WINDOW = 1 / 3
+"""A final-score window spanning more of training than this is flagged."""
 MAX_LISTED = 50
 """Runs without results listed one by one; the rest are counted."""
 
@@ -32,7 +33,8 @@ class Figures:
     eps_sweep: str | None
 
 
-def render(exp: Experiment, exp_dir: Path, results: Results, *, summary: pd.DataFrame,
+def render(exp: Experiment, exp_dir: Path, results: Results, *, final: pd.DataFrame,
+           summary: pd.DataFrame,
            auc: pd.DataFrame, comparisons: pd.DataFrame, stability: pd.DataFrame,
            claims: Sequence[Claim], figures: Figures, baselines: Sequence[str], n_boot: int,
            seed: int) -> str:
@@ -45,7 +47,8 @@ def render(exp: Experiment, exp_dir: Path, results: Results, *, summary: pd.Data
         _method(exp.analysis, n_boot, seed, comparisons),
         _claims(claims, exp.analysis),
         ["## Final scores", "", "IQM with 95% CI per env and variant ([summary.csv](summary.csv)).",
-         "", f"![final scores]({figures.final_scores})", "", table(summary)],
+         *_window_note(final), "", f"![final scores]({figures.final_scores})", "",
+         table(summary)],
         ["## Comparisons", "",
          "Each variant against its control, on both scores ([comparisons.csv](comparisons.csv), "
          "which also has the columns behind each verdict: `log_se`, `df`, `p_tost`, "
@@ -90,8 +93,9 @@ def _method(a: AnalysisSettings, n_boot: int, seed: int,
             comparisons: pd.DataFrame) -> list[str]:
     families = comparisons["family"].value_counts()
     return ["## Method", "",
-            f"- **Scores** of a run: `final`, the mean raw return of its last {LAST_EPISODES} "
-            "training episodes (the openrlbenchmark/CleanRL convention), and `auc`, its mean "
+            f"- **Scores** of a run: `final`, the mean raw return of its last {a.final_window} "
+            "training episodes (the openrlbenchmark/CleanRL convention; a run with fewer is "
+            "scored on the episodes of its last 10% of env steps), and `auc`, its mean "
             f"return over training (area under the curve). Claims are judged on `{a.metric}`.",
             "- **IQM**: interquartile mean over runs (Agarwal et al. 2021, rliable), with a 95% "
             f"percentile bootstrap CI ({n_boot:,} resamples, seed {seed}).",
@@ -140,6 +144,19 @@ def _estimate(c: Claim, a: AnalysisSettings) -> str:
     interval = ("n/a" if math.isnan(c.rel_ci_low) else
                 f"[{c.rel_ci_low:+.1%}, {c.rel_ci_high:+.1%}]")
     return f"{c.rel_diff:+.1%} {interval} ({c.metric}, n = {c.n})"
+
+
+def _window_note(final: pd.DataFrame) -> list[str]:
+    """Warn where the final-score window spans more than a third of training: the score is
+    then closer to a training average than to the end of training."""
+    wide = final[final["window"] > WIDE_WINDOW]
+    if wide.empty:
+        return []
+    cells = ", ".join(f"{e} / {v}" for e, v in dict.fromkeys(zip(wide["env_id"], wide["variant"],
+                                                                  strict=True)))
+    return ["", f"**Warning:** for {len(wide)} runs ({cells}) the final score averages episodes "
+            f"spanning more than a third of training (up to {wide['window'].max():.0%}): read "
+            "it as a late-training average, or set a smaller `analysis.final_window`."]
 
 
 def _stability(stability: pd.DataFrame) -> list[str]:

@@ -36,7 +36,8 @@ def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: 
     """
     exp_dir = Path(exp_dir)
     results = experiment_results(exp, exp_dir)
-    scores = {"final": tables.in_experiment_order(final_scores(results.episodes), exp),
+    final = final_scores(results.episodes, exp.analysis.final_window, exp.total_steps)
+    scores = {"final": tables.in_experiment_order(final, exp),
               "auc": tables.in_experiment_order(auc_scores(results.updates), exp)}
     summary = tables.summary_table(scores["final"], n_boot=n_boot, seed=seed)
     auc = tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed)
@@ -58,7 +59,8 @@ def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: 
                         ("claims", claims.claims_table(verdicts))):
         _write_text(report_dir / f"{name}.csv", frame.to_csv(index=False))
     text = markdown.render(
-        exp, exp_dir, results, summary=summary, auc=auc, comparisons=comparisons,
+        exp, exp_dir, results, final=scores["final"], summary=summary, auc=auc,
+        comparisons=comparisons,
         stability=steadiness, claims=verdicts, figures=figures,
         baselines=claims.baselines_variants(exp), n_boot=n_boot, seed=seed)
     _write_text(report_dir / "report.md", text)

@@ -8,17 +8,38 @@ import pandas as pd
 RUN_KEYS = ["run_id", "env_id", "variant", "seed"]
 LAST_EPISODES = 100
 """Final score window: openrlbenchmark/CleanRL tables report the mean of the last 100 episodes."""
+FALLBACK_SHARE = 0.1
+"""Runs with fewer episodes than the window are scored on their last 10% of env steps."""
 
 
-def final_scores(episodes: pd.DataFrame, last_n: int = LAST_EPISODES) -> pd.DataFrame:
+def final_scores(episodes: pd.DataFrame, last_n: int = LAST_EPISODES,
+                 total_steps: int | None = None) -> pd.DataFrame:
     """Mean raw ``episode_return`` of each run's last ``last_n`` training episodes.
 
-    ``episodes``: the episodes table. Returns one row per run: ``RUN_KEYS`` + ``score``; runs
-    with no finished episode are absent.
+    With ``total_steps`` (env steps per run), a run that finished fewer than ``last_n``
+    episodes is scored on the episodes that ended in its last ``FALLBACK_SHARE`` of training
+    instead (its last episode if none did), so a few long episodes do not turn the final
+    score into the whole-training average; ``window`` is then the share of training the
+    scored episodes span (from the earliest one's end to the end of training), else NaN.
+
+    ``episodes``: the episodes table. Returns one row per run: ``RUN_KEYS`` + ``score`` +
+    ``window``; runs with no finished episode are absent.
     """
-    last = episodes.sort_values(["run_id", "global_step"], kind="stable") \
-        .groupby("run_id", sort=False).tail(last_n)
-    return _per_run_mean(last, "episode_return")
+    ordered = episodes.sort_values(["run_id", "global_step"], kind="stable")
+    last = ordered.groupby("run_id", sort=False).tail(last_n)
+    if total_steps is not None:
+        counts = ordered.groupby("run_id", sort=False)["global_step"].transform("size")
+        late = ordered[(counts < last_n)
+                       & (ordered["global_step"] > (1 - FALLBACK_SHARE) * total_steps)]
+        few = set(ordered.loc[counts < last_n, "run_id"])
+        lone = ordered[ordered["run_id"].isin(few - set(late["run_id"]))]
+        last = pd.concat([last[~last["run_id"].isin(few)], late,
+                          lone.groupby("run_id", sort=False).tail(1)])
+    scores = _per_run_mean(last, "episode_return")
+    start = last.groupby("run_id")["global_step"].min()
+    scores["window"] = (1 - scores["run_id"].map(start) / total_steps if total_steps
+                        else np.nan)
+    return scores
 
 
 def auc_scores(updates: pd.DataFrame) -> pd.DataFrame:

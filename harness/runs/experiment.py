@@ -277,6 +277,9 @@ def _analysis(value: Any, fail: Fail) -> AnalysisSettings:
                 raise fail("analysis.metric", f"must be one of {', '.join(METRICS)}, got {item!r}")
             settings[key] = item
             continue
+        if key == "final_window":
+            settings[key] = _positive_int(item, "analysis.final_window", fail)
+            continue
         low, high = ANALYSIS_RANGES[key]
         number = _number(item)
         if number is None or not low < number < high:

@@ -41,6 +41,9 @@ class AnalysisSettings:
     """Power at which ``mde`` and ``seeds_needed`` are computed."""
     metric: str = "final"
     """The primary score the claims are judged on: ``final`` or ``auc`` (see ``METRICS``)."""
+    final_window: int = 100
+    """Episodes averaged for the final score (openrlbenchmark's 100); runs with fewer are
+    scored on their last 10% of env steps."""
 
 
 @dataclass(frozen=True)
