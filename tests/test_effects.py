@@ -96,7 +96,7 @@ def test_verdict_rules(p_holm, p_tost_holm, rel, expected):
     assert effects.verdict(p_holm, p_tost_holm, rel, alpha=ALPHA) == expected
 
 
-@pytest.mark.parametrize("n", [5, 10, 20])
+@pytest.mark.parametrize("n", [3, 5, 10, 20])
 @pytest.mark.parametrize("rho", [1 + MARGIN, 1 - MARGIN])
 @pytest.mark.parametrize("cv", [0.05, 0.2, 0.5])
 def test_equivalence_is_rarely_granted_at_the_margin(n, rho, cv):
@@ -118,7 +118,7 @@ def test_equivalence_is_found_when_there_is_no_effect_and_many_runs():
     assert np.mean(effects.log_ratio([x], [y]).p_equivalence(MARGIN) < ALPHA) > 0.8
 
 
-@pytest.mark.parametrize("n", [5, 10, 20])
+@pytest.mark.parametrize("n", [3, 5, 10, 20])
 def test_difference_test_keeps_its_level_under_the_null(n):
     x, y = simulate(np.random.default_rng(n), 1.0, 0.4, n)
     assert np.mean(effects.log_ratio([x], [y]).p_value() < ALPHA) <= ALPHA + MC
@@ -172,6 +172,14 @@ def test_probability_of_improvement_interval_coverage():
         c = effects.compare([x], [y], alpha=ALPHA, power=0.8, margin=MARGIN, n_boot=500, seed=i)
         hits.append(c.pi_ci_low <= truth <= c.pi_ci_high)
     assert np.mean(hits) >= 0.90
+
+
+def test_no_probability_of_improvement_interval_from_three_runs():
+    x, y = np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0])
+    c = effects.compare([x], [y], alpha=ALPHA, power=0.8, margin=MARGIN, n_boot=200, seed=0)
+    assert c.prob_improvement == 0.0
+    assert math.isnan(c.pi_ci_low) and math.isnan(c.pi_ci_high)
+    assert not math.isnan(c.rel_ci_low)  # the ratio's interval holds from 2 runs
 
 
 def test_compare_fills_every_column_consistently():

@@ -141,3 +141,14 @@ def test_a_window_spanning_most_of_training_is_flagged(small, tmp_path):
     write_results(dense, exp, {NONE: 1.0, BETTER: 1.5, SAME: 1.0}, n_episodes=1000)
     text = (write_report(exp, dense, n_boot=200) / "report.md").read_text()
     assert "spanning more than a third of training" not in text
+
+
+def test_a_clip_that_never_acted_is_flagged(small):
+    exp, exp_dir = small
+    for path in (exp_dir / "updates").glob("*vf_clip_eps_1.0*.parquet"):
+        frame = pd.read_parquet(path)
+        frame["value_clip_fraction"] = 0.0
+        frame.to_parquet(path, index=False)
+    text = (write_report(exp, exp_dir, n_boot=200) / "report.md").read_text()
+    assert f"`{SAME}` never clipped a value prediction" in text
+    assert f"`{BETTER}` never clipped" not in text

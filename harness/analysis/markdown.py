@@ -54,6 +54,7 @@ def render(exp: Experiment, exp_dir: Path, results: Results, *, final: pd.DataFr
          "which also has the columns behind each verdict: `log_se`, `df`, `p_tost`, "
          "`p_tost_holm`); `mean_diff` is in return units per env and the relative difference "
          "for `all`.", "",
+         *_inactive_clips(exp, results),
          *([f"![probability of improvement]({figures.prob_improvement})", ""]
            if figures.prob_improvement else []),
          table(comparisons[shown]) if len(comparisons) else "No comparisons."],
@@ -144,6 +145,19 @@ def _estimate(c: Claim, a: AnalysisSettings) -> str:
     interval = ("n/a" if math.isnan(c.rel_ci_low) else
                 f"[{c.rel_ci_low:+.1%}, {c.rel_ci_high:+.1%}]")
     return f"{c.rel_diff:+.1%} {interval} ({c.metric}, n = {c.n})"
+
+
+def _inactive_clips(exp: Experiment, results: Results) -> list[str]:
+    """Flag clipped variants whose clip never acted: their loss equalled the unclipped one in
+    every update, so any difference from it is chance, not clipping."""
+    configs = resolved_configs(exp)
+    clipped = results.updates[results.updates["variant"].map(
+        lambda v: configs[v].clips_value if v in configs else False).astype(bool)]
+    fractions = clipped.groupby("variant", sort=False)["value_clip_fraction"].max()
+    idle = [v for v, top in fractions.items() if top == 0]
+    return [f"**Note:** `{v}` never clipped a value prediction (value clip fraction 0 in every "
+            "update of every run): its loss equalled the unclipped one, so its comparisons "
+            "measure chance, not clipping." for v in idle] + ([""] if idle else [])
 
 
 def _window_note(final: pd.DataFrame) -> list[str]:
