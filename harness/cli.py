@@ -1,4 +1,4 @@
-"""``harness`` command line (DESIGN.md §4): run, status, plan, report, bench.
+"""``harness`` command line (docs/design.md §4): run, status, plan, report, bench.
 
 Exit codes: 0 ok; 1 some runs failed; 2 bad input or usage (one line ``error: ...`` on
 stderr, no traceback); 130 interrupted. Commands import torch and friends only when they

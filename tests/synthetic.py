@@ -1,4 +1,4 @@
-"""Synthetic experiments and results directories in the documented schema (DESIGN.md §4).
+"""Synthetic experiments and results directories in the documented schema (docs/design.md §4).
 
 Run scores are drawn so a test knows the truth: run ``(env, variant, seed)`` levels off at
 ``base[env] * effect[variant] * (1 + noise * z)`` with ``z`` standard normal.

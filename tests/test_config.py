@@ -1,4 +1,4 @@
-"""PPOConfig defaults (DESIGN.md §5) and validation messages."""
+"""PPOConfig defaults (docs/design.md §5) and validation messages."""
 
 import pytest
 

@@ -1,5 +1,6 @@
 """notebooks/explore.ipynb runs top to bottom (nbclient) against a small synthetic results set."""
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -17,7 +18,9 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
                           seeds=range(3))
     write_results(tmp_path, exp, {"value_clip=none": 1.0, "value_clip=max,vf_clip_eps=0.2": 1.2,
                                   "value_clip=max,vf_clip_eps=1.0": 0.9})
-    monkeypatch.setenv("HARNESS_EXP_DIR", str(tmp_path))  # the kernel inherits the env
+    # relative to the repository root, as the README says (the kernel runs in notebooks/)
+    relative = os.path.relpath(tmp_path, NOTEBOOK.parents[1])
+    monkeypatch.setenv("HARNESS_EXP_DIR", relative)  # the kernel inherits the env
     monkeypatch.setenv("HARNESS_N_BOOT", "200")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(nb, timeout=120, kernel_name="python3",
@@ -27,4 +30,6 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     text = "".join(o.get("text", "") for o in outputs)
     assert "synthetic: 18 finished runs, 0 failed" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 7  # scores, PoI, 4 curves, eps sweep
+    assert len(images) >= 8  # scores, PoI, 4 curves, eps sweep, every run's curve
+    assert "runs in the bottom quarter" in "".join(
+        o.get("data", {}).get("text/html", "") for o in outputs)

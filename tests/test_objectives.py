@@ -1,4 +1,4 @@
-"""Loss math on small hand-computed cases (DESIGN.md §4 loss contract)."""
+"""Loss math on small hand-computed cases (docs/design.md §4 loss contract)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""A run's numbers depend only on its RunSpec, not on its pack-mates (DESIGN.md §3)."""
+"""A run's numbers depend only on its RunSpec, not on its pack-mates (docs/design.md §3)."""
 
 import numpy as np
 import pandas as pd

@@ -1,4 +1,4 @@
-"""Verdicts on the published claims C1-C4 (DESIGN.md §1) from the comparison table.
+"""Verdicts on the published claims C1-C4 (docs/design.md §1) from the comparison table.
 
 A claim is judged on *clip-effect* comparisons of the primary family: a clipped variant
 against the unclipped variant that matches it in every other setting (so that e.g. reward

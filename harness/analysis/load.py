@@ -33,7 +33,7 @@ class Results:
     """The finished runs of one experiment: both tables hold exactly the same run ids."""
 
     updates: pd.DataFrame
-    """One row per PPO update (DESIGN.md §4 ``updates`` schema, plus the matrix axes)."""
+    """One row per PPO update (docs/design.md §4 ``updates`` schema, plus the matrix axes)."""
     episodes: pd.DataFrame
     """One row per finished training episode (``episodes`` schema)."""
     failures: tuple[Failure, ...]

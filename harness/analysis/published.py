@@ -1,4 +1,4 @@
-"""Published numbers the report and ``harness plan`` compare with (DESIGN.md §5)."""
+"""Published numbers the report and ``harness plan`` compare with (docs/design.md §5)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Population actor-critic: K independent agents as stacked weights, run with batched matmuls.
 
 Each layer holds ``W [K, in, out]`` and ``b [K, 1, out]``; an input ``[K, B, in]`` gives
-``[K, B, out]`` with one ``baddbmm``, so agent k only ever touches slice k (DESIGN.md §3).
+``[K, B, out]`` with one ``baddbmm``, so agent k only ever touches slice k (docs/design.md §3).
 Architecture and init follow ppo2's ``mlp`` policy / CleanRL ``ppo_continuous_action``:
 separate policy and value MLPs, tanh, orthogonal init (sqrt 2 hidden, 0.01 policy head,
 1.0 value head), zero biases, state-independent log-std initialised at 0.

@@ -2,7 +2,7 @@
 
 Every function works on tensors of any shape. The ``*_per_agent`` forms take ``[K, B]`` tensors
 and per-agent hyper-parameters of shape ``[K]`` and return per-agent losses of shape ``[K]``;
-the scalar forms are the contract (DESIGN.md §4) and reduce over all elements.
+the scalar forms are the contract (docs/design.md §4) and reduce over all elements.
 """
 
 from __future__ import annotations

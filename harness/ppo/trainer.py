@@ -1,4 +1,4 @@
-"""Train a pack of K independent PPO agents in lockstep (Baselines ppo2, DESIGN.md §3, §5).
+"""Train a pack of K independent PPO agents in lockstep (Baselines ppo2, docs/design.md §3, §5).
 
 The loop reads top to bottom like CleanRL's: rollout -> GAE -> update epochs -> log. Agent k
 uses only its own env, normalisation statistics, generator, Adam state, gradient-norm clip and

@@ -1,4 +1,4 @@
-"""Load an experiment YAML file and validate it into an ``Experiment`` (DESIGN.md §4).
+"""Load an experiment YAML file and validate it into an ``Experiment`` (docs/design.md §4).
 
 Every problem raises ``ExperimentError`` whose text is one line ``<file>: <key>: <what is
 allowed>``; the CLI prints it after ``error:`` and exits 2 before any run starts.

@@ -1,4 +1,4 @@
-"""One experiment's results directory (DESIGN.md §2): paths, run states, lock.
+"""One experiment's results directory (docs/design.md §2): paths, run states, lock.
 
 Every file is written atomically (``files.atomic_write``), so a reader (or a resumed run) sees
 a whole file or none. A run is done when its ``updates`` file exists; that file is written last.

@@ -1,4 +1,4 @@
-"""Column names of the per-run results tables (DESIGN.md §4): the trainer's logged fields
+"""Column names of the per-run results tables (docs/design.md §4): the trainer's logged fields
 (``harness.ppo.agent``) after the run's identity columns. Every matrix axis also gets a column
 of its own after these."""
 

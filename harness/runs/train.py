@@ -1,5 +1,5 @@
 """Train runs: each ``RunSpec`` becomes an agent of ``ppo.trainer.train_pack``, and its logs
-get the run's identity columns (DESIGN.md §4 results schema)."""
+get the run's identity columns (docs/design.md §4 results schema)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from harness.runs.spec import RunSpec
 
 @dataclass(frozen=True)
 class RunResult:
-    """One run's tables (DESIGN.md §4 schema) and, if it diverged, why."""
+    """One run's tables (docs/design.md §4 schema) and, if it diverged, why."""
 
     spec: RunSpec
     """The run."""
