@@ -1,4 +1,4 @@
-"""``harness`` command line (docs/design.md §4): run, status, plan, report, bench.
+"""``harness`` command line (docs/design.md §4): run, status, plan, report, export, bench.
 
 Exit codes: 0 ok; 1 some runs failed; 2 bad input or usage (one line ``error: ...`` on
 stderr, no traceback); 130 interrupted. Commands import torch and friends only when they
@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--jobs", type=_positive_int, default=None,
                       help="workers for the wall time (default: available cores)")
     plan.set_defaults(command=_plan)
+    export = sub.add_parser("export", help="write the runs in another tool's format")
+    _experiment_args(export)
+    export.add_argument("--tensorboard", metavar="DIR", required=True,
+                        help="one TensorBoard run per run id under DIR")
+    export.set_defaults(command=_export)
     report = sub.add_parser("report", help="write results/<name>/report/")
     _experiment_args(report)
     report.add_argument("--n-boot", type=_positive_int, default=None,
@@ -168,6 +173,21 @@ def _plan(args: argparse.Namespace, argv: list[str]) -> int:
     table = plan.cost(exp, max((n.seeds for n in found), default=len(exp.seeds)),
                       plan.calibrate(exp.envs)) if found else None
     print(plan.render(exp, found, table, args.jobs or os.cpu_count() or 1))
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace, argv: list[str]) -> int:
+    exp = load_experiment(args.experiment)
+    rdir = ResultsDir(Path(args.results_dir) / exp.name)
+    from harness.analysis.export import export_tensorboard
+    from harness.analysis.report import experiment_results
+
+    try:
+        written = export_tensorboard(experiment_results(exp, rdir.root), Path(args.tensorboard))
+    except (ValueError, ImportError) as e:
+        raise InputError(str(e)) from None
+    print(f"{len(written)} runs written to {args.tensorboard}; view them with: "
+          f"tensorboard --logdir {shlex.quote(args.tensorboard)}")
     return EXIT_OK
 
 

@@ -1,0 +1,59 @@
+"""harness export --tensorboard: event files read back with TensorBoard's own reader."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from synthetic import make_experiment, write_results
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from harness.analysis.export import EPISODE_TAGS, UPDATE_TAGS, export_tensorboard
+from harness.analysis.report import experiment_results
+
+TESTS = Path(__file__).parent
+VARIANTS = {"value_clip=none": {"value_clip": "none"},
+            "value_clip=max,vf_clip_eps=0.2": {"value_clip": "max", "vf_clip_eps": 0.2}}
+
+
+@pytest.fixture
+def exported(tmp_path):
+    exp = make_experiment(VARIANTS, "value_clip=none", seeds=range(2))
+    write_results(tmp_path / "runs", exp, {v: 1.0 for v in VARIANTS}, n_episodes=30)
+    results = experiment_results(exp, tmp_path / "runs")
+    return results, export_tensorboard(results, tmp_path / "tb")
+
+
+def test_one_tensorboard_run_per_run_id(exported):
+    results, dirs = exported
+    assert sorted(d.name for d in dirs) == sorted(results.run_ids)
+
+
+def test_scalars_read_back_equal_the_tables(exported):
+    results, dirs = exported
+    run = dirs[0]
+    events = EventAccumulator(str(run), size_guidance={"scalars": 0}).Reload()
+    assert set(events.Tags()["scalars"]) == {*UPDATE_TAGS.values(), *EPISODE_TAGS.values()}
+    updates = results.updates[results.updates["run_id"] == run.name]
+    loss = events.Scalars("losses/value_loss")
+    assert [e.step for e in loss] == updates["global_step"].tolist()
+    np.testing.assert_allclose([e.value for e in loss], updates["value_loss"], rtol=1e-6)
+    # NaN (no episode ended in the first update) is skipped
+    assert len(events.Scalars("charts/mean_episodic_return")) == len(updates) - 1
+    episodes = results.episodes[results.episodes["run_id"] == run.name]
+    returns = events.Scalars("charts/episodic_return")
+    np.testing.assert_allclose([e.value for e in returns], episodes["episode_return"],
+                               rtol=1e-6)
+    assert [e.step for e in returns] == episodes["global_step"].tolist()
+
+
+def test_export_without_results_is_one_line_exit_2(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "harness", "export", "experiments/smoke.yaml",
+                          "--results-dir", str(tmp_path), "--tensorboard", str(tmp_path / "tb")],
+                         cwd=TESTS.parent, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(TESTS)})
+    assert out.returncode == 2
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith("error: no finished runs in ")
