@@ -27,4 +27,4 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     text = "".join(o.get("text", "") for o in outputs)
     assert "synthetic: 18 finished runs, 0 failed" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 7  # scores, PoI, 4 curves, eps sweep
+    assert len(images) >= 9  # scores, aggregates, profile, PoI, 4 curves, eps sweep

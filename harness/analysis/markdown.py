@@ -38,6 +38,8 @@ class Figures:
     prob_improvement: str | None
     curves: dict[str, str]
     eps_sweep: str | None
+    aggregates: str
+    performance_profile: str
 
 
 def render(exp: Experiment, exp_dir: Path, results: Results, *, summary: pd.DataFrame,
@@ -51,12 +53,17 @@ def render(exp: Experiment, exp_dir: Path, results: Results, *, summary: pd.Data
         _experiment(exp, results),
         _method(n_boot, margin, seed, len(comparisons)),
         _claims(claims),
-        ["## Final scores", "", "IQM with 95% CI per env and variant ([summary.csv](summary.csv)).",
+        ["## Final scores", "",
+         "Each run's final score as a point, beside the IQM and its 95% CI per env and variant "
+         f"({_csv(figures.final_scores)}: the runs; [summary.csv](summary.csv): the intervals).",
          "", f"![final scores]({figures.final_scores})", "", table(summary)],
+        _aggregates(figures),
         ["## Comparisons", "",
          "Each variant against its control ([comparisons.csv](comparisons.csv)); `mean_diff` is "
          "in return units per env and in control-mean units for `all`.", "",
-         *([f"![probability of improvement]({figures.prob_improvement})", ""]
+         *(["P(a run of the variant beats a run of the control) with its 95% CI, per env "
+            "and over all envs.", "",
+            f"![probability of improvement]({figures.prob_improvement})", ""]
            if figures.prob_improvement else []),
          table(comparisons[COMPARISON_COLUMNS]) if len(comparisons) else "No comparisons."],
         _curves(figures),
@@ -122,21 +129,51 @@ def _claims(claims: Sequence[Claim]) -> list[str]:
     return lines
 
 
+def _aggregates(figures: Figures) -> list[str]:
+    return ["## Aggregates over envs (rliable)", "",
+            "Final scores min-max normalised per env over all runs of the experiment (every "
+            "variant): (score - min) / (max - min), so each env's worst run scores 0 and its "
+            "best 1 (rliable's choice when no random and expert reference scores exist). "
+            "Intervals are 95% stratified-bootstrap CIs: runs are resampled within each env.", "",
+            "IQM, median and mean of the normalised scores per variant, and the optimality gap "
+            f"(mean shortfall below 1; lower is better) ({_csv(figures.aggregates)}).", "",
+            f"![aggregates]({figures.aggregates})", "",
+            "Performance profile: the fraction of runs whose normalised score exceeds each "
+            "threshold tau, each env weighted equally, with its 95% band "
+            f"({_csv(figures.performance_profile)}).", "",
+            f"![performance profile]({figures.performance_profile})"]
+
+
+def _csv(png: str) -> str:
+    """A link to the CSV table drawn in ``png`` (the same stem)."""
+    name = Path(png).with_suffix(".csv").name
+    return f"[{name}]({name})"
+
+
 def _curves(figures: Figures) -> list[str]:
     if not figures.curves:
         return []
     captions = {
-        "learning_curves": "Episodic return over training (mean over runs, 95% CI band).",
-        "value_clip_fraction": "Fraction of value predictions the clip acted on.",
-        "value_loss_unclipped": "Plain squared error of the value function.",
-        "explained_variance": "Explained variance of the value function on its returns.",
+        "learning_curves": "Episodic return over training: IQM over runs with a 95% bootstrap "
+                           "band, in raw return per env (rliable's sample-efficiency curve).",
+        "value_clip_fraction": "Fraction of value predictions the clip acted on (mean over "
+                               "runs, 95% CI) on a log axis from the second update on: the "
+                               "first update clips about half of them and would hide the rest. "
+                               "The axis is linear below 0.1%, so 0 is drawn as 0; variants "
+                               "that do not clip (0 throughout) are left out.",
+        "value_loss_unclipped": "Plain squared error of the value function (mean over runs, "
+                                "95% CI).",
+        "explained_variance": "Explained variance of the value function on its returns (mean "
+                              "over runs, 95% CI).",
     }
     lines = ["## Learning curves and value-function diagnostics"]
     for stem, name in figures.curves.items():
-        lines += ["", captions[stem], "", f"![{stem}]({name})"]
+        lines += ["", f"{captions[stem]} Table: {_csv(name)}.", "", f"![{stem}]({name})"]
     if figures.eps_sweep:
         lines += ["", "### Clip range sweep", "",
-                  "Final score against `vf_clip_eps`; unclipped variants as grey bands.", "",
+                  "Final-score IQM (95% CI) against `vf_clip_eps`; each unclipped variant is a "
+                  "horizontal line with its own grey and dash, its CI a band "
+                  f"({_csv(figures.eps_sweep)}).", "",
                   f"![eps sweep]({figures.eps_sweep})"]
     return lines
 
