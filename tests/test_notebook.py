@@ -30,6 +30,6 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     text = "".join(o.get("text", "") for o in outputs)
     assert "synthetic: 18 finished runs, 0 failed" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 8  # scores, PoI, 4 curves, eps sweep, every run's curve
+    assert len(images) >= 10  # scores, aggregates, profile, PoI, 4 curves, eps sweep, every run
     assert "runs in the bottom quarter" in "".join(
         o.get("data", {}).get("text/html", "") for o in outputs)

@@ -1,9 +1,13 @@
 """Plot functions draw given statistics on a given or new axes and save PNGs atomically."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
+from matplotlib.figure import Figure
 
 from harness.analysis import plots
 
@@ -15,6 +19,13 @@ INTERVALS = pd.DataFrame({"variant": ["a", "b"], "iqm": [1.0, 2.0], "iqm_ci_low"
 SWEEP = pd.DataFrame({"series": ["value_clip=none", "value_clip=max", "value_clip=max"],
                       "vf_clip_eps": [np.nan, 0.2, 1.0], "iqm": [1.0, 2.0, 1.0],
                       "iqm_ci_low": [0.8, 1.8, 0.9], "iqm_ci_high": [1.2, 2.2, 1.1]})
+PROFILE = pd.DataFrame({"variant": ["a"] * 3 + ["b"] * 3, "tau": [0, 0.5, 1.0] * 2,
+                        "fraction": [1, 0.5, 0, 1, 0.8, 0.0], "ci_low": [1, 0.3, 0, 1, 0.6, 0],
+                        "ci_high": [1, 0.7, 0, 1, 0.9, 0]})
+RUNS = pd.DataFrame({"variant": ["a"] * 3 + ["b"] * 4, "score": [1.0, 1.2, 0.7, 2, 2, 0.1, 3]})
+AGGREGATES = pd.DataFrame({"variant": ["a", "b"] * 4, "metric": np.repeat(
+    ["IQM", "median", "mean", "optimality gap"], 2), "value": np.linspace(0.1, 0.8, 8),
+    "ci_low": np.linspace(0.0, 0.7, 8), "ci_high": np.linspace(0.2, 0.9, 8)})
 POI = pd.DataFrame({"comparison": ["a", "a", "b"], "scope": ["Hopper-v5", "all", "all"],
                     "prob_improvement": [0.7, 0.6, 0.4], "pi_ci_low": [0.5, 0.5, np.nan],
                     "pi_ci_high": [0.9, 0.7, np.nan]})
@@ -24,6 +35,8 @@ CALLS = [
                                        "high": "iqm_ci_high", "xlabel": "IQM"}),
     (plots.plot_eps_sweep, SWEEP, {}),
     (plots.plot_probability_of_improvement, POI, {}),
+    (plots.plot_performance_profile, PROFILE, {}),
+    (plots.plot_final_scores, RUNS, {"intervals": INTERVALS}),
 ]
 
 
@@ -52,3 +65,89 @@ def test_probability_of_improvement_figure_labels_other_controls():
     fig = plots.probability_of_improvement_figure(comparisons, "none")
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == ["a", "b\nvs c"]
+
+
+def test_curves_and_profile_draw_one_line_and_band_per_variant():
+    for ax in (plots.plot_curves(BANDS, ylabel="return"),
+               plots.plot_curves(BANDS.rename(columns={"mean": "iqm"}), y="iqm", log=True,
+                                 ylabel="fraction"),
+               plots.plot_performance_profile(PROFILE)):
+        assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+        assert len(ax.collections) == 2  # the CI bands
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [1, 0.8, 0.0])
+    log_axes = plots.plot_curves(BANDS, ylabel="fraction", log=True)
+    assert log_axes.get_yscale() == "symlog"
+
+
+def test_final_scores_draw_every_run_beside_the_interval():
+    ax = plots.plot_final_scores(RUNS, intervals=INTERVALS,
+                                 palette=plots.variant_palette(["a", "b", "c"]))
+    points = [c for c in ax.collections if isinstance(c, PathCollection)]
+    offsets = np.concatenate([c.get_offsets() for c in points])
+    assert sorted(offsets[:, 0]) == sorted(RUNS["score"])
+    assert len({tuple(xy) for xy in offsets}) == len(RUNS)  # equal scores stay apart
+    assert np.all((offsets[:3, 1] > 0) & (offsets[:3, 1] < 0.5))  # variant a's row
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+
+
+def test_aggregates_figure_has_a_panel_per_metric():
+    fig = plots.aggregates_figure(AGGREGATES)
+    assert [ax.get_title() for ax in fig.axes] == ["IQM", "median", "mean", "optimality gap"]
+    for ax, (_, rows) in zip(fig.axes, AGGREGATES.groupby("metric", sort=False), strict=True):
+        points = [line.get_xdata()[0] for line in ax.get_lines() if line.get_marker() == "o"]
+        np.testing.assert_allclose(points, rows["value"])
+
+
+def test_eps_sweep_gives_each_unclipped_control_its_own_style():
+    controls = pd.DataFrame({"series": ["value_clip=none,normalize_reward=true",
+                                        "value_clip=none,normalize_reward=false"],
+                             "vf_clip_eps": [np.nan, np.nan], "iqm": [1.0, 0.5],
+                             "iqm_ci_low": [0.9, 0.4], "iqm_ci_high": [1.1, 0.6]})
+    ax = plots.plot_eps_sweep(pd.concat([SWEEP.iloc[1:], controls]))
+    levels = [line for line in ax.get_lines() if "value_clip=none" in line.get_label()]
+    assert [line.get_ydata()[0] for line in levels] == [1.0, 0.5]
+    assert levels[0].get_linestyle() != levels[1].get_linestyle()
+    assert levels[0].get_color() != levels[1].get_color()
+    assert {t.get_text() for t in ax.get_legend().get_texts()} >= {
+        f"{s} (band: CI)" for s in controls["series"]}
+
+
+@pytest.mark.parametrize("steps, text", [(0, "0"), (512, "512"), (2000, "2k"),
+                                         (250_000, "250k"), (1_000_000, "1M"),
+                                         (1_500_000, "1.5M"), (-50_000, "-50k")])
+def test_format_steps(steps, text):
+    assert plots.format_steps(steps) == text
+
+
+def overlapping_tick_labels(fig: Figure) -> list[tuple[str, str, str]]:
+    """(panel, first label, second label) for each pair of drawn tick labels that overlap."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    found = []
+    for ax in fig.axes:
+        for i, axis in enumerate((ax.xaxis, ax.yaxis)):
+            low, high = sorted(axis.get_view_interval())  # labels outside it are not drawn
+            shown = [t for t in axis.get_ticklabels()
+                     if t.get_visible() and t.get_text() and low <= t.get_position()[i] <= high]
+            for a, b in itertools.combinations(shown, 2):
+                if a.get_window_extent(renderer).overlaps(b.get_window_extent(renderer)):
+                    found.append((ax.get_title(), a.get_text(), b.get_text()))
+    return found
+
+
+@pytest.mark.parametrize("total_steps", [150_000, 1_000_000])
+def test_report_figures_have_no_overlapping_tick_labels(total_steps):
+    """Three env panels of curves, as in the report: 150k steps printed as plain numbers
+    ("140000", "160000") run together on these panels."""
+    steps = np.linspace(2048, total_steps, 50)
+    envs = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"]
+    curves = pd.concat([BANDS.assign(env_id=env) for env in envs]).assign(
+        global_step=np.tile(np.linspace(0, total_steps, 3), 6))
+    learning = plots.facet(curves, plots.plot_curves, order=envs, ylabel="return")
+    clip = plots.facet(pd.DataFrame({"env_id": "Hopper-v5", "variant": "a",
+                                     "global_step": steps, "mean": np.geomspace(1e-4, 0.6, 50),
+                                     "ci_low": 0.0, "ci_high": 0.7}),
+                       plots.plot_curves, ylabel="value clip fraction", log=True)
+    for fig in (learning, clip, plots.aggregates_figure(AGGREGATES),
+                plots.performance_profile_figure(PROFILE)):
+        assert overlapping_tick_labels(fig) == []

@@ -5,8 +5,9 @@ import re
 
 import pandas as pd
 import pytest
-from synthetic import make_experiment, write_results
+from synthetic import NUM_STEPS, make_experiment, write_results
 
+from harness.analysis.aggregates import AGGREGATE_COLUMNS, METRICS, PROFILE_COLUMNS
 from harness.analysis.claims import CLAIM_COLUMNS
 from harness.analysis.report import write_report
 from harness.analysis.tables import COMPARISON_COLUMNS, SUMMARY_COLUMNS
@@ -18,8 +19,11 @@ VARIANTS = {NONE: {"value_clip": "none"},
             BETTER: {"value_clip": "max", "vf_clip_eps": 0.2},
             SAME: {"value_clip": "max", "vf_clip_eps": 1.0}}
 ENVS = ("Hopper-v5", "HalfCheetah-v5")
-PLOTS = {"final_scores", "learning_curves", "value_clip_fraction", "value_loss_unclipped",
-         "explained_variance", "prob_improvement", "eps_sweep"}
+PLOTS = {"final_scores", "aggregates", "performance_profile", "learning_curves",
+         "value_clip_fraction", "value_loss_unclipped", "explained_variance", "prob_improvement",
+         "eps_sweep"}
+TABLE_OF = {"prob_improvement": "comparisons"}
+"""Figures drawn from a table of another name; every other figure's CSV has its stem."""
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +41,44 @@ def test_writes_every_file(report):
     assert {"report.md", "summary.csv", "comparisons.csv", "claims.csv", "stability.csv"} <= names
     assert {f"{p}.png" for p in PLOTS} <= names
     assert not [n for n in names if n.endswith(".tmp")]
+
+
+def test_every_embedded_figure_names_its_table(report):
+    """Each PNG in report.md follows a caption linking the CSV it draws (or, for a figure of a
+    named table, its section links that table), and the CSV is in the report directory."""
+    text = (report / "report.md").read_text()
+    embedded = set()
+    for section in text.split("\n## "):
+        for caption, stem in re.findall(r"([^\n]+)\n\n!\[[^\]]*\]\(([^)]+)\.png\)", section):
+            embedded.add(stem)
+            table = TABLE_OF.get(stem, stem)
+            assert (report / f"{table}.csv").is_file(), stem
+            assert f"[{table}.csv]({table}.csv)" in (section if stem in TABLE_OF else caption)
+    assert embedded == PLOTS
+
+
+def test_figure_tables(report):
+    final = pd.read_csv(report / "final_scores.csv")
+    assert list(final.columns) == ["env_id", "variant", "seed", "score"]
+    assert len(final) == len(ENVS) * len(VARIANTS) * 30
+    panel = pd.read_csv(report / "aggregates.csv")
+    assert list(panel.columns) == AGGREGATE_COLUMNS
+    assert list(panel["metric"]) == list(METRICS) * len(VARIANTS)
+    iqm = panel[panel["metric"] == "IQM"].set_index("variant")
+    assert iqm.loc[BETTER, "ci_low"] > iqm.loc[NONE, "ci_high"]  # the 50% better variant
+    assert ((panel["ci_low"] <= panel["value"]) & (panel["value"] <= panel["ci_high"])).all()
+    profile = pd.read_csv(report / "performance_profile.csv")
+    assert list(profile.columns) == PROFILE_COLUMNS
+    assert profile["tau"].between(0, 1).all() and set(profile["variant"]) == set(VARIANTS)
+    curves = pd.read_csv(report / "learning_curves.csv")
+    assert list(curves.columns) == ["env_id", "variant", "global_step", "iqm", "ci_low",
+                                    "ci_high"]
+    clip = pd.read_csv(report / "value_clip_fraction.csv")
+    assert set(clip["variant"]) == {BETTER, SAME}  # the unclipped control is left out
+    assert clip["global_step"].min() == 2 * NUM_STEPS  # from the second update on
+    sweep = pd.read_csv(report / "eps_sweep.csv")
+    assert sorted(set(sweep["vf_clip_eps"].dropna())) == [0.2, 1.0]
+    assert sweep.loc[sweep["vf_clip_eps"].isna(), "series"].tolist() == [NONE] * len(ENVS)
 
 
 def test_tables_follow_the_contract(report):

@@ -31,6 +31,8 @@ class Figures:
     prob_improvement: str | None
     curves: dict[str, str]
     eps_sweep: str | None
+    aggregates: str
+    performance_profile: str
 
 
 def render(exp: Experiment, exp_dir: Path, results: Results, *, final: pd.DataFrame,
@@ -46,16 +48,21 @@ def render(exp: Experiment, exp_dir: Path, results: Results, *, final: pd.DataFr
         _experiment(exp, results),
         _method(exp.analysis, n_boot, seed, comparisons),
         _claims(claims, exp.analysis),
-        ["## Final scores", "", "IQM with 95% CI per env and variant ([summary.csv](summary.csv)).",
-         *_window_note(final), "", f"![final scores]({figures.final_scores})", "",
-         table(summary)],
+        ["## Final scores", "",
+         "Each run's final score as a point, beside the IQM and its 95% CI per env and variant "
+         f"({_csv(figures.final_scores)}: the runs; [summary.csv](summary.csv): the intervals).",
+         "", f"![final scores]({figures.final_scores})", "", table(summary),
+         *_window_note(final)],
+        _aggregates(figures),
         ["## Comparisons", "",
          "Each variant against its control, on both scores ([comparisons.csv](comparisons.csv), "
          "which also has the columns behind each verdict: `log_se`, `df`, `p_tost`, "
          "`p_tost_holm`); `mean_diff` is in return units per env and the relative difference "
          "for `all`.", "",
          *_inactive_clips(exp, results),
-         *([f"![probability of improvement]({figures.prob_improvement})", ""]
+         *(["P(a run of the variant beats a run of the control) with its 95% CI, per env "
+            "and over all envs, on the primary score.", "",
+            f"![probability of improvement]({figures.prob_improvement})", ""]
            if figures.prob_improvement else []),
          table(comparisons[shown]) if len(comparisons) else "No comparisons."],
         _stability(stability),
@@ -182,21 +189,51 @@ def _stability(stability: pd.DataFrame) -> list[str]:
             "gain after a peak) ([stability.csv](stability.csv)).", "", table(stability)]
 
 
+def _aggregates(figures: Figures) -> list[str]:
+    return ["## Aggregates over envs (rliable)", "",
+            "Final scores min-max normalised per env over all runs of the experiment (every "
+            "variant): (score - min) / (max - min), so each env's worst run scores 0 and its "
+            "best 1 (rliable's choice when no random and expert reference scores exist). "
+            "Intervals are 95% stratified-bootstrap CIs: runs are resampled within each env.", "",
+            "IQM, median and mean of the normalised scores per variant, and the optimality gap "
+            f"(mean shortfall below 1; lower is better) ({_csv(figures.aggregates)}).", "",
+            f"![aggregates]({figures.aggregates})", "",
+            "Performance profile: the fraction of runs whose normalised score exceeds each "
+            "threshold tau, each env weighted equally, with its 95% band "
+            f"({_csv(figures.performance_profile)}).", "",
+            f"![performance profile]({figures.performance_profile})"]
+
+
+def _csv(png: str) -> str:
+    """A link to the CSV table drawn in ``png`` (the same stem)."""
+    name = Path(png).with_suffix(".csv").name
+    return f"[{name}]({name})"
+
+
 def _curves(figures: Figures) -> list[str]:
     if not figures.curves:
         return []
     captions = {
-        "learning_curves": "Episodic return over training (mean over runs, 95% CI band).",
-        "value_clip_fraction": "Fraction of value predictions the clip acted on.",
-        "value_loss_unclipped": "Plain squared error of the value function.",
-        "explained_variance": "Explained variance of the value function on its returns.",
+        "learning_curves": "Episodic return over training: IQM over runs with a 95% bootstrap "
+                           "band, in raw return per env (rliable's sample-efficiency curve).",
+        "value_clip_fraction": "Fraction of value predictions the clip acted on (mean over "
+                               "runs, 95% CI) on a log axis from the second update on: the "
+                               "first update clips about half of them and would hide the rest. "
+                               "The axis is linear below 0.1%, so 0 is drawn as 0; variants "
+                               "that do not clip (0 throughout) are left out.",
+        "value_loss_unclipped": "Plain squared error of the value function (mean over runs, "
+                                "95% CI).",
+        "explained_variance": "Explained variance of the value function on its returns (mean "
+                              "over runs, 95% CI).",
     }
     lines = ["## Learning curves and value-function diagnostics"]
     for stem, name in figures.curves.items():
-        lines += ["", captions[stem], "", f"![{stem}]({name})"]
+        lines += ["", f"{captions[stem]} Table: {_csv(name)}.", "", f"![{stem}]({name})"]
     if figures.eps_sweep:
         lines += ["", "### Clip range sweep", "",
-                  "Final score against `vf_clip_eps`; unclipped variants as grey bands.", "",
+                  "Final-score IQM (95% CI) against `vf_clip_eps`; each unclipped variant is a "
+                  "horizontal line with its own grey and dash, its CI a band "
+                  f"({_csv(figures.eps_sweep)}).", "",
                   f"![eps sweep]({figures.eps_sweep})"]
     return lines
 

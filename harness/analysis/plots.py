@@ -2,12 +2,12 @@
 
 As in rliable, each ``plot_*`` function draws precomputed statistics on one axes: it takes
 ``ax=None`` (a new figure is made), returns the axes and never computes a statistic.
-``facet`` lays one such plot out per env; ``save`` writes a PNG atomically.
+``facet`` lays one such plot out per env (or per metric); ``save`` writes a PNG atomically.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from harness.runs.files import atomic_write
 
@@ -24,6 +25,10 @@ STYLE = "whitegrid"
 MAX_COLS = 3
 """Panels per row of a faceted figure."""
 Palette = dict[str, tuple[float, float, float]]
+LOG_LINEAR_BELOW = 1e-3
+"""Log curve axes are linear below this value (matplotlib's symlog): fractions under 0.1%."""
+CONTROL_DASHES = ("--", ":", "-.", (0, (5, 2, 1, 2, 1, 2)), (0, (8, 3)), (0, (1, 4)))
+"""Line styles of the unclipped reference levels in the eps sweep, one per control."""
 
 
 def variant_palette(variants: Sequence[str]) -> Palette:
@@ -50,22 +55,83 @@ def _axes(ax: Axes | None) -> Axes:
     return ax if ax is not None else new_figure()[1][0]
 
 
-def plot_curves(bands: pd.DataFrame, *, ylabel: str, palette: Palette | None = None,
-                ax: Axes | None = None) -> Axes:
-    """Mean curve per variant with its CI band, for one env.
+def _palette(frame: pd.DataFrame, palette: Palette | None) -> Palette:
+    return palette or variant_palette(list(dict.fromkeys(frame["variant"])))
 
-    ``bands``: ``variant``, ``global_step``, ``mean``, ``ci_low``, ``ci_high``.
+
+def format_steps(x: float, _pos: int | None = None) -> str:
+    """A step count as tick text: 0, 500, 250k, 1.5M (a matplotlib ``FuncFormatter``).
+
+    Plain six-digit counts run together on a narrow panel ("250005000075000").
+    """
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def _lines_with_bands(frame: pd.DataFrame, *, x: str, y: str, palette: Palette,
+                      ax: Axes) -> None:
+    """One line per variant (in ``palette`` order) with its ``ci_low``..``ci_high`` band."""
+    for variant in [v for v in palette if v in set(frame["variant"])]:
+        rows = frame[frame["variant"] == variant]
+        ax.plot(rows[x], rows[y], color=palette[variant], label=variant)
+        ax.fill_between(rows[x], rows["ci_low"], rows["ci_high"], color=palette[variant],
+                        alpha=0.2, linewidth=0)
+    ax.legend()
+
+
+def plot_curves(bands: pd.DataFrame, *, ylabel: str, y: str = "mean", log: bool = False,
+                palette: Palette | None = None, ax: Axes | None = None) -> Axes:
+    """Curve ``y`` over env steps per variant with its CI band, for one env.
+
+    ``bands``: ``variant``, ``global_step``, ``y``, ``ci_low``, ``ci_high`` (``tables.curve_bands``
+    or ``aggregates.iqm_curve_bands``). ``log``: a log y axis above ``LOG_LINEAR_BELOW`` and a
+    linear stretch below it, so that a 0 (an update without clipping) is drawn as 0.
     """
     ax = _axes(ax)
-    palette = palette or variant_palette(list(dict.fromkeys(bands["variant"])))
-    sns.lineplot(data=bands, x="global_step", y="mean", hue="variant", palette=palette,
-                 hue_order=[v for v in palette if v in set(bands["variant"])], errorbar=None,
-                 ax=ax)
-    for variant, band in bands.groupby("variant", sort=False):
-        ax.fill_between(band["global_step"], band["ci_low"], band["ci_high"],
-                        color=palette[variant], alpha=0.2, linewidth=0)
+    if log:
+        ax.set_yscale("symlog", linthresh=LOG_LINEAR_BELOW, linscale=0.5)
+    _lines_with_bands(bands, x="global_step", y=y, palette=_palette(bands, palette), ax=ax)
+    ax.xaxis.set_major_formatter(FuncFormatter(format_steps))
     ax.set(xlabel="environment steps", ylabel=ylabel)
     return ax
+
+
+def plot_performance_profile(profile: pd.DataFrame, *, palette: Palette | None = None,
+                             ax: Axes | None = None) -> Axes:
+    """rliable's performance profile: fraction of runs scoring above tau, with its CI band.
+
+    ``profile``: ``variant``, ``tau``, ``fraction``, ``ci_low``, ``ci_high``
+    (``aggregates.profile_table``). A curve above another everywhere dominates it.
+    """
+    ax = _axes(ax)
+    _lines_with_bands(profile, x="tau", y="fraction", palette=_palette(profile, palette), ax=ax)
+    ax.set(xlabel="normalised score τ", ylabel="fraction of runs with score > τ",
+           xlim=(0, 1), ylim=(0, 1.02))
+    return ax
+
+
+def plot_final_scores(runs: pd.DataFrame, *, intervals: pd.DataFrame,
+                      palette: Palette | None = None, ax: Axes | None = None) -> Axes:
+    """Every run's final score as a point, beside the IQM and its 95% CI, for one env.
+
+    ``runs``: ``variant``, ``score``, one row per run; ``intervals``: ``variant``, ``iqm``,
+    ``iqm_ci_low``, ``iqm_ci_high`` (``summary.csv`` rows). rliable shows intervals only;
+    with 5-10 runs the points also show what an interval hides, such as bimodal outcomes.
+    """
+    ax = _axes(ax)
+    palette = _palette(runs, palette)
+    lines = list(palette)
+    for variant, rows in runs.groupby("variant", sort=False):
+        # spread over the lower half of the variant's row (y grows downwards here), so equal
+        # scores stay visible and the interval on the row itself stays clear
+        spread = np.linspace(0.12, 0.38, len(rows)) if len(rows) > 1 else np.array([0.25])
+        ax.scatter(rows["score"], lines.index(variant) + spread, s=14, alpha=0.6,
+                   color=palette[variant], linewidth=0)
+    return plot_intervals(intervals, value="iqm", low="iqm_ci_low", high="iqm_ci_high",
+                          xlabel="final score (points: runs; IQM, 95% CI)", palette=palette,
+                          ax=ax)
 
 
 def plot_intervals(rows: pd.DataFrame, *, value: str, low: str, high: str, xlabel: str,
@@ -145,10 +211,14 @@ def plot_eps_sweep(sweep: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         err = np.nan_to_num([line["iqm"] - line["iqm_ci_low"], line["iqm_ci_high"] - line["iqm"]])
         ax.errorbar(line["vf_clip_eps"], line["iqm"], yerr=err, marker="o", capsize=4,
                     color=colors[series], label=series)
-    greys = sns.color_palette("Greys", len(sweep) + 2)[::-1]
-    for i, row in enumerate(sweep[sweep["vf_clip_eps"].isna()].itertuples()):
-        ax.axhspan(row.iqm_ci_low, row.iqm_ci_high, color=greys[i + 1], alpha=0.25, linewidth=0)
-        ax.axhline(row.iqm, color=greys[i + 1], linestyle="--", label=f"{row.series} (band: CI)")
+    controls = sweep[sweep["vf_clip_eps"].isna()]
+    # several unclipped references (e.g. reward scaling on and off): one grey and dash each
+    greys = np.linspace(0.1, 0.5, len(controls)) if len(controls) > 1 else [0.3]
+    for i, (row, grey) in enumerate(zip(controls.itertuples(), greys, strict=True)):
+        color = str(grey)  # a matplotlib grey level
+        ax.axhspan(row.iqm_ci_low, row.iqm_ci_high, color=color, alpha=0.15, linewidth=0)
+        ax.axhline(row.iqm, color=color, linestyle=CONTROL_DASHES[i % len(CONTROL_DASHES)],
+                   label=f"{row.series} (band: CI)")
     ax.set_xscale("log")
     eps = sorted(clipped["vf_clip_eps"].unique())
     ax.set_xticks(eps, [f"{e:g}" for e in eps], minor=False)
@@ -158,16 +228,50 @@ def plot_eps_sweep(sweep: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     return ax
 
 
+def performance_profile_figure(profile: pd.DataFrame, *,
+                               palette: Palette | None = None) -> Figure:
+    """``plot_performance_profile`` of ``profile``, widened for the legend beside the axes."""
+    longest = max(map(len, profile["variant"]), default=0)
+    fig, (ax,) = new_figure(width=5 + 0.07 * longest)  # ~0.07 inch per small legend character
+    plot_performance_profile(profile, palette=palette, ax=ax)
+    return _legend_outside(fig)
+
+
+def aggregates_figure(aggregates: pd.DataFrame, *, palette: Palette | None = None) -> Figure:
+    """rliable's aggregate panel: a ``plot_intervals`` panel per metric, all in one row.
+
+    ``aggregates``: ``variant``, ``metric``, ``value``, ``ci_low``, ``ci_high``
+    (``aggregates.aggregate_table``), on normalised scores.
+    """
+    return facet(aggregates, plot_intervals, by="metric", sharey=True,
+                 max_cols=aggregates["metric"].nunique(), width=3.2, value="value",
+                 low="ci_low", high="ci_high", xlabel="normalised score", palette=palette)
+
+
 def facet(frame: pd.DataFrame, plot: Callable[..., Axes], *, by: str = "env_id",
-          order: Sequence[str] | None = None, sharey: bool = False, **kwargs) -> Figure:
+          order: Sequence[str] | None = None, sharey: bool = False, max_cols: int = MAX_COLS,
+          width: float = 5.0, per_panel: Mapping[str, pd.DataFrame] | None = None,
+          **kwargs) -> Figure:
     """One panel per value of ``by`` (in ``order``), each drawn by ``plot(rows, ax=…)``;
-    the panels' legends are merged into one figure legend on the right."""
+    the panels' legends are merged into one figure legend on the right.
+
+    ``per_panel``: further frames with a ``by`` column, passed to ``plot`` by keyword, each
+    cut to the panel's rows as well. ``max_cols`` and ``width`` as for ``new_figure``.
+    """
     keys = [k for k in (order or dict.fromkeys(frame[by])) if (frame[by] == k).any()]
-    fig, axes = new_figure(len(keys), sharey=sharey)
-    legend: dict[str, Artist] = {}
+    fig, axes = new_figure(len(keys), sharey=sharey, max_cols=max_cols, width=width)
     for ax, key in zip(axes, keys, strict=True):
-        plot(frame[frame[by] == key], ax=ax, **kwargs)
+        extra = {name: other[other[by] == key] for name, other in (per_panel or {}).items()}
+        plot(frame[frame[by] == key], ax=ax, **extra, **kwargs)
         ax.set_title(str(key))
+    return _legend_outside(fig)
+
+
+def _legend_outside(fig: Figure) -> Figure:
+    """Merge the legends of ``fig``'s axes into one figure legend on the right, where long
+    variant labels cover no data."""
+    legend: dict[str, Artist] = {}
+    for ax in fig.axes:
         if ax.get_legend() is not None:
             handles, labels = ax.get_legend_handles_labels()
             legend |= dict(zip(labels, handles, strict=True))

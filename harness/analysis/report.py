@@ -8,21 +8,38 @@ and moved into place with ``os.replace``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 
-from harness.analysis import claims, markdown, plots, stability, tables
+from harness.analysis import aggregates, claims, markdown, plots, stability, tables
 from harness.analysis.load import Results, load_results
 from harness.analysis.scores import auc_scores, final_scores, run_curves
 from harness.runs.files import atomic_write
 from harness.runs.spec import Experiment
 
-CURVE_PLOTS = {  # file stem: (updates column, y label)
-    "learning_curves": ("episodic_return", "episodic return"),
-    "value_clip_fraction": ("value_clip_fraction", "value clip fraction"),
-    "value_loss_unclipped": ("value_loss_unclipped", "unclipped value loss"),
-    "explained_variance": ("explained_variance", "explained variance"),
+
+@dataclass(frozen=True)
+class CurvePlot:
+    """A curve figure: one panel per env, one line per variant with its 95% CI band."""
+
+    metric: str
+    """The ``updates`` column drawn."""
+    ylabel: str
+    centre: str = "mean"
+    """``mean`` over runs, or ``iqm`` (rliable's sample-efficiency curve)."""
+    log: bool = False
+    """Log y axis (linear below ``plots.LOG_LINEAR_BELOW``), from the second update on,
+    leaving out the variants that do not clip."""
+
+
+CURVE_PLOTS = {  # file stem: what it draws
+    "learning_curves": CurvePlot("episodic_return", "episodic return (IQM)", centre="iqm"),
+    "value_clip_fraction": CurvePlot("value_clip_fraction", "value clip fraction", log=True),
+    "value_loss_unclipped": CurvePlot("value_loss_unclipped", "unclipped value loss"),
+    "explained_variance": CurvePlot("explained_variance", "explained variance"),
 }
 CURVE_BOOT = 2_000
 """Resamples for learning-curve bands: they are drawn, not tested, so fewer suffice."""
@@ -52,8 +69,8 @@ def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: 
     report_dir = exp_dir / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
     primary_metric = comparisons[comparisons["metric"] == exp.analysis.metric]
-    figures = write_plots(exp, results, summary, primary_metric, sweep, report_dir,
-                          n_boot=min(n_boot, CURVE_BOOT), seed=seed)
+    figures = write_plots(exp, results, scores["final"], summary, primary_metric, sweep,
+                          report_dir, n_boot=n_boot, seed=seed)
     for name, frame in (("summary", summary), ("summary_auc", auc),
                         ("comparisons", comparisons), ("stability", steadiness),
                         ("claims", claims.claims_table(verdicts))):
@@ -83,37 +100,65 @@ def experiment_results(exp: Experiment, exp_dir: Path) -> Results:
     return results
 
 
-def write_plots(exp: Experiment, results: Results, summary: pd.DataFrame,
+def write_plots(exp: Experiment, results: Results, final: pd.DataFrame, summary: pd.DataFrame,
                 comparisons: pd.DataFrame, sweep: pd.DataFrame, report_dir: Path, *,
                 n_boot: int, seed: int) -> markdown.Figures:
-    """Draw every report plot into ``report_dir``; returns the file names written."""
+    """Draw every report figure into ``report_dir``, each PNG beside a CSV of the table it
+    draws, with the same stem (the probability of improvement draws ``comparisons.csv``).
+
+    ``final``: the final score of each run (``scores.final_scores``). Curve bands take at
+    most ``CURVE_BOOT`` resamples. Returns the PNG names written.
+    """
     palette = plots.variant_palette([v.label for v in exp.variants])
     order = list(exp.envs)
-    plots.save(plots.facet(summary, plots.plot_intervals, order=order, sharey=True,
-                           value="iqm", low="iqm_ci_low", high="iqm_ci_high", palette=palette,
-                           xlabel="final score (IQM, 95% CI)"), report_dir / "final_scores.png")
+
+    def draw(stem: str, fig: Figure, table: pd.DataFrame) -> str:
+        _write_text(report_dir / f"{stem}.csv", table.to_csv(index=False))
+        return plots.save(fig, report_dir / f"{stem}.png").name
+
+    runs = final[["env_id", "variant", "seed", "score"]]
+    final_png = draw("final_scores", plots.facet(
+        runs, plots.plot_final_scores, order=order, sharey=True,
+        per_panel={"intervals": summary}, palette=palette), runs)
+    normalised = aggregates.minmax_normalised(final)
+    panel = aggregates.aggregate_table(normalised, n_boot=n_boot, seed=seed)
+    panel_png = draw("aggregates", plots.aggregates_figure(panel, palette=palette), panel)
+    profile = aggregates.profile_table(normalised, n_boot=n_boot, seed=seed)
+    profile_png = draw("performance_profile",
+                       plots.performance_profile_figure(profile, palette=palette), profile)
     curves = {}
-    for stem, (metric, ylabel) in CURVE_PLOTS.items():
-        bands = tables.curve_bands(run_curves(results.updates, metric), n_boot=n_boot, seed=seed)
+    for stem, curve in CURVE_PLOTS.items():
+        bands = curve_table(curve, exp, results.updates, n_boot=min(n_boot, CURVE_BOOT),
+                            seed=seed)
         if not bands.empty:
-            plots.save(plots.facet(bands, plots.plot_curves, order=order, ylabel=ylabel,
-                                   palette=palette), report_dir / f"{stem}.png")
-            curves[stem] = f"{stem}.png"
+            curves[stem] = draw(stem, plots.facet(
+                bands, plots.plot_curves, order=order, ylabel=curve.ylabel, y=curve.centre,
+                log=curve.log, palette=palette), bands)
     poi = None
     if not comparisons.empty:
-        plots.save(plots.probability_of_improvement_figure(comparisons, exp.control),
-                   report_dir / "prob_improvement.png")
-        poi = "prob_improvement.png"
-    eps = None
-    if not sweep.empty:
-        plots.save(plots.facet(sweep, plots.plot_eps_sweep, order=order),
-                   report_dir / "eps_sweep.png")
-        eps = "eps_sweep.png"
-    figures = markdown.Figures("final_scores.png", poi, curves, eps)
+        poi = plots.save(plots.probability_of_improvement_figure(comparisons, exp.control),
+                         report_dir / "prob_improvement.png").name
+    eps = draw("eps_sweep", plots.facet(sweep, plots.plot_eps_sweep, order=order),
+               sweep) if not sweep.empty else None
     for stem in ["prob_improvement", "eps_sweep", *CURVE_PLOTS]:  # left by an earlier report
         if f"{stem}.png" not in (poi, eps, *curves.values()):
             (report_dir / f"{stem}.png").unlink(missing_ok=True)
-    return figures
+            (report_dir / f"{stem}.csv").unlink(missing_ok=True)
+    return markdown.Figures(final_scores=final_png, prob_improvement=poi, curves=curves,
+                            eps_sweep=eps, aggregates=panel_png, performance_profile=profile_png)
+
+
+def curve_table(curve: CurvePlot, exp: Experiment, updates: pd.DataFrame, *, n_boot: int,
+                seed: int) -> pd.DataFrame:
+    """The bands ``curve`` draws (``tables.curve_bands`` columns, ``curve.centre`` for the
+    centre); empty when no run logged the metric."""
+    if curve.log:
+        clipping = [label for label, c in tables.resolved_configs(exp).items() if c.clips_value]
+        updates = aggregates.after_first_update(updates, clipping)
+    run_values = run_curves(updates, curve.metric)
+    if curve.centre == "iqm":
+        return aggregates.iqm_curve_bands(run_values, n_boot=n_boot, seed=seed)
+    return tables.curve_bands(run_values, n_boot=n_boot, seed=seed)
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -6,7 +6,7 @@ The glue between tidy pandas frames and the pure array functions of ``harness.an
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -103,20 +103,26 @@ def _compare(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], settings: Analy
     return dataclasses.asdict(result)
 
 
-def curve_bands(curves: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFrame:
-    """Mean over runs with a 95% bootstrap band, per env x variant x grid step.
+Band = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""``band(values [n_runs, t], *, n_boot, seed) -> (centre, ci_low, ci_high)``, each [t]."""
 
-    ``curves``: ``scores.run_curves`` output. Returns ``env_id``, ``variant``, ``global_step``,
-    ``mean``, ``ci_low``, ``ci_high``.
+
+def curve_bands(curves: pd.DataFrame, *, n_boot: int, seed: int, band: Band = stats.mean_ci,
+                centre: str = "mean") -> pd.DataFrame:
+    """A curve over runs with a 95% bootstrap band, per env x variant x grid step.
+
+    ``curves``: ``scores.run_curves`` output; ``band`` aggregates the runs (the mean by
+    default) and ``centre`` names its column. Returns ``env_id``, ``variant``,
+    ``global_step``, ``centre``, ``ci_low``, ``ci_high``.
     """
     parts = []
     for (env_id, variant), group in curves.groupby(["env_id", "variant"], sort=False):
         wide = group.pivot(index="run_id", columns="global_step", values="value")
-        mean, low, high = stats.mean_ci(wide.to_numpy(float), n_boot=n_boot, seed=seed)
+        middle, low, high = band(wide.to_numpy(float), n_boot=n_boot, seed=seed)
         parts.append(pd.DataFrame({"env_id": env_id, "variant": variant,
-                                   "global_step": wide.columns.to_numpy(float), "mean": mean,
+                                   "global_step": wide.columns.to_numpy(float), centre: middle,
                                    "ci_low": low, "ci_high": high}))
-    columns = ["env_id", "variant", "global_step", "mean", "ci_low", "ci_high"]
+    columns = ["env_id", "variant", "global_step", centre, "ci_low", "ci_high"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
