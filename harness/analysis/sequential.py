@@ -1,0 +1,77 @@
+"""Seeds until decided: the stopping rule of a group-sequential comparison.
+
+A study looks at its comparisons after ``n_1 < n_2 < ... < n_L`` runs per arm and stops a
+comparison as soon as it is decided (``better``, ``worse`` or ``equivalent``), adding runs only
+where it is not (the design of AdaStop, Mathieu et al. 2024). Looking L times at a test of
+level alpha would reject a true null up to ~L times as often, so each look gets a share of
+alpha:
+
+- **Shares from an alpha-spending function** (Lan & DeMets 1983) of O'Brien-Fleming type,
+  ``alpha(t) = 2 - 2 Phi(z_{1 - alpha/2} / sqrt(t))`` at information fraction
+  ``t = n_j / n_L``: almost nothing is spent on the first, noisiest looks, most on the last, so
+  a study that runs to the end loses little power against a fixed design, while a large
+  effect still stops early.
+- **Combined by the union bound** (Bonferroni over looks): the look-j tests run at level
+  ``alpha(t_j) - alpha(t_{j-1})``, and the levels sum to alpha. Exact group-sequential
+  boundaries would spend a little less conservatively, but they rest on the joint normality
+  of the look statistics, which small-n Welch t statistics and the two one-sided tests of
+  equivalence do not have; the union bound holds for any dependence between looks, for both
+  kinds of decision. ``tests/test_sequential.py`` simulates the whole procedure.
+
+Within a look, Holm's correction runs over the primary family as in a fixed design.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.stats
+
+from harness.analysis import effects
+
+
+def spent(fractions: np.ndarray, alpha: float) -> np.ndarray:
+    """O'Brien-Fleming-type alpha spent up to each information fraction: [L] -> [L]."""
+    z = scipy.stats.norm.ppf(1 - alpha / 2)
+    return 2 - 2 * scipy.stats.norm.cdf(z / np.sqrt(np.asarray(fractions, float)))
+
+
+def look_levels(looks: Sequence[int], alpha: float) -> np.ndarray:
+    """The level of each look's tests, for runs per arm ``looks`` [L] (increasing): [L],
+    summing to ``alpha``."""
+    looks = np.asarray(looks, float)
+    if len(looks) == 0 or np.any(np.diff(looks) <= 0):
+        raise ValueError(f"looks must increase, got {list(looks)}")
+    cumulative = spent(looks / looks[-1], alpha)
+    return np.diff(cumulative, prepend=0.0)
+
+
+def schedule(minimum: int, maximum: int, step: int) -> list[int]:
+    """Runs per arm at each look: ``minimum``, ``minimum + step``, ... up to ``maximum``
+    (which is always the last look)."""
+    looks = list(range(minimum, maximum, step))
+    return [*looks, maximum] if not looks or looks[-1] != maximum else looks
+
+
+def first_decisions(looks: Sequence[effects.LogRatio], levels: np.ndarray,
+                    margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where and how each comparison stops: ``looks`` [L] of log ratios with fields [...]
+    (one per look, from the runs up to that look), ``levels`` [L] from ``look_levels``.
+
+    Returns (look index [...], -1 while undecided; verdict [...] as an index into
+    ``effects.VERDICTS``, ``inconclusive`` while undecided). At each look the test of equal
+    means runs first, then the two one-sided tests of equivalence, each at that look's level,
+    as ``effects.verdict`` orders them.
+    """
+    shape = np.shape(looks[0].estimate)
+    where = np.full(shape, -1)
+    verdict = np.full(shape, effects.VERDICTS.index("inconclusive"))
+    for j, (ratio, level) in enumerate(zip(looks, levels, strict=True)):
+        open_ = where < 0
+        differs = open_ & (ratio.p_value() < level) & (ratio.estimate != 0)
+        same = open_ & ~differs & (ratio.p_equivalence(margin) < level)
+        verdict = np.where(differs, np.where(ratio.estimate > 0, 0, 1), verdict)
+        verdict = np.where(same, effects.VERDICTS.index("equivalent"), verdict)
+        where = np.where(differs | same, j, where)
+    return where, verdict
