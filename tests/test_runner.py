@@ -67,6 +67,7 @@ def test_same_experiment_twice_gives_identical_metrics(tmp_path):
     manifest = json.loads((tmp_path / "a" / "t" / "manifest.json").read_text())
     assert manifest["experiment"]["control"] == "value_clip=none" and len(manifest["runs"]) == 8
     assert [s["status"] for s in manifest["sessions"]] == ["complete", "complete"]
+    assert [s["trained"] for s in manifest["sessions"]] == [8, 0]
     assert {"torch", "gymnasium", "joblib"} <= manifest["sessions"][0]["versions"].keys()
     assert manifest["sessions"][0]["host"]["name"] and manifest["sessions"][0]["finished"]
 
