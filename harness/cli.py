@@ -22,7 +22,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 from harness.runs.expand import expand
-from harness.runs.experiment import ExperimentError, load_experiment
+from harness.runs.experiment import ExperimentError, load_experiment, step_warnings
+from harness.runs.provenance import current, differences
 from harness.runs.results import RUN_STATES, ResultsDir, ResultsLocked
 from harness.runs.spec import Experiment
 
@@ -107,6 +108,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         raise InputError("--backend dask: needs --scheduler ADDRESS (e.g. tcp://10.0.0.1:8786)")
     rdir = ResultsDir(Path(args.results_dir) / exp.name)
     _check_results_dir(args.results_dir, rdir.root)
+    _print_notes(exp, rdir)
     if args.dry_run:
         _print_matrix(exp, rdir)
         return EXIT_OK
@@ -167,9 +169,28 @@ def _check_results_dir(option: str, exp_dir: Path) -> None:
                          "directory you can write in")
 
 
+def _print_notes(exp: Experiment, rdir: ResultsDir) -> None:
+    """Warn (stderr) of what the numbers will silently differ by: steps, stray runs, software."""
+    for text in step_warnings(exp):
+        print(f"warning: {text}", file=sys.stderr)
+    stray = rdir.stray_runs(s.run_id for s in expand(exp))
+    if stray:
+        print(f"note: {rdir.root / 'updates'}: finished runs that are not runs of {exp.source} "
+              f"as it is now: {len(stray)} (from an earlier total_steps, seeds or ppo setting?); "
+              "run and status ignore them, but report still counts those of the same env and "
+              "variant", file=sys.stderr)
+    sessions = rdir.sessions()
+    changed = differences(sessions, current()) if sessions else []
+    if changed:
+        print(f"note: {rdir.root}: runs here were trained by other software than now: "
+              f"{'; '.join(changed)}; they are reused as they are ({rdir.manifest_path.name} "
+              "lists each session's)", file=sys.stderr)
+
+
 def _status(args: argparse.Namespace, argv: list[str]) -> int:
     exp = load_experiment(args.experiment)
     rdir = ResultsDir(Path(args.results_dir) / exp.name)
+    _print_notes(exp, rdir)
     specs = expand(exp)
     states = {s.run_id: rdir.state(s.run_id) for s in specs}
     counts = {(e, v.label): dict.fromkeys(RUN_STATES, 0) for e in exp.envs for v in exp.variants}

@@ -172,6 +172,20 @@ def test_box2d_env_without_box2d_says_what_to_install(tmp_path):
         '`pip install "gymnasium[box2d]"`']
 
 
+def test_total_steps_between_rollouts_is_a_warning(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text(BASE.replace("4096", "50000"))
+    for command in (["run", "x.yaml", "--dry-run"], ["status", "x.yaml"]):
+        out = harness(*command, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert out.stderr.splitlines() == [
+            "warning: x.yaml: total_steps: 50000 is not a multiple of num_steps 2048: runs train "
+            "49,152 steps (24 updates)"]
+    path.write_text(BASE + "variants: [{num_steps: 1024}, "
+                    "{num_steps: 4096}]\n")
+    assert harness("run", "x.yaml", "--dry-run", cwd=tmp_path).stderr == ""
+
+
 def test_missing_file_and_usage_errors(tmp_path):
     out = harness("status", "nope.yaml", cwd=tmp_path)
     assert out.returncode == 2 and out.stderr.strip() == (

@@ -94,6 +94,21 @@ def experiment_to_dict(exp: Experiment) -> dict[str, Any]:
             "control": exp.control, "axes": list(exp.axes)}
 
 
+def step_warnings(exp: Experiment) -> list[str]:
+    """One line per ``num_steps`` of the variants that ``total_steps`` is not a multiple of:
+    runs train whole rollouts, so they stop short of ``total_steps`` (not an error: users
+    write round numbers)."""
+    num_steps = sorted({exp.ppo.replace(**v.as_dict()).num_steps for v in exp.variants})
+    warnings = []
+    for n in num_steps:
+        updates = exp.total_steps // n
+        if exp.total_steps % n:
+            warnings.append(f"{exp.source}: total_steps: {exp.total_steps} is not a multiple of "
+                            f"num_steps {n}: runs train {updates * n:,} steps ({updates} "
+                            f"update{'s' if updates > 1 else ''})")
+    return warnings
+
+
 def format_value(value: Any) -> str:
     """How a PPO value appears in variant labels: YAML-like, no spaces."""
     if isinstance(value, bool):
