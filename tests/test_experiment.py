@@ -129,9 +129,9 @@ BAD = [
     ("control_unknown_label", BASE + "control: nope\n", "control", "variant labels"),
     ("too_few_steps", BASE.replace("4096", "100"), "total_steps", "must be >= num_steps=2048"),
     ("fractional_steps", BASE.replace("4096", "4096.5"), "total_steps",
-     "must be a positive whole number of env steps (e.g. 1000000 or 1e6), got 4096.5"),
+     "must be a positive integer, got 4096.5"),
     ("fractional_steps_in_e_notation", BASE.replace("4096", "25e-1"), "total_steps",
-     "must be a positive whole number of env steps (e.g. 1000000 or 1e6), got '25e-1'"),
+     "must be a positive integer, got 2.5"),
     ("discrete_actions", BASE.replace("Hopper-v5", "CartPole-v1"), "envs",
      "'CartPole-v1' has a Discrete(2) action space; the harness trains Gaussian PPO policies, "
      "for continuous (Box) action spaces only, e.g. Hopper-v5 or Pendulum-v1"),

@@ -193,18 +193,20 @@ def _seeds(value: Any, fail: Fail) -> tuple[int, ...]:
 
 
 def _total_steps(value: Any, fail: Fail) -> int:
-    """A positive whole number; also as a float (``1.0e+6``) or the string PyYAML makes of
-    ``1e6`` (YAML 1.1 floats need a dot and a signed exponent)."""
-    steps = value
-    if isinstance(steps, str):
+    """A positive integer, also written as a whole float: ``1.0e+6``, or ``1e6``, which PyYAML
+    reads as a string (YAML 1.1 floats need a dot and a signed exponent)."""
+    if isinstance(value, str):
         with contextlib.suppress(ValueError):
-            steps = float(steps)
-    if isinstance(steps, float) and steps.is_integer():
-        steps = int(steps)
-    if not _is_int(steps) or steps <= 0:
-        raise fail("total_steps", f"must be a positive whole number of env steps (e.g. 1000000 "
-                                  f"or 1e6), got {value!r}")
-    return steps
+            value = float(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return _positive_int(value, "total_steps", fail)
+
+
+def _positive_int(value: Any, key: str, fail: Fail) -> int:
+    if not _is_int(value) or value <= 0:
+        raise fail(key, f"must be a positive integer, got {value!r}")
+    return value
 
 
 def _base_config(value: Any, fail: Fail) -> PPOConfig:
