@@ -1,29 +1,52 @@
 """``harness`` command line (docs/design.md §4): run, status, plan, report, export, bench.
 
 Exit codes: 0 ok; 1 some runs failed; 2 bad input or usage (one line ``error: ...`` on
-stderr, no traceback); 130 interrupted. Commands import torch and friends only when they
-need them, so ``status`` and ``--dry-run`` answer at once.
+stderr, no traceback); 130 interrupted (Ctrl-C, SIGINT); 143 terminated (SIGTERM: ``kill``,
+``timeout``, SLURM). Both signals stop ``harness run`` the same clean way: workers stopped,
+finished runs kept, the manifest's session marked ``interrupted``, the resume command
+printed. Commands import torch and friends only when they need them, so ``status`` and
+``--dry-run`` answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
 
 from harness.runs.expand import expand
-from harness.runs.experiment import ExperimentError, load_experiment
+from harness.runs.experiment import ExperimentError, load_experiment, step_warnings
+from harness.runs.provenance import current, differences
 from harness.runs.results import RUN_STATES, ResultsDir, ResultsLocked
 from harness.runs.spec import Experiment
 
-EXIT_OK, EXIT_FAILED_RUNS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+if TYPE_CHECKING:  # the runner imports torch
+    from harness.runs.runner import RunSummary
+
+EXIT_OK, EXIT_FAILED_RUNS, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM  # shell convention
 
 
 class InputError(Exception):
     """A bad command-line value; its text follows ``error:``."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that it stops a run exactly as Ctrl-C does."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line ``error: ...`` (DESIGN.md §4), not argparse's usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,13 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description="Does PPO's value-function "
-                                     "clipping help? Run and report ablation experiments.")
+    parser = _Parser(prog="harness", description="Does PPO's value-function clipping help? "
+                     "Run and report ablation experiments.")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="train the experiment's runs that are not done yet")
     _experiment_args(run)
-    run.add_argument("--jobs", type=_positive_int, default=None,
-                     help="parallel workers (default: available cores; dask: cluster threads)")
+    run.add_argument("--jobs", type=_jobs, default=None,
+                     help="parallel workers; -1 or default: all cores (at most the cores for "
+                          "loky; dask: the cluster's threads)")
     run.add_argument("--backend", choices=("loky", "dask"), default="loky")
     run.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://h:8786")
     run.add_argument("--dry-run", action="store_true",
@@ -96,20 +120,19 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.backend == "dask" and not args.scheduler:
         raise InputError("--backend dask: needs --scheduler ADDRESS (e.g. tcp://10.0.0.1:8786)")
     rdir = ResultsDir(Path(args.results_dir) / exp.name)
+    _check_results_dir(args.results_dir, rdir.root)
+    _print_notes(exp, rdir)
     if args.dry_run:
         _print_matrix(exp, rdir)
         return EXIT_OK
-    from harness.runs.runner import BackendError, run_experiment  # imports torch
-
     try:
-        summary = run_experiment(exp, args.results_dir, jobs=args.jobs, backend=args.backend,
-                                 scheduler=args.scheduler)
-    except BackendError as e:
-        raise InputError(str(e)) from None
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished runs are saved in {rdir.root}; resume with: "
+        with _sigterm_as_interrupt():
+            summary = _train(exp, args)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM as Terminated
+        word = "terminated" if isinstance(e, Terminated) else "interrupted"
+        print(f"\n{word}: finished runs are saved in {rdir.root}; resume with: "
               f"harness {shlex.join(argv)}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
     print(f"{exp.name}: {summary.total} runs: {summary.skipped} were done, {summary.trained} "
           f"trained now, {len(summary.failed)} failed")
     if summary.failed:
@@ -119,9 +142,68 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     return EXIT_OK
 
 
+def _train(exp: Experiment, args: argparse.Namespace) -> RunSummary:
+    from harness.runs.runner import BackendError, run_experiment  # imports torch
+
+    try:
+        return run_experiment(exp, args.results_dir, jobs=args.jobs, backend=args.backend,
+                              scheduler=args.scheduler)
+    except BackendError as e:
+        raise InputError(str(e)) from None
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM (``kill``, ``timeout``, SLURM) into ``Terminated`` while training."""
+    def terminate(signum: int, frame: FrameType | None) -> NoReturn:
+        # Deaf to further SIGTERMs until exit: `timeout` sends one to the command and another
+        # to its process group, which must not cut the clean stop short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGTERM) is terminate:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _check_results_dir(option: str, exp_dir: Path) -> None:
+    """Refuse, before any work, a results directory that can be neither created nor written."""
+    existing = exp_dir
+    while not os.path.lexists(existing):  # the nearest part that exists is what we write in
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"--results-dir {option}: {existing} is not a directory; give a "
+                         "directory that exists or can be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--results-dir {option}: {existing} is not writable; give a "
+                         "directory you can write in")
+
+
+def _print_notes(exp: Experiment, rdir: ResultsDir) -> None:
+    """Warn (stderr) of what the numbers will silently differ by: steps, stray runs, software."""
+    for text in step_warnings(exp):
+        print(f"warning: {text}", file=sys.stderr)
+    stray = rdir.stray_runs(s.run_id for s in expand(exp))
+    if stray:
+        print(f"note: {rdir.root / 'updates'}: finished runs that are not runs of {exp.source} "
+              f"as it is now: {len(stray)} (from an earlier total_steps, seeds or ppo setting?); "
+              "run and status ignore them, but report still counts those of the same env and "
+              "variant", file=sys.stderr)
+    sessions = rdir.sessions()
+    changed = differences(sessions, current()) if sessions else []
+    if changed:
+        print(f"note: {rdir.root}: runs here were trained by other software than now: "
+              f"{'; '.join(changed)}; they are reused as they are ({rdir.manifest_path.name} "
+              "lists each session's)", file=sys.stderr)
+
+
 def _status(args: argparse.Namespace, argv: list[str]) -> int:
     exp = load_experiment(args.experiment)
     rdir = ResultsDir(Path(args.results_dir) / exp.name)
+    _print_notes(exp, rdir)
     specs = expand(exp)
     states = {s.run_id: rdir.state(s.run_id) for s in specs}
     counts = {(e, v.label): dict.fromkeys(RUN_STATES, 0) for e in exp.envs for v in exp.variants}
@@ -223,4 +305,16 @@ def _positive_int(text: str) -> int:
         value = 0
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _jobs(text: str) -> int:
+    """A positive count, or -1 for all cores (joblib's convention)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0 and value != -1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or -1 (all cores), "
+                                         f"got {text!r}")
     return value

@@ -1,5 +1,6 @@
 """Experiment files: loading, validation, and each bad input as the user sees it (the CLI)."""
 
+import importlib.util
 import math
 import os
 import subprocess
@@ -90,6 +91,11 @@ def test_module_env_id_imports_its_module():
     assert parse(envs=["divergent_env:Divergent-v0"]).envs == ("divergent_env:Divergent-v0",)
 
 
+@pytest.mark.parametrize("value", [1e6, "1e6", 1000000.0, "1.0e+6"])
+def test_total_steps_as_a_whole_float(value):
+    assert parse(total_steps=value).total_steps == 1000000
+
+
 def test_python_tags_are_refused_in_process(tmp_path):
     path = tmp_path / "evil.yaml"
     path.write_text("name: !!python/object/apply:os.system ['echo pwned']\n")
@@ -132,6 +138,18 @@ BAD = [
      "control: {value_clip: max}\n", "control", "matches 2"),
     ("control_unknown_label", BASE + "control: nope\n", "control", "variant labels"),
     ("too_few_steps", BASE.replace("4096", "100"), "total_steps", "must be >= num_steps=2048"),
+    ("fractional_steps", BASE.replace("4096", "4096.5"), "total_steps",
+     "must be a positive integer, got 4096.5"),
+    ("fractional_steps_in_e_notation", BASE.replace("4096", "25e-1"), "total_steps",
+     "must be a positive integer, got 2.5"),
+    ("discrete_actions", BASE.replace("Hopper-v5", "CartPole-v1"), "envs",
+     "'CartPole-v1' has a Discrete(2) action space; the harness trains Gaussian PPO policies, "
+     "for continuous (Box) action spaces only, e.g. Hopper-v5 or Pendulum-v1"),
+    ("missing_dependency", BASE.replace("Hopper-v5", "unusable_envs:NeedsMissingPackage-v0"),
+     "envs", "'unusable_envs:NeedsMissingPackage-v0' needs a package that is not installed: Foo "
+     'is not installed, run `pip install "gymnasium[foo]"`'),
+    ("dict_observations", BASE.replace("Hopper-v5", "unusable_envs:DictObservation-v0"), "envs",
+     "has a Dict('x': Box(-1.0, 1.0, (2,), float64)) observation space; the harness needs a Box"),
     ("python_tag", BASE + "ppo: !!python/object/apply:os.system ['echo pwned']\n", "yaml",
      "only plain YAML values are allowed"),
     ("yaml_syntax", BASE + "ppo: {a: [\n", "yaml", "line "),
@@ -160,6 +178,32 @@ def test_bad_input_is_one_line_exit_2(tmp_path, case, text, key, allowed):
     assert lines[0].startswith(f"error: {path}: {key}: "), lines[0]
     assert allowed in lines[0]
     assert "Traceback" not in out.stderr and not (tmp_path / "results").exists()
+
+
+def test_box2d_env_without_box2d_says_what_to_install(tmp_path):
+    if importlib.util.find_spec("Box2D"):
+        pytest.skip("Box2D is installed here")
+    path = tmp_path / "lunar.yaml"
+    path.write_text(BASE.replace("Hopper-v5", "LunarLanderContinuous-v3"))
+    out = harness("status", str(path), cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == [
+        f"error: {path}: envs: 'LunarLanderContinuous-v3' needs a package that is not installed:"
+        " Box2D is not installed, you can install it by run `pip install swig` followed by "
+        '`pip install "gymnasium[box2d]"`']
+
+
+def test_total_steps_between_rollouts_is_a_warning(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text(BASE.replace("4096", "50000"))
+    for command in (["run", "x.yaml", "--dry-run"], ["status", "x.yaml"]):
+        out = harness(*command, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert out.stderr.splitlines() == [
+            "warning: x.yaml: total_steps: 50000 is not a multiple of num_steps 2048: runs train "
+            "49,152 steps (24 updates)"]
+    path.write_text(BASE + "variants: [{num_steps: 1024}, "
+                    "{num_steps: 4096}]\n")
+    assert harness("run", "x.yaml", "--dry-run", cwd=tmp_path).stderr == ""
 
 
 def test_missing_file_and_usage_errors(tmp_path):

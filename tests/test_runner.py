@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import joblib
 import pandas as pd
 import pytest
 import yaml
@@ -67,6 +68,7 @@ def test_same_experiment_twice_gives_identical_metrics(tmp_path):
     manifest = json.loads((tmp_path / "a" / "t" / "manifest.json").read_text())
     assert manifest["experiment"]["control"] == "value_clip=none" and len(manifest["runs"]) == 8
     assert [s["status"] for s in manifest["sessions"]] == ["complete", "complete"]
+    assert [s["trained"] for s in manifest["sessions"]] == [8, 0]
     assert {"torch", "gymnasium", "joblib"} <= manifest["sessions"][0]["versions"].keys()
     assert manifest["sessions"][0]["host"]["name"] and manifest["sessions"][0]["finished"]
 
@@ -188,23 +190,56 @@ def test_resume_after_sigkill_keeps_finished_runs(tmp_path):
         assert p.read_bytes() == content and p.stat().st_mtime_ns == mtime, p
 
 
+def _ctrl_c(pid: int) -> None:
+    os.killpg(pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+
+
+def _kill(pid: int) -> None:
+    os.kill(pid, signal.SIGTERM)  # the main process only: it must stop its workers itself
+
+
+def _timeout(pid: int) -> None:
+    # What `timeout` does (SLURM's scancel is alike): the command, then its whole group.
+    os.kill(pid, signal.SIGTERM)
+    os.killpg(pid, signal.SIGTERM)
+
+
 @pytest.mark.slow
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+@pytest.mark.parametrize(("stop", "code", "word"), [(_ctrl_c, 130, "interrupted"),
+                                                    (_kill, 143, "terminated"),
+                                                    (_timeout, 143, "terminated")],
+                         ids=["ctrl_c", "kill_term", "timeout"])
+def test_interrupt_stops_cleanly_and_says_how_to_resume(tmp_path, stop, code, word):
     path = write_experiment(tmp_path, total_steps=4096, ppo={**TINY, "num_steps": 256})
     exp_dir = tmp_path / "r" / "t"
     proc = _start(path, tmp_path / "r", tmp_path / "log")
     try:
         _wait_for(lambda: any((exp_dir / ".progress").glob("*.json")), proc)
-        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
-        assert proc.wait(timeout=60) == 130
+        stop(proc.pid)
+        assert proc.wait(timeout=60) == code
     finally:
         with_leftovers = _kill_group(proc.pid)
     log = (tmp_path / "log").read_text()
-    assert f"interrupted: finished runs are saved in {exp_dir}; resume with: harness run" in log
+    assert f"{word}: finished runs are saved in {exp_dir}; resume with: harness run" in log
     assert "Traceback" not in log
     manifest = json.loads((exp_dir / "manifest.json").read_text())
     assert manifest["sessions"][-1]["status"] == "interrupted"
     assert not with_leftovers, "worker processes outlived harness run"
+
+
+@pytest.mark.slow
+def test_jobs_above_the_cores_are_capped_with_a_warning(tmp_path):
+    cores = joblib.cpu_count()
+    path = write_experiment(tmp_path, envs=["InvertedPendulum-v5"], seeds=1)
+    out = harness("run", path, "--jobs", 4 * cores, "--results-dir", tmp_path / "r")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.splitlines()[0] == (f"warning: --jobs {4 * cores}: more than the {cores} "
+                                          f"cores here; using {cores} loky workers")
+    assert f"on {cores} loky workers" in out.stdout
+    # -1 is joblib's "all cores" (nothing is left to train: no worker starts)
+    out = harness("run", path, "--jobs", -1, "--results-dir", tmp_path / "r")
+    assert out.returncode == 0 and "warning" not in out.stderr, out.stderr
+    assert f"training 0 in 0 packs on {cores} loky workers" in out.stdout
 
 
 def _kill_group(pgid: int, grace_s: float = 10) -> bool:

@@ -6,8 +6,10 @@ allowed>``; the CLI prints it after ``error:`` and exits 2 before any run starts
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
+import functools
 import importlib
 import itertools
 import re
@@ -72,7 +74,7 @@ def parse_experiment(raw: Any, source: str = "<experiment>") -> Experiment:
             raise fail(key, "is required")
     name, envs = _name(raw["name"], fail), _envs(raw["envs"], fail)
     seeds = _seeds(raw["seeds"], fail)
-    total_steps = _positive_int(raw["total_steps"], "total_steps", fail)
+    total_steps = _total_steps(raw["total_steps"], fail)
     base = _base_config(raw.get("ppo"), fail)
     variants, configs = _variants(raw.get("matrix"), raw.get("variants"), base, fail)
     for label, cfg in configs.items():
@@ -93,6 +95,21 @@ def experiment_to_dict(exp: Experiment) -> dict[str, Any]:
             "variants": [{"label": v.label, "overrides": v.as_dict()} for v in exp.variants],
             "control": exp.control, "axes": list(exp.axes),
             "analysis": dataclasses.asdict(exp.analysis)}
+
+
+def step_warnings(exp: Experiment) -> list[str]:
+    """One line per ``num_steps`` of the variants that ``total_steps`` is not a multiple of:
+    runs train whole rollouts, so they stop short of ``total_steps`` (not an error: users
+    write round numbers)."""
+    num_steps = sorted({exp.ppo.replace(**v.as_dict()).num_steps for v in exp.variants})
+    warnings = []
+    for n in num_steps:
+        updates = exp.total_steps // n
+        if exp.total_steps % n:
+            warnings.append(f"{exp.source}: total_steps: {exp.total_steps} is not a multiple of "
+                            f"num_steps {n}: runs train {updates * n:,} steps ({updates} "
+                            f"update{'s' if updates > 1 else ''})")
+    return warnings
 
 
 def format_value(value: Any) -> str:
@@ -120,7 +137,8 @@ def _envs(value: Any, fail: Fail) -> tuple[str, ...]:
 
 
 def _check_env(env_id: str, fail: Fail) -> None:
-    """Registered in Gymnasium; ``module:EnvId-v0`` first imports the module that registers it."""
+    """Registered in Gymnasium (``module:EnvId-v0`` first imports the module that registers it)
+    and usable by the trainer."""
     import gymnasium  # deferred: importing it costs ~0.5 s, only needed for validation
 
     module, _, name = env_id.rpartition(":")
@@ -133,6 +151,38 @@ def _check_env(env_id: str, fail: Fail) -> None:
         close = difflib.get_close_matches(name, list(gymnasium.registry), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise fail("envs", f"{env_id!r} is not a registered Gymnasium env id{hint}")
+    problem = _env_problem(env_id)
+    if problem:
+        raise fail("envs", f"{env_id!r} {problem}")
+
+
+@functools.cache  # one creation per env and process, however many files are validated
+def _env_problem(env_id: str) -> str | None:
+    """Why the trainer cannot use ``env_id``, or None. Creating the env once (~0.2 s for the
+    first MuJoCo env, which imports MuJoCo; no torch) is what finds a missing dependency
+    (Box2D) and the spaces before any worker starts."""
+    import gymnasium as gym
+    import numpy as np
+
+    try:
+        env = gym.make(env_id, disable_env_checker=True)
+    except (ImportError, gym.error.DependencyNotInstalled) as e:
+        return f"needs a package that is not installed: {_first_line(e)}"
+    except Exception as e:  # whatever a third-party constructor raises, as one line
+        return f"cannot be created ({type(e).__name__}: {_first_line(e)})"
+    action, observation = env.action_space, env.observation_space
+    env.close()
+    if not (isinstance(action, gym.spaces.Box) and np.issubdtype(action.dtype, np.floating)):
+        return (f"has a {action} action space; the harness trains Gaussian PPO policies, for "
+                "continuous (Box) action spaces only, e.g. Hopper-v5 or Pendulum-v1")
+    if not isinstance(observation, gym.spaces.Box):
+        return (f"has a {observation} observation space; the harness needs a Box "
+                "(an array of numbers)")
+    return None
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
 
 
 def _seeds(value: Any, fail: Fail) -> tuple[int, ...]:
@@ -143,6 +193,17 @@ def _seeds(value: Any, fail: Fail) -> tuple[int, ...]:
         return tuple(value)
     raise fail("seeds", "a positive count or a non-empty list of distinct non-negative "
                         f"integers, got {value!r}")
+
+
+def _total_steps(value: Any, fail: Fail) -> int:
+    """A positive integer, also written as a whole float: ``1.0e+6``, or ``1e6``, which PyYAML
+    reads as a string (YAML 1.1 floats need a dot and a signed exponent)."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return _positive_int(value, "total_steps", fail)
 
 
 def _positive_int(value: Any, key: str, fail: Fail) -> int:

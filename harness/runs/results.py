@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -69,6 +69,17 @@ class ResultsDir:
         if self.updates_path(run_id).exists() and self.episodes_path(run_id).exists():
             return "done"
         return "failed" if self.failure_path(run_id).exists() else "pending"
+
+    def stray_runs(self, run_ids: Iterable[str]) -> list[str]:
+        """Done runs on disk that are not among ``run_ids`` (e.g. an earlier ``total_steps``)."""
+        return sorted({p.stem for p in self.root.glob("updates/*.parquet")} - set(run_ids))
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """The manifest's record of each ``harness run`` on this directory (none if unread)."""
+        try:
+            return list(json.loads(self.manifest_path.read_text())["sessions"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
 
     def read_failure(self, run_id: str) -> dict[str, Any]:
         """A failed run's record."""

@@ -10,14 +10,9 @@ is done.
 from __future__ import annotations
 
 import contextlib
-import functools
-import importlib.metadata
-import json
 import os
 import platform
-import signal
 import socket
-import subprocess
 import sys
 import time
 import traceback
@@ -34,13 +29,11 @@ from harness.runs.expand import Pack, expand, make_packs
 from harness.runs.experiment import experiment_to_dict
 from harness.runs.files import write_json
 from harness.runs.progress import PackProgress, ProgressBar, pack_progress_path
+from harness.runs.provenance import current
 from harness.runs.results import ResultsDir
 from harness.runs.spec import Experiment, RunSpec
 from harness.runs.train import RunResult, pack_key, train_runs
-
-PACKAGES = ("vclip-harness", "torch", "gymnasium", "mujoco", "numpy", "pandas", "pyarrow",
-            "joblib", "dask", "distributed")
-"""Versions recorded in the manifest (those installed)."""
+from harness.runs.worker_signals import ignore_stop_signals
 
 
 class BackendError(RuntimeError):
@@ -73,7 +66,7 @@ def run_experiment(exp: Experiment, results_root: str | Path, *, jobs: int | Non
         print(f"{exp.name}: {len(specs)} runs, {len(specs) - len(todo)} already done; "
               f"training {len(todo)} in {len(packs)} packs on {n_workers} {backend} workers "
               f"({sum(s.total_steps for s in todo):,} env steps)", flush=True)
-        sessions = _previous_sessions(rdir)
+        sessions = rdir.sessions()  # resumes keep their history
         session = _session(backend, scheduler, n_workers)
         _write_manifest(rdir, exp, specs, [*sessions, session])
         status = "interrupted"  # unless training returns
@@ -88,10 +81,11 @@ def run_experiment(exp: Experiment, results_root: str | Path, *, jobs: int | Non
             after = {s.run_id: rdir.state(s.run_id) for s in todo}
             failed = tuple(run for run, state in after.items() if state == "failed")
             session.update(finished=_now(), failed=list(failed),
+                           trained=list(after.values()).count("done"),
                            status="failed" if failed and status == "complete" else status)
             _write_manifest(rdir, exp, specs, [*sessions, session])
     return RunSummary(total=len(specs), skipped=len(specs) - len(todo),
-                      trained=list(after.values()).count("done"), failed=failed)
+                      trained=session["trained"], failed=failed)
 
 
 def train_pack_job(pack: Pack, progress_path: Path) -> list[RunResult]:
@@ -127,15 +121,17 @@ def _train(packs: Sequence[Pack], rdir: ResultsDir, bar: ProgressBar) -> None:
 
 @contextlib.contextmanager
 def _parallel(backend: str, scheduler: str | None, jobs: int | None) -> Iterator[int]:
-    """Configure joblib for ``backend``; yields the number of workers."""
+    """Configure joblib for ``backend``; yields the number of workers (``jobs``: None or -1
+    for all cores or all cluster threads)."""
+    jobs = None if jobs == -1 else jobs
     if backend == "loky":
-        n_workers = jobs or joblib.cpu_count()
-        # Ctrl-C reaches the whole process group, but only the main process should handle it (it
-        # stops the workers). The initializer is a builtin, so a worker ignores SIGINT before
-        # it imports anything of ours (a worker interrupted while importing torch would print
-        # a traceback over the resume message).
-        ignore_sigint = functools.partial(signal.signal, signal.SIGINT, signal.SIG_IGN)
-        with joblib.parallel_config(backend="loky", n_jobs=n_workers, initializer=ignore_sigint):
+        n_workers = loky_workers(jobs)
+        # SIGINT (Ctrl-C) and SIGTERM (`timeout`, SLURM) may reach the whole process group, but
+        # only the main process should handle them (it stops the workers). The initializer's
+        # module imports nothing else, so a worker ignores them before it imports torch (a
+        # worker interrupted while importing would print a traceback over the resume message).
+        with joblib.parallel_config(backend="loky", n_jobs=n_workers,
+                                    initializer=ignore_stop_signals):
             yield n_workers
         return
     if backend != "dask" or not scheduler:
@@ -154,6 +150,19 @@ def _parallel(backend: str, scheduler: str | None, jobs: int | None) -> Iterator
         yield jobs or sum(client.nthreads().values())
 
 
+def loky_workers(jobs: int | None) -> int:
+    """``jobs`` capped at the cores (warned on stderr); all cores when None.
+
+    Each worker trains its pack on one core and holds its own torch: more workers than cores
+    only cut the packs smaller, add memory and contend.
+    """
+    cores = joblib.cpu_count()
+    if jobs is not None and jobs > cores:
+        print(f"warning: --jobs {jobs}: more than the {cores} cores here; using {cores} "
+              "loky workers", file=sys.stderr, flush=True)
+    return min(jobs or cores, cores)
+
+
 def _session(backend: str, scheduler: str | None, n_workers: int) -> dict[str, Any]:
     """This invocation's record in the manifest."""
     return {"started": _now(), "finished": None, "status": "running",
@@ -162,15 +171,7 @@ def _session(backend: str, scheduler: str | None, n_workers: int) -> dict[str, A
                                            "platform": platform.platform(),
                                            "python": platform.python_version(),
                                            "cpus": os.cpu_count()},
-            "git": _git(), "versions": _versions()}
-
-
-def _previous_sessions(rdir: ResultsDir) -> list[dict[str, Any]]:
-    """Session records of earlier invocations on this directory (resumes keep their history)."""
-    try:
-        return list(json.loads(rdir.manifest_path.read_text())["sessions"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
+            **current()}
 
 
 def _write_manifest(rdir: ResultsDir, exp: Experiment, specs: Sequence[RunSpec],
@@ -178,26 +179,6 @@ def _write_manifest(rdir: ResultsDir, exp: Experiment, specs: Sequence[RunSpec],
     """The resolved experiment, its run ids, and one session record per invocation."""
     write_json(rdir.manifest_path, {"experiment": experiment_to_dict(exp),
                                     "runs": [s.run_id for s in specs], "sessions": sessions})
-
-
-def _versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in PACKAGES:
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            found[name] = importlib.metadata.version(name)
-    return found
-
-
-def _git() -> dict[str, Any] | None:
-    """Commit of the harness's source checkout, and whether it had local changes."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True,
-                              text=True, check=True, timeout=10).stdout.strip()
-    try:
-        return {"commit": git("rev-parse", "HEAD"),
-                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def _now() -> str:

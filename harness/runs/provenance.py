@@ -1,0 +1,70 @@
+"""Which software made the runs: git commit and package versions, recorded per session in the
+manifest and compared with the current ones by ``harness run`` and ``harness status``.
+
+Light on purpose (no torch): ``status`` answers at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import platform
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("vclip-harness", "torch", "gymnasium", "mujoco", "numpy", "pandas", "pyarrow",
+            "joblib", "dask", "distributed")
+"""Versions recorded in the manifest (those installed)."""
+
+
+def versions() -> dict[str, str]:
+    """Python's and the installed ``PACKAGES``' versions."""
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found[name] = importlib.metadata.version(name)
+    return found
+
+
+def git() -> dict[str, Any] | None:
+    """Commit of the harness's source checkout, and whether it had local changes."""
+    def run(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True,
+                              text=True, check=True, timeout=10).stdout.strip()
+    try:
+        return {"commit": run("rev-parse", "HEAD"),
+                "dirty": bool(run("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def current() -> dict[str, Any]:
+    """This process's provenance, in a session record's shape."""
+    return {"git": git(), "versions": versions()}
+
+
+def differences(sessions: Sequence[dict[str, Any]], now: dict[str, Any]) -> list[str]:
+    """``name old (now new)`` for the commit and each version that differ between ``now`` and
+    a session that trained runs (one recorded before the ``trained`` count may have)."""
+    found: dict[str, set[str]] = {}
+    current_commit = _commit(now)
+    for session in sessions:
+        if session.get("trained", 1) == 0:  # it only reused runs
+            continue
+        commit = _commit(session)
+        if commit and current_commit and commit != current_commit:
+            found.setdefault("git", set()).add(commit)
+        old, new = session.get("versions") or {}, now["versions"]
+        for name in old.keys() & new.keys():  # a package absent on one side says nothing
+            if old[name] != new[name]:
+                found.setdefault(name, set()).add(old[name])
+    current = {"git": current_commit, **now["versions"]}
+    return [f"{name} {', '.join(sorted(olds))} (now {current[name]})"
+            for name, olds in found.items()]
+
+
+def _commit(record: dict[str, Any]) -> str | None:
+    info = record.get("git")
+    return info["commit"][:10] if isinstance(info, dict) and info.get("commit") else None

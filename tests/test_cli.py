@@ -1,0 +1,73 @@
+"""Command-line options as the user sees them: a bad value is one line `error: ...`, exit 2."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXPERIMENT = "name: t\nenvs: [InvertedPendulum-v5]\nseeds: 1\ntotal_steps: 4096\n"
+
+
+def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def assert_one_error_line(out: subprocess.CompletedProcess, expected: str) -> None:
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines() == [expected]
+
+
+@pytest.fixture
+def experiment(tmp_path: Path) -> Path:
+    path = tmp_path / "x.yaml"
+    path.write_text(EXPERIMENT)
+    return path
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["run", "dry_run"])
+@pytest.mark.parametrize(("results_dir", "in_the_way"), [
+    ("a_file", "a_file"), ("a_file/sub", "a_file"), ("r", "r/t")],
+    ids=["dir_is_a_file", "dir_under_a_file", "experiment_dir_is_a_file"])
+def test_results_dir_that_is_not_a_directory(tmp_path, experiment, dry_run, results_dir,
+                                             in_the_way):
+    (tmp_path / in_the_way).parent.mkdir(exist_ok=True)
+    (tmp_path / in_the_way).write_text("not a directory\n")
+    out = harness("run", "x.yaml", "--results-dir", results_dir, *dry_run, cwd=tmp_path)
+    assert_one_error_line(out, f"error: --results-dir {results_dir}: {in_the_way} is not a "
+                               "directory; give a directory that exists or can be created")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in read-only directories")
+def test_results_dir_in_a_read_only_directory(tmp_path, experiment):
+    (tmp_path / "ro").mkdir(mode=0o555)
+    out = harness("run", "x.yaml", "--results-dir", "ro/results", cwd=tmp_path)
+    assert_one_error_line(out, "error: --results-dir ro/results: ro is not writable; give a "
+                               "directory you can write in")
+
+
+def test_missing_results_dir_is_created_and_dry_run_writes_nothing(tmp_path, experiment):
+    out = harness("run", "x.yaml", "--results-dir", "new/deeper", "--dry-run", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("jobs", ["0", "-2", "two"])
+def test_jobs_must_be_positive_or_minus_one(tmp_path, experiment, jobs):
+    out = harness("run", "x.yaml", "--jobs", jobs, "--dry-run", cwd=tmp_path)
+    assert_one_error_line(out, f"error: harness run: argument --jobs: must be a positive integer "
+                               f"or -1 (all cores), got '{jobs}' (see harness run --help)")
+
+
+def test_minus_one_jobs_is_accepted(tmp_path, experiment):
+    assert harness("run", "x.yaml", "--jobs", "-1", "--dry-run", cwd=tmp_path).returncode == 0
+
+
+def test_usage_errors_are_one_line(tmp_path):
+    assert_one_error_line(harness("run", cwd=tmp_path), "error: harness run: the following "
+                          "arguments are required: EXPERIMENT.yaml (see harness run --help)")
+    out = harness("frobnicate", cwd=tmp_path)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert out.stderr.startswith("error: harness: argument COMMAND: invalid choice: 'frobnicate'")
