@@ -1,8 +1,4 @@
-"""A run's numbers depend only on its RunSpec, not on its pack-mates (DESIGN.md §3).
-
-Bit for bit: a drift of one ulp per update grows into a different learning curve over a 1M-step
-run, so every comparison here is exact.
-"""
+"""A run's numbers depend only on its RunSpec, not on its pack-mates (DESIGN.md §3)."""
 
 import os
 import subprocess
@@ -20,6 +16,8 @@ from harness.runs.train import pack_key, train_runs
 
 TINY = PPOConfig(num_steps=128, num_minibatches=4, update_epochs=2)
 
+# Bit for bit: a drift of one ulp per update grows into a different learning curve over a
+# 1M-step run, so the comparisons below are exact.
 LAYOUTS = [(3, 0), (5, 4), (16, 7)]
 """(pack size, the run's slot) besides training alone: first of 3, last of 5, middle of 16."""
 N_UPDATES = 20

@@ -2,8 +2,6 @@
 
 Each layer holds ``W [K, in, out]`` and ``b [K, 1, out]``; an input ``[K, B, in]`` gives
 ``[K, B, out]`` with one ``baddbmm``, so agent k only ever touches slice k (DESIGN.md §3).
-Every agent's block of every matmul operand and output also starts at the same alignment
-(``ALIGN``), so that the arithmetic an agent sees does not depend on its position in the pack.
 Architecture and init follow ppo2's ``mlp`` policy / CleanRL ``ppo_continuous_action``:
 separate policy and value MLPs, tanh, orthogonal init (sqrt 2 hidden, 0.01 policy head,
 1.0 value head), zero biases, state-independent log-std initialised at 0.
@@ -24,7 +22,7 @@ Layer = tuple[Tensor, Tensor]
 ALIGN = 32
 """Floats from one agent's block to the next in parameter and activation buffers.
 
-An agent's numbers must not depend on its slot in the pack (DESIGN.md §3), but two CPU kernels
+An agent's numbers must not depend on its slot in the pack (design §3), but two CPU kernels
 look at more than the agent's own numbers. MKL's gemm picks its code path, and so its
 rounding, from each matrix's address modulo 16 bytes or more: with agent k's parameters at
 ``k * P`` floats, a run's numbers depended on its slot (InvertedPendulum-v5: 4e-5 relative
