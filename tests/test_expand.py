@@ -4,15 +4,29 @@ import math
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import dataclass
 
 import pytest
 
-from harness.runs.expand import expand, make_packs, run_id
-from harness.runs.experiment import parse_experiment
+from harness.ppo.config import RUN_ID_FIELDS, PPOConfig, field_names
+from harness.runs.expand import config_hash, expand, make_packs, run_id
+from harness.runs.experiment import load_experiment, parse_experiment
 
 BASE = {"name": "t", "envs": ["Hopper-v5", "Walker2d-v5"], "seeds": [0, 1, 2],
         "total_steps": 4096, "ppo": {"num_steps": 1024}}
 MATRIX = {"value_clip": ["none", "max", "clipped"], "vf_clip_eps": [0.1, 0.2]}
+SMOKE = "experiments/smoke.yaml"
+SMOKE_IDS = [
+    "InvertedPendulum-v5__value_clip-none__s0__a7417dd0",
+    "InvertedPendulum-v5__value_clip-max+vf_clip_eps-0.2__s0__57fc59dd",
+    "InvertedPendulum-v5__value_clip-none__s1__1710e0cc",
+    "InvertedPendulum-v5__value_clip-max+vf_clip_eps-0.2__s1__a2dd44d9",
+    "Hopper-v5__value_clip-none__s0__521c8be9",
+    "Hopper-v5__value_clip-max+vf_clip_eps-0.2__s0__e1e711ea",
+    "Hopper-v5__value_clip-none__s1__b8f8133c",
+    "Hopper-v5__value_clip-max+vf_clip_eps-0.2__s1__52334162",
+]
+"""``experiments/smoke.yaml``'s run ids as first published: finished results are found by id."""
 
 
 def exp(**changes):
@@ -78,11 +92,33 @@ def test_run_id_depends_only_on_the_run():
 def test_run_ids_are_stable_across_processes():
     code = ("from harness.runs.experiment import load_experiment; "
             "from harness.runs.expand import expand; "
-            "print(' '.join(s.run_id for s in expand(load_experiment('experiments/smoke.yaml'))))")
+            f"print(' '.join(s.run_id for s in expand(load_experiment({SMOKE!r}))))")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, env={"PYTHONHASHSEED": str(seed)}).stdout
             for seed in (1, 2)}
-    assert len(outs) == 1 and len(outs.pop().split()) == 8
+    assert outs == {" ".join(SMOKE_IDS) + "\n"}
+
+
+@dataclass(frozen=True)
+class WithNewKey(PPOConfig):
+    """``PPOConfig`` once a key is added whose default keeps the old behaviour."""
+
+    new_key: float = 0.0
+
+
+def smoke_digests(**changes) -> list[str]:
+    """The id hashes of smoke.yaml's runs, their configs rebuilt as ``WithNewKey``."""
+    return [config_hash(s.env_id, s.seed, s.total_steps,
+                        WithNewKey(**{**s.ppo.to_dict(), **changes}))
+            for s in expand(load_experiment(SMOKE))]
+
+
+def test_a_new_key_changes_run_ids_only_away_from_its_default():
+    published = [rid.rsplit("__", 1)[1] for rid in SMOKE_IDS]
+    assert smoke_digests() == published
+    for changed in (smoke_digests(new_key=0.5), smoke_digests(gamma=0.95)):
+        assert all(a != b for a, b in zip(changed, published, strict=True))
+    assert set(RUN_ID_FIELDS) <= set(field_names())  # a frozen field cannot be dropped
 
 
 def _by_env(spec):

@@ -108,3 +108,12 @@ def test_numpy_forward_equals_torch_forward():
         for layers in (net.policy, net.value):
             ours = numpy_mlp(numpy_layers(layers), x.numpy())
             assert np.allclose(ours, mlp_forward(layers, x)[-1].numpy(), atol=1e-6)
+
+
+def test_every_agents_blocks_share_one_alignment():
+    """MKL's gemm rounds by address alignment (``networks.ALIGN``): every agent's block of every
+    parameter and activation starts on a 64-byte boundary, whatever its slot."""
+    net = nets([0, 1, 2])  # sizes 5, 8, 2: no tensor fills a whole number of 64-byte lines
+    acts = mlp_forward(net.value, torch.randn(3, 7, 5))
+    for t in [*net.parameters(), *net.value_grad[0], *acts]:
+        assert [t[k].data_ptr() % 64 for k in range(3)] == [0, 0, 0]

@@ -17,6 +17,9 @@ TRUNCATION_MODES = ("terminal", "bootstrap")
 
 @dataclass(frozen=True)
 class PPOConfig:
+    # Adding a field: give it a default that reproduces the behaviour from before it existed,
+    # and do NOT add it to RUN_ID_FIELDS below. Run ids then cover it only where an experiment
+    # sets another value, so finished results keep their ids and stay done.
     num_steps: int = 2048
     """Environment steps per agent per rollout (ppo2 ``nsteps``)."""
     num_minibatches: int = 32
@@ -116,6 +119,16 @@ class PPOConfig:
         d = dataclasses.asdict(self)
         d["hidden_sizes"] = list(self.hidden_sizes)
         return d
+
+
+RUN_ID_FIELDS = ("num_steps", "num_minibatches", "update_epochs", "learning_rate", "anneal_lr",
+                 "adam_eps", "gamma", "gae_lambda", "norm_adv", "clip_coef", "value_clip",
+                 "vf_clip_eps", "ent_coef", "vf_coef", "max_grad_norm", "normalize_obs",
+                 "normalize_reward", "truncation", "hidden_sizes")
+"""The fields a run id covers whatever their values (``harness.runs.expand.config_hash``): all
+of ``PPOConfig``'s when ids were frozen. Never edit: every finished run would get a new id and
+``harness run`` would train it again. A field added later is covered only when it differs from
+its default."""
 
 
 def field_names() -> tuple[str, ...]:

@@ -19,6 +19,21 @@ from torch import Tensor
 
 Layer = tuple[Tensor, Tensor]
 
+ALIGN = 32
+"""Floats from one agent's block to the next in parameter and activation buffers.
+
+An agent's numbers must not depend on its slot in the pack (design §3), but two CPU kernels
+look at more than the agent's own numbers. MKL's gemm picks its code path, and so its
+rounding, from each matrix's address modulo 16 bytes or more: with agent k's parameters at
+``k * P`` floats, a run's numbers depended on its slot (InvertedPendulum-v5: 4e-5 relative
+after 8 updates). torch's sigmoid computes the last ``numel % 32`` elements of a contiguous
+tensor with a scalar formula one ulp away from its vector one. Blocks a multiple of 32 floats
+(128 bytes) apart in torch's 64-byte aligned allocations give every agent the same alignment
+and the same vector/scalar split.
+"""
+BLOCK_BYTES = 64
+"""Address alignment of every agent block: that of torch's CPU allocations (c10 ``gAlignment``)."""
+
 
 @dataclass
 class ActorCritic:
@@ -57,7 +72,8 @@ class ActorCritic:
 
 
 def from_flat(flat: Tensor, shapes: Sequence[torch.Size], n_policy_layers: int) -> ActorCritic:
-    """An ``ActorCritic`` over ``flat [K, P]``, with a zero gradient buffer of the same layout."""
+    """An ``ActorCritic`` over ``flat [K, row_size(shapes)]``, with a zero gradient buffer of the
+    same layout."""
     grad = torch.zeros_like(flat)
     params, grads = _views(flat, shapes), _views(grad, shapes)
     layers, grad_layers = _pairs(params), _pairs(grads)
@@ -65,13 +81,22 @@ def from_flat(flat: Tensor, shapes: Sequence[torch.Size], n_policy_layers: int) 
                        grad_layers[:n_policy_layers], grad_layers[n_policy_layers:], grads[-1])
 
 
+def row_size(shapes: Sequence[torch.Size]) -> int:
+    """Floats per agent in a parameter buffer: each tensor's block padded to ``ALIGN``."""
+    return sum(_padded(math.prod(shape)) for shape in shapes)
+
+
+def _padded(n: int) -> int:
+    return -(-n // ALIGN) * ALIGN
+
+
 def _views(buffer: Tensor, shapes: Sequence[torch.Size]) -> list[Tensor]:
-    """Consecutive column blocks of ``buffer [K, P]`` viewed as ``[K, *shape]``."""
+    """Column blocks of ``buffer [K, row_size(shapes)]``, ``ALIGN``-padded, as ``[K, *shape]``."""
     views, start = [], 0
     for shape in shapes:
-        end = start + math.prod(shape)
-        views.append(buffer[:, start:end].view(-1, *shape))
-        start = end
+        n = math.prod(shape)
+        views.append(buffer[:, start:start + n].view(-1, *shape))
+        start += _padded(n)
     return views
 
 
@@ -89,8 +114,11 @@ def init_actor_critic(generators: Sequence[torch.Generator], obs_dim: int, act_d
     value = _init_mlp(generators, [*sizes, 1], [*hidden_gains, 1.0])
     log_std = torch.zeros(len(generators), 1, act_dim)
     params = [t for layer in policy + value for t in layer] + [log_std]
-    flat = torch.cat([p.reshape(len(generators), -1) for p in params], 1)
-    return from_flat(flat, [p.shape[1:] for p in params], len(policy))
+    shapes = [p.shape[1:] for p in params]
+    flat = torch.zeros(len(generators), row_size(shapes))  # the padding stays 0
+    for view, param in zip(_views(flat, shapes), params, strict=True):
+        view.copy_(param)
+    return from_flat(flat, shapes, len(policy))
 
 
 def _init_mlp(generators: Sequence[torch.Generator], sizes: Sequence[int],
@@ -108,21 +136,46 @@ def _init_mlp(generators: Sequence[torch.Generator], sizes: Sequence[int],
     return layers
 
 
+def agent_empty(k: int, *shape: int) -> Tensor:
+    """Uninitialised ``[k, *shape]`` whose agent blocks start a multiple of ``ALIGN`` floats
+    apart, with at least one float of padding between them.
+
+    The padding keeps the buffer non-contiguous, so a ``bmm``/``baddbmm`` writing into it runs
+    one MKL gemm per agent, whatever K. Into a contiguous output torch calls MKL's batched gemm
+    instead, except for a batch of one, and the two round gemv-like products (one output
+    column: the value head) differently: a run alone differed from the same run in a pack.
+    """
+    n = math.prod(shape)
+    return torch.empty(k, _padded(n + 1))[:, :n].view(k, *shape)
+
+
+def agent_aligned(x: Tensor) -> Tensor:
+    """``x [K, ...]``, or a copy laid out by ``agent_empty`` if its agent blocks are not."""
+    if x.data_ptr() % BLOCK_BYTES == 0 and x.stride(0) % ALIGN == 0:
+        return x
+    return agent_empty(*x.shape).copy_(x)
+
+
 def tanh_(x: Tensor) -> Tensor:
     """In-place tanh(x) = 2 sigmoid(2x) - 1, within 2e-7 of ``torch.tanh``.
 
     torch 2.13's CPU ``tanh`` kernel is ~3x slower than ``sigmoid`` on [K, 64, 64] batches and
-    was the largest single cost of the update (bench profile, 2026-11).
+    was the largest single cost of the update (bench profile, 2026-11). Give it ``agent_empty``
+    blocks: sigmoid's scalar tail then falls on the same elements of every agent.
     """
     return x.mul_(2).sigmoid_().mul_(2).sub_(1)
 
 
 def mlp_forward(layers: Sequence[Layer], x: Tensor) -> list[Tensor]:
     """Stacked tanh MLP on ``[K, B, in]``: the input of every layer, then the output
-    ``[K, B, out]`` (no activation on the head). ``mlp_backward`` needs them all."""
-    acts = [x]
+    ``[K, B, out]`` (no activation on the head). ``mlp_backward`` needs them all.
+
+    Every matmul operand is ``ALIGN``-laid (``agent_empty``), so agent k's numbers do not
+    depend on k or K."""
+    acts = [agent_aligned(x)]
     for i, (weight, bias) in enumerate(layers):
-        z = torch.baddbmm(bias, acts[-1], weight)
+        k, batch = acts[-1].shape[:2]
+        z = torch.baddbmm(bias, acts[-1], weight, out=agent_empty(k, batch, weight.shape[2]))
         acts.append(tanh_(z) if i < len(layers) - 1 else z)
     return acts
 
@@ -130,14 +183,15 @@ def mlp_forward(layers: Sequence[Layer], x: Tensor) -> list[Tensor]:
 def mlp_backward(layers: Sequence[Layer], acts: Sequence[Tensor], grad_out: Tensor,
                  grads: Sequence[Layer]) -> None:
     """Backpropagate ``grad_out = dL/d output`` through ``mlp_forward``'s MLP, writing dL/dW
-    and dL/db into ``grads``; agent k's rows depend on agent k's tensors alone."""
-    g = grad_out
+    and dL/db into ``grads``; agent k's rows depend on agent k's tensors alone (and, with
+    ``mlp_forward``'s layout, not on k or K either)."""
+    g = agent_aligned(grad_out)
     for i in range(len(layers) - 1, -1, -1):
         (weight, _), (grad_w, grad_b), h = layers[i], grads[i], acts[i]
         torch.bmm(h.transpose(1, 2), g, out=grad_w)
         torch.sum(g, 1, keepdim=True, out=grad_b)
         if i:
-            g = torch.bmm(g, weight.transpose(1, 2))
+            g = torch.bmm(g, weight.transpose(1, 2), out=agent_empty(*h.shape))
             g.mul_(1 - h * h)  # tanh' = 1 - tanh^2
 
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from harness.ppo.config import PPOConfig
+from harness.ppo.config import RUN_ID_FIELDS, PPOConfig
 from harness.runs.experiment import format_value
 from harness.runs.spec import Experiment, RunSpec, Variant
 
@@ -32,8 +32,12 @@ def expand(exp: Experiment) -> list[RunSpec]:
 
 
 def config_hash(env_id: str, seed: int, total_steps: int, cfg: PPOConfig) -> str:
-    """8 hex digits identifying what determines a run's numbers (eps dropped when unclipped)."""
-    ppo = cfg.to_dict()
+    """8 hex digits identifying what determines a run's numbers: env, seed, steps and the PPO
+    fields in ``RUN_ID_FIELDS``, plus any later field whose value is not its default (so adding
+    a field leaves existing ids alone); eps is dropped when unclipped."""
+    defaults = type(cfg)().to_dict()
+    ppo = {name: value for name, value in cfg.to_dict().items()
+           if name in RUN_ID_FIELDS or value != defaults[name]}
     if not cfg.clips_value:
         del ppo["vf_clip_eps"]
     blob = json.dumps({"env_id": env_id, "seed": seed, "total_steps": total_steps, "ppo": ppo},
