@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from harness.ppo.config import PPOConfig
+from harness.runs.expand import expand
 from harness.runs.experiment import experiment_to_dict
 from harness.runs.spec import Experiment, Variant
 
@@ -41,18 +41,19 @@ def write_results(exp_dir: Path, exp: Experiment, effect: dict[str, float], *,
     (exp_dir / "manifest.json").write_text(json.dumps({"experiment": experiment_to_dict(exp)}))
     rng = np.random.default_rng(seed)
     base = base or {}
+    ids = {(s.env_id, s.variant, s.seed): s.run_id for s in expand(exp)}
     for env_id in exp.envs:
         for s in exp.seeds:
             for v in exp.variants:
                 level = base.get(env_id, 1000.0) * effect[v.label] * (1 + noise * rng.normal())
-                write_run(exp_dir, exp, env_id, v, s, level, n_episodes, rng)
+                write_run(exp_dir, exp, ids[env_id, v.label, s], env_id, v, s, level,
+                          n_episodes, rng)
 
 
-def write_run(exp_dir: Path, exp: Experiment, env_id: str, variant: Variant, seed: int,
-              level: float, n_episodes: int, rng: np.random.Generator) -> str:
-    """One run's two parquet files; returns its run id."""
+def write_run(exp_dir: Path, exp: Experiment, run_id: str, env_id: str, variant: Variant,
+              seed: int, level: float, n_episodes: int, rng: np.random.Generator) -> None:
+    """One run's two parquet files, named by ``run_id`` (the harness's own ids)."""
     cfg = exp.ppo.replace(**variant.as_dict())
-    run_id = f"{env_id}__{re.sub(r'[^A-Za-z0-9.+-]', '_', variant.label)}__s{seed}"
     meta = {"run_id": run_id, "experiment": exp.name, "env_id": env_id, "seed": seed,
             "variant": variant.label, "value_clip": cfg.value_clip,
             "vf_clip_eps": cfg.vf_clip_eps if cfg.clips_value else math.nan}
@@ -79,7 +80,6 @@ def write_run(exp_dir: Path, exp: Experiment, env_id: str, variant: Variant, see
     for kind, frame in (("updates", updates), ("episodes", episodes)):
         (exp_dir / kind).mkdir(parents=True, exist_ok=True)
         frame.to_parquet(exp_dir / kind / f"{run_id}.parquet", index=False)
-    return run_id
 
 
 def _progress(t: np.ndarray) -> np.ndarray:

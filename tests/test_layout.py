@@ -7,7 +7,7 @@ import harness
 
 ROOT = Path(harness.__file__).parent
 ANALYSIS_MAY_IMPORT = {"harness.ppo.config", "harness.runs.spec", "harness.runs.schema",
-                       "harness.runs.files"}
+                       "harness.runs.files", "harness.runs.expand"}
 
 
 def imports() -> dict[str, set[str]]:

@@ -1,5 +1,6 @@
 """write_report end to end on synthetic results directories with known effects."""
 
+import dataclasses
 import json
 import re
 
@@ -138,7 +139,7 @@ def test_same_seed_same_report(small):
 
 def test_failed_and_missing_runs_are_reported(small):
     exp, exp_dir = small
-    victim = next((exp_dir / "updates").glob(f"*{'none'}*s1.parquet"))
+    victim = next((exp_dir / "updates").glob("*none__s1__*.parquet"))
     victim.unlink()
     (exp_dir / "episodes" / victim.name).unlink()
     (exp_dir / "failures").mkdir()
@@ -187,10 +188,22 @@ def test_a_window_spanning_most_of_training_is_flagged(small, tmp_path):
 
 def test_a_clip_that_never_acted_is_flagged(small):
     exp, exp_dir = small
-    for path in (exp_dir / "updates").glob("*vf_clip_eps_1.0*.parquet"):
+    for path in (exp_dir / "updates").glob("*vf_clip_eps-1.0__*.parquet"):
         frame = pd.read_parquet(path)
         frame["value_clip_fraction"] = 0.0
         frame.to_parquet(path, index=False)
     text = (write_report(exp, exp_dir, n_boot=200) / "report.md").read_text()
     assert f"`{SAME}` never clipped a value prediction" in text
     assert f"`{BETTER}` never clipped" not in text
+
+
+def test_runs_of_an_earlier_version_of_the_experiment_are_ignored(small):
+    exp, exp_dir = small
+    edited = dataclasses.replace(exp, total_steps=exp.total_steps + 100)  # new run ids
+    with pytest.raises(ValueError, match="no finished runs"):
+        write_report(edited, exp_dir, n_boot=200)
+    write_results(exp_dir, edited, {NONE: 1.0, BETTER: 1.5, SAME: 1.0})
+    text = (write_report(edited, exp_dir, n_boot=200) / "report.md").read_text()
+    assert "finished runs: 9 of 9 expected" in text
+    assert f"env steps per run: {exp.total_steps:,} (`total_steps` {edited.total_steps:,} " \
+           "in whole rollouts)" in text

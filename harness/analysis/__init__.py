@@ -2,6 +2,7 @@
 the report.
 
 Reads run files back and never touches the trainer. It may import the runs' data types
-(``runs.spec``, ``runs.schema``, ``runs.files`` for atomic writes) and the plain
-``ppo.config`` dataclass, nothing else of ``harness.runs`` or ``harness.ppo``.
+(``runs.spec``, ``runs.schema``, ``runs.expand`` for the run ids of an experiment,
+``runs.files`` for atomic writes) and the plain ``ppo.config`` dataclass, nothing else of
+``harness.runs`` or ``harness.ppo``.
 """

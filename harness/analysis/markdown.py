@@ -92,9 +92,19 @@ def _experiment(exp: Experiment, results: Results) -> list[str]:
             f"- source: `{exp.source or '(not recorded)'}`",
             f"- envs: {', '.join(exp.envs)}",
             f"- seeds: {len(exp.seeds)} ({', '.join(map(str, exp.seeds))})",
-            f"- env steps per run: {exp.total_steps:,}",
+            f"- env steps per run: {_trained_steps(exp)}",
             f"- finished runs: {len(results.run_ids)} of {expected} expected; "
             f"failed: {len(results.failures)}", "", table(variants)]
+
+
+def _trained_steps(exp: Experiment) -> str:
+    """The steps runs really train: whole rollouts of ``num_steps`` (as Baselines' ppo2)."""
+    trained = sorted({exp.total_steps // c.num_steps * c.num_steps
+                      for c in resolved_configs(exp).values()})
+    if trained == [exp.total_steps]:
+        return f"{exp.total_steps:,}"
+    return (f"{' or '.join(f'{t:,}' for t in trained)} (`total_steps` {exp.total_steps:,} "
+            "in whole rollouts)")
 
 
 def _method(a: AnalysisSettings, n_boot: int, seed: int,

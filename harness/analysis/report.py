@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from harness.analysis import aggregates, claims, markdown, plots, stability, tables
 from harness.analysis.load import Results, load_results
 from harness.analysis.scores import auc_scores, final_scores, run_curves
+from harness.runs.expand import expand
 from harness.runs.files import atomic_write
 from harness.runs.spec import Experiment
 
@@ -85,13 +86,14 @@ def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: 
 
 
 def experiment_results(exp: Experiment, exp_dir: Path) -> Results:
-    """The finished runs of ``exp``'s envs and variants (others in the dir are ignored)."""
+    """The finished runs of ``exp`` as it is now: its run ids only, so runs left in the dir
+    by an earlier version of the file (another ``total_steps``, seeds or settings) or by
+    other experiments are ignored."""
     results = load_results(exp_dir)
-    labels = [v.label for v in exp.variants]
+    ids = {s.run_id for s in expand(exp)}
 
     def keep(frame: pd.DataFrame) -> pd.DataFrame:
-        rows = frame["env_id"].isin(exp.envs) & frame["variant"].isin(labels)
-        return frame[rows].reset_index(drop=True)
+        return frame[frame["run_id"].isin(ids)].reset_index(drop=True)
 
     results = Results(keep(results.updates), keep(results.episodes), results.failures)
     if not results.run_ids:
