@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -130,6 +131,23 @@ class PackEnv:
             setattr(self, name, getattr(self, name)[keep])
         self.obs_rms.select(keep)
         self.ret_rms.select(keep)
+
+    def agent_state(self, i: int) -> dict[str, Any]:
+        """Agent ``i``'s statistics and accumulators (its env's simulator state aside)."""
+        return {"obs_mean": self.obs_rms.mean[i].copy(), "obs_var": self.obs_rms.var[i].copy(),
+                "obs_count": self.obs_rms.count, "ret_mean": float(self.ret_rms.mean[i]),
+                "ret_var": float(self.ret_rms.var[i]), "ret_count": self.ret_rms.count,
+                "ret": float(self.ret[i]), "ep_return": float(self.ep_return[i]),
+                "ep_length": int(self.ep_length[i])}
+
+    def load_agent_state(self, i: int, saved: dict[str, Any]) -> None:
+        """Set agent ``i``'s statistics and accumulators from ``agent_state``'s output. The
+        counts are one per pack: agents resumed together have taken the same steps."""
+        self.obs_rms.mean[i], self.obs_rms.var[i] = saved["obs_mean"], saved["obs_var"]
+        self.ret_rms.mean[i], self.ret_rms.var[i] = saved["ret_mean"], saved["ret_var"]
+        self.obs_rms.count, self.ret_rms.count = saved["obs_count"], saved["ret_count"]
+        self.ret[i], self.ep_return[i] = saved["ret"], saved["ep_return"]
+        self.ep_length[i] = saved["ep_length"]
 
     def close(self) -> None:
         """Close every env."""

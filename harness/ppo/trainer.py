@@ -7,6 +7,7 @@ hyper-parameters, so its numbers do not depend on its pack-mates. No file I/O he
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from harness.ppo.networks import init_actor_critic
 from harness.ppo.objectives import gae
 from harness.ppo.pack import PackState, hyper_tensors
 from harness.ppo.rollout import Rollout, collect
+from harness.ppo.snapshot import AgentSnapshot, capture, restore
 from harness.ppo.update import ppo_update
 
 
@@ -38,9 +40,19 @@ class AgentLog:
     """None, or ``{"reason", "update", "global_step"}`` for an agent stopped on NaN/inf."""
 
 
-def train_pack(specs: Sequence[AgentSpec], *,
-               progress: Callable[[int], None] | None = None) -> list[AgentLog]:
-    """Train ``specs`` (equal ``pack_key``) together; returns one log per spec, in order."""
+Checkpoint = Callable[[int, Callable[[], dict[int, AgentSnapshot]]], None]
+"""Called after every update but the last with ``(update, capture)``; it decides whether a
+checkpoint is due and then calls ``capture()`` for the live agents' snapshots."""
+
+
+def train_pack(specs: Sequence[AgentSpec], *, progress: Callable[[int], None] | None = None,
+               checkpoint: Checkpoint | None = None,
+               resume: Sequence[AgentSnapshot] | None = None) -> list[AgentLog]:
+    """Train ``specs`` (equal ``pack_key``) together; returns one log per spec, in order.
+
+    ``resume``: one snapshot per spec, all after the same update, to continue from; the
+    result equals that of the uninterrupted run (``tests/test_checkpoints.py``).
+    """
     if len({s.pack_key for s in specs}) != 1:
         raise ValueError("train_pack: runs differ in env or update schedule; group by pack_key")
     cfg = specs[0].ppo
@@ -49,13 +61,15 @@ def train_pack(specs: Sequence[AgentSpec], *,
         raise ValueError(f"total_steps: must be >= num_steps={cfg.num_steps}, "
                          f"got {specs[0].total_steps}")
     state = _init_state(specs)
-    logs: dict[int, list[dict]] = {i: [] for i in range(len(specs))}
-    episodes: dict[int, list[tuple[int, float, int]]] = {i: [] for i in range(len(specs))}
+    saved = resume or [None] * len(specs)
+    logs = {i: list(s.logs) if s else [] for i, s in enumerate(saved)}
+    episodes = {i: list(s.episodes) if s else [] for i, s in enumerate(saved)}
     failures: dict[int, dict] = {}
-    obs = state.env.reset()
-    start = time.perf_counter()
+    obs = state.env.reset() if resume is None else restore(state, list(resume))
+    done = resume[0].update if resume else 0
+    start = time.perf_counter() - (resume[0].elapsed if resume else 0.0)
     try:
-        for update in range(1, n_updates + 1):
+        for update in range(done + 1, n_updates + 1):
             # ppo2: frac = 1 - (update - 1) / nupdates; lr = lr0 * frac when annealing.
             frac = 1.0 - (update - 1.0) / n_updates
             lr = torch.where(state.hyper.anneal_lr, state.hyper.learning_rate * frac,
@@ -84,6 +98,9 @@ def train_pack(specs: Sequence[AgentSpec], *,
                 state = state.select(keep)
             if progress is not None:
                 progress(n_alive * cfg.num_steps)
+            if checkpoint is not None and update < n_updates:
+                checkpoint(update, functools.partial(capture, state, obs, update, logs, episodes,
+                                                     time.perf_counter() - start))
     finally:
         state.env.close()
     return [AgentLog(pd.DataFrame(logs[i], columns=UPDATE_FIELDS),

@@ -1,0 +1,109 @@
+"""One agent's whole training state between two updates, to checkpoint and resume exactly.
+
+A resumed run must be *the same run*: every number it logs after the resume equals what the
+uninterrupted run logs. So a snapshot holds everything the rest of the run reads: its
+parameters and Adam moments, its normalisation statistics and return accumulators, its env's
+complete simulator state (for MuJoCo the whole ``MjData``, including the warm start and the
+derived quantities the next ``step`` reads before integrating, e.g. Ant's body position), its
+time-limit counter and partial episode return, every random generator (the agent's torch
+generator, the env's ``np_random``), the observation it acts on next, and the tables logged so
+far. Snapshots are per agent, not per pack, so a resume may pack runs differently.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from typing import Any
+
+import mujoco
+import numpy as np
+import torch
+
+from harness.ppo.pack import PackState
+
+
+class SnapshotUnsupported(RuntimeError):
+    """The env's state cannot be saved (a custom env that does not pickle)."""
+
+
+@dataclass
+class AgentSnapshot:
+    """One agent after ``update`` updates (arrays are the agent's rows)."""
+
+    update: int
+    """Updates done; training resumes with update ``update + 1``."""
+    params: np.ndarray
+    """``[P]`` row of the flat parameter buffer."""
+    exp_avg: np.ndarray
+    """``[P]`` Adam first moments."""
+    exp_avg_sq: np.ndarray
+    """``[P]`` Adam second moments."""
+    adam_step: int
+    """Adam steps taken."""
+    env: dict[str, Any]
+    """The agent's ``PackEnv`` row: normalisation statistics and accumulators."""
+    sim: bytes
+    """The env's simulator state (``env_state``)."""
+    generator: np.ndarray
+    """The agent's torch generator state (bytes as ``uint8``)."""
+    obs: np.ndarray
+    """``[obs_dim]`` float32 normalised observation the next rollout starts from."""
+    logs: list[dict] = field(default_factory=list)
+    """Update rows logged so far."""
+    episodes: list[tuple[int, float, int]] = field(default_factory=list)
+    """(global_step, raw return, length) of the episodes finished so far."""
+    elapsed: float = 0.0
+    """Training seconds so far (for the ``sps`` column)."""
+
+
+def capture(state: PackState, obs: np.ndarray, update: int, logs: dict[int, list[dict]],
+            episodes: dict[int, list], elapsed: float) -> dict[int, AgentSnapshot]:
+    """Snapshots of the live agents, keyed by their index in the pack's specs."""
+    return {idx: AgentSnapshot(
+        update=update, params=state.net.flat[slot].numpy().copy(),
+        exp_avg=state.adam.exp_avg[slot].numpy().copy(),
+        exp_avg_sq=state.adam.exp_avg_sq[slot].numpy().copy(), adam_step=state.adam.step,
+        env=state.env.agent_state(slot), sim=env_state(state.env.envs[slot]),
+        generator=state.generators[slot].get_state().numpy().copy(), obs=obs[slot].copy(),
+        logs=list(logs[idx]), episodes=list(episodes[idx]), elapsed=elapsed)
+        for slot, idx in enumerate(state.ids)}
+
+
+def restore(state: PackState, snapshots: list[AgentSnapshot]) -> np.ndarray:
+    """Put ``snapshots`` (one per agent, in pack order, all after the same update) into a
+    freshly built ``state``; returns the pack's next observations ``[K, obs_dim]``."""
+    if len({s.update for s in snapshots}) != 1:
+        raise ValueError("restore: a pack resumes from one update; group runs by it")
+    for slot, snap in enumerate(snapshots):
+        state.net.flat[slot] = torch.from_numpy(snap.params)
+        state.adam.exp_avg[slot] = torch.from_numpy(snap.exp_avg)
+        state.adam.exp_avg_sq[slot] = torch.from_numpy(snap.exp_avg_sq)
+        state.env.load_agent_state(slot, snap.env)
+        load_env_state(state.env.envs[slot], snap.sim)
+        state.generators[slot].set_state(torch.from_numpy(snap.generator))
+    state.adam.step = snapshots[0].adam_step
+    return np.stack([s.obs for s in snapshots])
+
+
+def env_state(env: Any) -> bytes:
+    """An unwrapped env's complete state: MuJoCo's ``MjData`` and the env's generator, or
+    the whole env for other envs that pickle."""
+    if isinstance(getattr(env, "data", None), mujoco.MjData):
+        return pickle.dumps(("mujoco", env.data, env.np_random.bit_generator.state))
+    try:
+        return pickle.dumps(("pickle", env))
+    except Exception as e:  # any pickling failure means: cannot checkpoint this env
+        raise SnapshotUnsupported(f"{type(env).__name__}: its state cannot be saved "
+                                  f"({type(e).__name__}: {e})") from None
+
+
+def load_env_state(env: Any, blob: bytes) -> None:
+    """Restore what ``env_state`` saved, in place (the env object stays the same)."""
+    kind, *saved = pickle.loads(blob)
+    if kind == "mujoco":
+        data, rng = saved
+        mujoco.mj_copyData(env.data, env.model, data)
+        env.np_random.bit_generator.state = rng
+    else:
+        env.__dict__.update(saved[0].__dict__)
