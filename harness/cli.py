@@ -74,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
                           "loky; dask: the cluster's threads)")
     run.add_argument("--backend", choices=("loky", "dask"), default="loky")
     run.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://h:8786")
+    run.add_argument("--checkpoint-every", metavar="SECONDS", type=_seconds, default=300.0,
+                     help="save every unfinished run's state this often, so a killed run "
+                          "resumes where it was (default 300; 0: never)")
     run.add_argument("--dry-run", action="store_true",
                      help="print the expanded matrix and env steps; train nothing")
     run.set_defaults(command=_run)
@@ -147,7 +150,7 @@ def _train(exp: Experiment, args: argparse.Namespace) -> RunSummary:
 
     try:
         return run_experiment(exp, args.results_dir, jobs=args.jobs, backend=args.backend,
-                              scheduler=args.scheduler)
+                              scheduler=args.scheduler, checkpoint_every=args.checkpoint_every)
     except BackendError as e:
         raise InputError(str(e)) from None
 
@@ -305,6 +308,16 @@ def _positive_int(text: str) -> int:
         value = 0
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
     return value
 
 

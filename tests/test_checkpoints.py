@@ -2,17 +2,31 @@
 bit for bit, also when the resume packs it with other runs (trainer level; the runner's
 files and a killed `harness run` are tested in test_runner.py)."""
 
+import os
 import pickle
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from harness.ppo.agent import AgentSpec
 from harness.ppo.config import PPOConfig
 from harness.ppo.snapshot import SnapshotUnsupported, env_state
 from harness.ppo.trainer import train_pack
+from harness.runs.checkpoints import (
+    CheckpointWriter,
+    DamagedCheckpoint,
+    checkpoint_path,
+    read_checkpoint,
+)
 
 N_UPDATES, CUT = 6, 3
 CASES = {
@@ -92,3 +106,101 @@ def test_no_snapshot_after_the_last_update():
     train_pack([spec("Hopper-v5", 0)], checkpoint=lambda update, capture: seen.append(update))
     assert seen == list(range(1, N_UPDATES))
     assert np.all(np.diff(seen) == 1)
+
+
+# --- the runner's checkpoint files ---------------------------------------------------------
+
+def test_writer_saves_when_due_and_survives_a_failed_write(tmp_path, capsys):
+    now = [0.0]
+    writer = CheckpointWriter(tmp_path, ["a", "b"], every=10.0, clock=lambda: now[0])
+    snapshots = {0: "snap-a", 1: "snap-b"}
+    calls = []
+
+    def capture():
+        calls.append(now[0])
+        return snapshots
+
+    writer(1, capture)  # not due yet
+    now[0] = 10.0
+    writer(2, capture)
+    assert calls == [10.0]
+    assert pickle.loads(checkpoint_path(tmp_path, "b").read_bytes()) == "snap-b"
+    blocked = CheckpointWriter(tmp_path / "file", ["a"], every=0.0)
+    (tmp_path / "file").write_text("not a directory")
+    blocked(1, capture)
+    blocked(2, capture)
+    assert capsys.readouterr().err.count("checkpoints of a and its pack are off") == 1
+
+
+def test_a_damaged_checkpoint_is_detected(tmp_path):
+    path = checkpoint_path(tmp_path, "run")
+    assert read_checkpoint(path) is None
+    path.parent.mkdir()
+    _, snaps = checkpointed([spec("Hopper-v5", 0)], at=2)
+    blob = pickle.dumps(snaps[0])
+    path.write_bytes(blob[: len(blob) // 2])  # a copy cut short
+    with pytest.raises(DamagedCheckpoint, match="unreadable checkpoint"):
+        read_checkpoint(path)
+    path.write_bytes(pickle.dumps({"not": "a snapshot"}))
+    with pytest.raises(DamagedCheckpoint, match="not a checkpoint"):
+        read_checkpoint(path)
+    path.write_bytes(blob)
+    assert read_checkpoint(path).update == 2
+
+
+TESTS = Path(__file__).parent
+
+
+def experiment(tmp_path: Path) -> Path:
+    """8 Hopper runs of 40 short updates: a pack lasts a few seconds."""
+    path = tmp_path / "ck.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "ck", "envs": ["Hopper-v5"], "seeds": 4, "total_steps": 40 * 64,
+        "ppo": {"num_steps": 64, "num_minibatches": 2, "update_epochs": 1},
+        "matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.2]},
+        "control": {"value_clip": "none"}}))
+    return path
+
+
+def harness(*args) -> list[str]:
+    return [sys.executable, "-m", "harness", *map(str, args)]
+
+
+def tables(exp_dir: Path) -> dict[str, pd.DataFrame]:
+    return {f"{kind}/{p.stem}": pd.read_parquet(p).drop(columns=["sps"], errors="ignore")
+            for kind in ("updates", "episodes") for p in sorted((exp_dir / kind).glob("*"))}
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_with_other_jobs_gives_the_uninterrupted_tables(tmp_path):
+    path = experiment(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    whole = subprocess.run(harness("run", path, "--jobs", 2, "--results-dir", tmp_path / "a",
+                                   "--checkpoint-every", 0), env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert whole.returncode == 0, whole.stderr
+    cut = tmp_path / "b" / "ck"
+    with open(tmp_path / "log", "w") as log:
+        proc = subprocess.Popen(harness("run", path, "--jobs", 2, "--results-dir",
+                                        tmp_path / "b", "--checkpoint-every", 0.2),
+                                stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list((cut / "checkpoints").glob("*.ckpt")):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.3)  # mid-pack, after a checkpoint or two
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not list((cut / "updates").glob("*.parquet")), "the kill came too late to test"
+    again = subprocess.run(harness("run", path, "--jobs", 1, "--results-dir", tmp_path / "b"),
+                           env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert re.search(r"training 8 \(([1-8]) from checkpoints\)", again.stdout), again.stdout
+    assert not list((cut / "checkpoints").glob("*.ckpt"))  # deleted once the runs are written
+    a, b = tables(tmp_path / "a" / "ck"), tables(cut)
+    assert len(a) == 16 and a.keys() == b.keys()
+    for name in a:
+        pd.testing.assert_frame_equal(b[name], a[name], check_exact=True, obj=name)

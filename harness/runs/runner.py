@@ -25,6 +25,14 @@ import joblib
 import pandas as pd
 import torch
 
+from harness.ppo.snapshot import AgentSnapshot
+from harness.runs.checkpoints import (
+    DEFAULT_EVERY,
+    CheckpointWriter,
+    DamagedCheckpoint,
+    checkpoint_path,
+    read_checkpoint,
+)
 from harness.runs.expand import Pack, expand, make_packs
 from harness.runs.experiment import experiment_to_dict
 from harness.runs.files import write_json
@@ -55,26 +63,32 @@ class RunSummary:
 
 
 def run_experiment(exp: Experiment, results_root: str | Path, *, jobs: int | None = None,
-                   backend: str = "loky", scheduler: str | None = None) -> RunSummary:
-    """Train every run of ``exp`` not yet done under ``results_root/<name>``."""
+                   backend: str = "loky", scheduler: str | None = None,
+                   checkpoint_every: float = DEFAULT_EVERY) -> RunSummary:
+    """Train every run of ``exp`` not yet done under ``results_root/<name>``, each unfinished
+    one from its latest checkpoint; packs checkpoint every ``checkpoint_every`` seconds (0:
+    never)."""
     rdir = ResultsDir(Path(results_root) / exp.name)
     specs = expand(exp)
     with rdir.lock(" ".join(sys.argv)), _parallel(backend, scheduler, jobs) as n_workers:
         rdir.remove_temp_files()
         todo = [s for s in specs if rdir.state(s.run_id) != "done"]
-        packs = make_packs(todo, n_workers, key=pack_key)
+        resume = _checkpoints(rdir, todo)
+        # A pack trains in lockstep, so runs resumed together must have stopped together.
+        packs = make_packs(todo, n_workers, key=lambda s: (pack_key(s), _done(s, resume)))
+        remaining = sum(s.total_steps - _done(s, resume) for s in todo)
         print(f"{exp.name}: {len(specs)} runs, {len(specs) - len(todo)} already done; "
-              f"training {len(todo)} in {len(packs)} packs on {n_workers} {backend} workers "
-              f"({sum(s.total_steps for s in todo):,} env steps)", flush=True)
+              f"training {len(todo)}{f' ({len(resume)} from checkpoints)' if resume else ''} "
+              f"in {len(packs)} packs on {n_workers} {backend} workers ({remaining:,} env steps)",
+              flush=True)
         sessions = rdir.sessions()  # resumes keep their history
         session = _session(backend, scheduler, n_workers)
         _write_manifest(rdir, exp, specs, [*sessions, session])
         status = "interrupted"  # unless training returns
         try:
-            with ProgressBar(rdir.progress_dir, label=exp.name,
-                             total_steps=sum(s.total_steps for s in todo),
+            with ProgressBar(rdir.progress_dir, label=exp.name, total_steps=remaining,
                              total_runs=len(specs), done_runs=len(specs) - len(todo)) as bar:
-                _train(packs, rdir, bar)
+                _train(packs, rdir, bar, resume, checkpoint_every)
             status = "complete"
         finally:
             # What is on disk is the truth, also after Ctrl-C.
@@ -88,21 +102,31 @@ def run_experiment(exp: Experiment, results_root: str | Path, *, jobs: int | Non
                       trained=session["trained"], failed=failed)
 
 
-def train_pack_job(pack: Pack, progress_path: Path) -> list[RunResult]:
-    """The worker function: train one pack on one torch thread; errors become failed runs."""
+def train_pack_job(pack: Pack, progress_path: Path, resume: list[AgentSnapshot] | None,
+                   checkpoint: CheckpointWriter | None) -> list[RunResult]:
+    """The worker function: train one pack on one torch thread, from its runs' snapshots when
+    it has them; errors become failed runs."""
     torch.set_num_threads(1)  # one core per worker; more threads only contend
     try:
-        return train_runs(pack, progress=PackProgress(progress_path))
+        return train_runs(pack, progress=PackProgress(progress_path), checkpoint=checkpoint,
+                          resume=resume)
     except Exception as e:  # a crashing pack must not take the other packs down
         failure = {"reason": f"{type(e).__name__}: {e}", "update": None, "global_step": None,
                    "traceback": traceback.format_exc()}
         return [RunResult(s, pd.DataFrame(), pd.DataFrame(), failure) for s in pack]
 
 
-def _train(packs: Sequence[Pack], rdir: ResultsDir, bar: ProgressBar) -> None:
-    """Run the packs; write each pack's runs as it returns."""
-    tasks = (joblib.delayed(train_pack_job)(pack, pack_progress_path(rdir.progress_dir, i))
-             for i, pack in enumerate(packs))
+def _train(packs: Sequence[Pack], rdir: ResultsDir, bar: ProgressBar,
+           resume: dict[str, AgentSnapshot], checkpoint_every: float) -> None:
+    """Run the packs; write each pack's runs as it returns, then drop their checkpoints."""
+    def writer(pack: Pack) -> CheckpointWriter | None:
+        return (CheckpointWriter(rdir.root, [s.run_id for s in pack], checkpoint_every)
+                if checkpoint_every > 0 else None)
+
+    tasks = (joblib.delayed(train_pack_job)(
+        pack, pack_progress_path(rdir.progress_dir, i),
+        [resume[s.run_id] for s in pack] if pack[0].run_id in resume else None, writer(pack))
+        for i, pack in enumerate(packs))
     # Results come back in completion order; a pack is known by its first run.
     index = {pack[0].run_id: i for i, pack in enumerate(packs)}
     parallel = joblib.Parallel(return_as="generator_unordered", batch_size=1)
@@ -111,12 +135,37 @@ def _train(packs: Sequence[Pack], rdir: ResultsDir, bar: ProgressBar) -> None:
         for results in done:
             for result in results:
                 rdir.write_run(result)
+                checkpoint_path(rdir.root, result.spec.run_id).unlink(missing_ok=True)
                 if result.failure is not None:
                     bar.write(f"failed: {result.spec.run_id}: {result.failure['reason']} "
                               f"(update {result.failure['update']}, "
                               f"step {result.failure['global_step']})")
             bar.pack_done(index[results[0].spec.run_id],
-                          sum(r.spec.total_steps for r in results), len(results))
+                          sum(r.spec.total_steps - _done(r.spec, resume) for r in results),
+                          len(results))
+
+
+def _checkpoints(rdir: ResultsDir, todo: Sequence[RunSpec]) -> dict[str, AgentSnapshot]:
+    """The latest snapshot of each unfinished run that has one; a damaged checkpoint is
+    removed with a note, and its run starts again from step 0."""
+    found = {}
+    for spec in todo:
+        path = checkpoint_path(rdir.root, spec.run_id)
+        try:
+            snapshot = read_checkpoint(path)
+        except DamagedCheckpoint as e:
+            print(f"note: {e}: {spec.run_id} starts again", file=sys.stderr, flush=True)
+            path.unlink(missing_ok=True)
+            continue
+        if snapshot is not None:
+            found[spec.run_id] = snapshot
+    return found
+
+
+def _done(spec: RunSpec, resume: dict[str, AgentSnapshot]) -> int:
+    """Env steps ``spec`` has already trained (from its checkpoint)."""
+    snapshot = resume.get(spec.run_id)
+    return 0 if snapshot is None else snapshot.update * spec.ppo.num_steps
 
 
 @contextlib.contextmanager

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from harness.ppo.trainer import train_pack
+from harness.ppo.snapshot import AgentSnapshot
+from harness.ppo.trainer import Checkpoint, train_pack
 from harness.runs.schema import RUN_COLUMNS
 from harness.runs.spec import RunSpec
 
@@ -32,10 +33,14 @@ def pack_key(spec: RunSpec) -> tuple:
     return spec.agent.pack_key
 
 
-def train_runs(specs: Sequence[RunSpec], *,
-               progress: Callable[[int], None] | None = None) -> list[RunResult]:
-    """Train ``specs`` (equal ``pack_key``) as one pack; one result per spec, in order."""
-    logs = train_pack([s.agent for s in specs], progress=progress)
+def train_runs(specs: Sequence[RunSpec], *, progress: Callable[[int], None] | None = None,
+               checkpoint: Checkpoint | None = None,
+               resume: Sequence[AgentSnapshot] | None = None) -> list[RunResult]:
+    """Train ``specs`` (equal ``pack_key``) as one pack; one result per spec, in order.
+
+    ``checkpoint`` and ``resume`` as ``ppo.trainer.train_pack`` takes them."""
+    logs = train_pack([s.agent for s in specs], progress=progress, checkpoint=checkpoint,
+                      resume=resume)
     return [RunResult(spec, _with_meta(log.updates, spec), _with_meta(log.episodes, spec),
                       log.failure) for spec, log in zip(specs, logs, strict=True)]
 
