@@ -136,6 +136,11 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"\n{word}: finished runs are saved in {rdir.root}; resume with: "
               f"harness {shlex.join(argv)}", file=sys.stderr)
         return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
+    except OSError as e:  # a full disk, a directory made read-only while training
+        print(f"error: writing results under {rdir.root} failed: {e.strerror or e}; files "
+              f"already written are whole; resume with: harness {shlex.join(argv)}",
+              file=sys.stderr)
+        return EXIT_FAILED_RUNS
     print(f"{exp.name}: {summary.total} runs: {summary.skipped} were done, {summary.trained} "
           f"trained now, {len(summary.failed)} failed")
     if summary.failed:
@@ -219,8 +224,11 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
         + (f" (a run is in progress: {running})" if running else ""))
     rows = [[env, label + (" (control)" if label == exp.control else ""),
              *map(str, c.values())] for (env, label), c in counts.items()]
-    print(_table(["env_id", "variant", "done", "failed", "pending"], rows))
+    print(_table(["env_id", "variant", *RUN_STATES], rows))
     for spec in specs:
+        if states[spec.run_id] == "damaged":
+            print(f"damaged: {spec.run_id}: a results file cannot be read; the next "
+                  "`harness run` trains it again")
         if states[spec.run_id] == "failed":
             f = rdir.read_failure(spec.run_id)
             print(f"failed: {spec.run_id}: {f.get('reason')} (update {f.get('update')}, "

@@ -52,7 +52,7 @@ def test_runs_of_an_earlier_total_steps_are_counted_and_said_ignored(tmp_path, e
         "now: 2 (from an earlier total_steps, seeds or ppo setting?); run and status ignore them, "
         "but report still counts those of the same env and variant"]
     status = harness("status", "x.yaml", cwd=tmp_path).stdout.splitlines()
-    assert status[0].endswith("0 done, 0 failed, 2 pending")
+    assert status[0].endswith("0 done, 0 failed, 0 damaged, 2 pending")
 
 
 def test_runs_of_another_commit_or_version_are_named(tmp_path, exp_dir):

@@ -22,8 +22,8 @@ from harness.runs.files import TEMP_SUFFIX, atomic_write, write_json
 if TYPE_CHECKING:  # the trainer imports torch; status and dry runs must not
     from harness.runs.train import RunResult
 
-RunState = Literal["done", "failed", "pending"]
-RUN_STATES: tuple[RunState, ...] = ("done", "failed", "pending")
+RunState = Literal["done", "failed", "damaged", "pending"]
+RUN_STATES: tuple[RunState, ...] = ("done", "failed", "damaged", "pending")
 
 
 class ResultsLocked(RuntimeError):
@@ -65,10 +65,17 @@ class ResultsDir:
         return self.root / "failures" / f"{run_id}.json"
 
     def state(self, run_id: str) -> RunState:
-        """done (both tables written), failed (a failure record) or pending."""
-        if self.updates_path(run_id).exists() and self.episodes_path(run_id).exists():
-            return "done"
+        """done (both tables written and readable), damaged (a table that cannot be read: a
+        copy cut short, a disk that filled up), failed (a failure record) or pending."""
+        tables = (self.updates_path(run_id), self.episodes_path(run_id))
+        if all(p.exists() for p in tables):
+            return "done" if all(_readable(p) for p in tables) else "damaged"
         return "failed" if self.failure_path(run_id).exists() else "pending"
+
+    def remove_damaged(self, run_id: str) -> None:
+        """Drop a damaged run's tables so it is trained again."""
+        for path in (self.updates_path(run_id), self.episodes_path(run_id)):
+            path.unlink(missing_ok=True)
 
     def stray_runs(self, run_ids: Iterable[str]) -> list[str]:
         """Done runs on disk that are not among ``run_ids`` (e.g. an earlier ``total_steps``)."""
@@ -140,3 +147,14 @@ class ResultsDir:
             return f"pid {info['pid']} on {info['host']} since {info['started']}"
         except (OSError, ValueError, KeyError):
             return "holder unknown"
+
+
+def _readable(path: Path) -> bool:
+    """Whether a parquet file's footer reads back (a truncated file loses its footer)."""
+    import pyarrow.parquet as pq  # deferred: only needed when there are finished runs
+
+    try:
+        pq.read_metadata(path)
+    except Exception:  # pyarrow raises several kinds on a cut-short or foreign file
+        return False
+    return True

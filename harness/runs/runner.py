@@ -72,7 +72,12 @@ def run_experiment(exp: Experiment, results_root: str | Path, *, jobs: int | Non
     specs = expand(exp)
     with rdir.lock(" ".join(sys.argv)), _parallel(backend, scheduler, jobs) as n_workers:
         rdir.remove_temp_files()
-        todo = [s for s in specs if rdir.state(s.run_id) != "done"]
+        states = {s.run_id: rdir.state(s.run_id) for s in specs}
+        for run_id in (r for r, state in states.items() if state == "damaged"):
+            print(f"note: {run_id}: a results file is damaged (unreadable); training it again",
+                  file=sys.stderr, flush=True)
+            rdir.remove_damaged(run_id)
+        todo = [s for s in specs if states[s.run_id] != "done"]
         resume = _checkpoints(rdir, todo)
         # A pack trains in lockstep, so runs resumed together must have stopped together.
         packs = make_packs(todo, n_workers, key=lambda s: (pack_key(s), _done(s, resume)))
