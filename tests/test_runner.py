@@ -93,7 +93,7 @@ def test_diverging_run_fails_while_pack_mates_finish(tmp_path):
     lines = status.stdout.splitlines()
     assert lines[0].endswith("3 done, 1 failed, 0 damaged, 0 pending")
     assert lines[2].split() == ["divergent_env:Divergent-v0", "value_clip=max", "(control)",
-                                "3", "1", "0"]
+                                "3", "1", "0", "0"]
     assert lines[3].startswith(f"failed: {failed[0]['run_id']}: non-finite")
     # The next run skips the done runs and retries the failed one (which fails again).
     again = harness("run", path, "--jobs", "2", "--results-dir", tmp_path / "r")
