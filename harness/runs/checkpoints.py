@@ -46,6 +46,19 @@ def read_checkpoint(path: Path) -> AgentSnapshot | None:
     return snapshot
 
 
+def pack_checkpoints(root: Path, run_ids: Sequence[str]) -> list[AgentSnapshot] | None:
+    """The snapshots to resume a pack from: every run's, when all have one from the same
+    update (the main process packed them so); else None, and the pack starts from step 0
+    (e.g. a worker that does not see the results directory)."""
+    try:
+        snapshots = [read_checkpoint(checkpoint_path(root, r)) for r in run_ids]
+    except DamagedCheckpoint:
+        return None
+    if any(s is None for s in snapshots) or len({s.update for s in snapshots}) != 1:
+        return None
+    return snapshots
+
+
 class CheckpointWriter:
     """The trainer's ``checkpoint`` callback for one pack, run in its worker.
 

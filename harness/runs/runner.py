@@ -25,12 +25,12 @@ import joblib
 import pandas as pd
 import torch
 
-from harness.ppo.snapshot import AgentSnapshot
 from harness.runs.checkpoints import (
     DEFAULT_EVERY,
     CheckpointWriter,
     DamagedCheckpoint,
     checkpoint_path,
+    pack_checkpoints,
     read_checkpoint,
 )
 from harness.runs.expand import Pack, expand, make_packs
@@ -42,6 +42,9 @@ from harness.runs.results import ResultsDir
 from harness.runs.spec import Experiment, RunSpec
 from harness.runs.train import RunResult, pack_key, train_runs
 from harness.runs.worker_signals import ignore_stop_signals
+
+WORKER_ATTEMPTS = 3
+"""Times a pack is trained before a worker that keeps dying makes its runs failed."""
 
 
 class BackendError(RuntimeError):
@@ -107,14 +110,17 @@ def run_experiment(exp: Experiment, results_root: str | Path, *, jobs: int | Non
                       trained=session["trained"], failed=failed)
 
 
-def train_pack_job(pack: Pack, progress_path: Path, resume: list[AgentSnapshot] | None,
-                   checkpoint: CheckpointWriter | None) -> list[RunResult]:
-    """The worker function: train one pack on one torch thread, from its runs' snapshots when
-    it has them; errors become failed runs."""
+def train_pack_job(pack: Pack, progress_path: Path, root: Path,
+                   checkpoint_every: float) -> list[RunResult]:
+    """The worker function: train one pack on one torch thread, from its runs' latest
+    checkpoints when it finds them all (a pack retried after its worker was lost resumes
+    from the checkpoints it wrote itself); errors become failed runs."""
     torch.set_num_threads(1)  # one core per worker; more threads only contend
+    ids = [s.run_id for s in pack]
+    writer = CheckpointWriter(root, ids, checkpoint_every) if checkpoint_every > 0 else None
     try:
-        return train_runs(pack, progress=PackProgress(progress_path), checkpoint=checkpoint,
-                          resume=resume)
+        return train_runs(pack, progress=PackProgress(progress_path), checkpoint=writer,
+                          resume=pack_checkpoints(root, ids))
     except Exception as e:  # a crashing pack must not take the other packs down
         failure = {"reason": f"{type(e).__name__}: {e}", "update": None, "global_step": None,
                    "traceback": traceback.format_exc()}
@@ -122,18 +128,46 @@ def train_pack_job(pack: Pack, progress_path: Path, resume: list[AgentSnapshot] 
 
 
 def _train(packs: Sequence[Pack], rdir: ResultsDir, bar: ProgressBar,
-           resume: dict[str, AgentSnapshot], checkpoint_every: float) -> None:
-    """Run the packs; write each pack's runs as it returns, then drop their checkpoints."""
-    def writer(pack: Pack) -> CheckpointWriter | None:
-        return (CheckpointWriter(rdir.root, [s.run_id for s in pack], checkpoint_every)
-                if checkpoint_every > 0 else None)
+           resume: dict[str, int], checkpoint_every: float) -> None:
+    """Run the packs; write each pack's runs as it returns, then drop their checkpoints.
 
-    tasks = (joblib.delayed(train_pack_job)(
-        pack, pack_progress_path(rdir.progress_dir, i),
-        [resume[s.run_id] for s in pack] if pack[0].run_id in resume else None, writer(pack))
-        for i, pack in enumerate(packs))
+    A worker process that dies (the OOM killer, a pre-empted node, a lost Dask worker) takes
+    the packs in flight with it, and nothing says which pack killed it: the packs that had not
+    returned are trained again from their checkpoints. After ``WORKER_ATTEMPTS - 1`` such
+    rounds each remaining pack gets one last try on its own, so a pack that keeps killing its
+    worker becomes failed runs with the reason while the others finish.
+    """
+    pending = dict(enumerate(packs))
+    for attempt in range(1, WORKER_ATTEMPTS):
+        try:
+            _train_round(pending, rdir, bar, resume, checkpoint_every)
+            return
+        except _worker_lost() as e:
+            last = attempt == WORKER_ATTEMPTS - 1
+            bar.write(f"a worker process died ({type(e).__name__}): training the "
+                      f"{len(pending)} unfinished packs again from their checkpoints"
+                      + (", one at a time" if last else ""))
+    for i, pack in list(pending.items()):
+        try:
+            _train_round({i: pack}, rdir, bar, resume, checkpoint_every)
+        except _worker_lost() as e:
+            reason = (f"its worker process died ({type(e).__name__}) on each of "
+                      f"{WORKER_ATTEMPTS} attempts to train this run's pack")
+            for spec in pending.pop(i):
+                rdir.write_run(RunResult(spec, pd.DataFrame(), pd.DataFrame(),
+                                         {"reason": reason, "update": None,
+                                          "global_step": None}))
+            bar.write(f"failed: the {len(pack)} runs of {pack[0].run_id}'s pack: {reason}")
+
+
+def _train_round(pending: dict[int, Pack], rdir: ResultsDir, bar: ProgressBar,
+                 resume: dict[str, int], checkpoint_every: float) -> None:
+    """Train the ``pending`` packs once, removing each from it as its results are written."""
+    tasks = (joblib.delayed(train_pack_job)(pack, pack_progress_path(rdir.progress_dir, i),
+                                            rdir.root, checkpoint_every)
+             for i, pack in pending.items())
     # Results come back in completion order; a pack is known by its first run.
-    index = {pack[0].run_id: i for i, pack in enumerate(packs)}
+    index = {pack[0].run_id: i for i, pack in pending.items()}
     parallel = joblib.Parallel(return_as="generator_unordered", batch_size=1)
     # closing(): abort the workers at once if we stop (Ctrl-C) between two results.
     with contextlib.closing(parallel(tasks)) as done:
@@ -145,14 +179,27 @@ def _train(packs: Sequence[Pack], rdir: ResultsDir, bar: ProgressBar,
                     bar.write(f"failed: {result.spec.run_id}: {result.failure['reason']} "
                               f"(update {result.failure['update']}, "
                               f"step {result.failure['global_step']})")
-            bar.pack_done(index[results[0].spec.run_id],
-                          sum(r.spec.total_steps - _done(r.spec, resume) for r in results),
+            i = index[results[0].spec.run_id]
+            del pending[i]
+            bar.pack_done(i, sum(r.spec.total_steps - _done(r.spec, resume) for r in results),
                           len(results))
 
 
-def _checkpoints(rdir: ResultsDir, todo: Sequence[RunSpec]) -> dict[str, AgentSnapshot]:
-    """The latest snapshot of each unfinished run that has one; a damaged checkpoint is
-    removed with a note, and its run starts again from step 0."""
+def _worker_lost() -> tuple[type[BaseException], ...]:
+    """What joblib raises when a worker process dies: loky's error, and Dask's once the
+    scheduler gave up on a task (after ``distributed.scheduler.allowed-failures`` retries)."""
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    try:
+        from distributed import KilledWorker
+    except ImportError:  # the cluster extra is optional
+        return (TerminatedWorkerError,)
+    return TerminatedWorkerError, KilledWorker
+
+
+def _checkpoints(rdir: ResultsDir, todo: Sequence[RunSpec]) -> dict[str, int]:
+    """The update each unfinished run's latest checkpoint was taken after, for the runs that
+    have one; a damaged checkpoint is removed with a note, and its run starts again."""
     found = {}
     for spec in todo:
         path = checkpoint_path(rdir.root, spec.run_id)
@@ -163,14 +210,13 @@ def _checkpoints(rdir: ResultsDir, todo: Sequence[RunSpec]) -> dict[str, AgentSn
             path.unlink(missing_ok=True)
             continue
         if snapshot is not None:
-            found[spec.run_id] = snapshot
+            found[spec.run_id] = snapshot.update
     return found
 
 
-def _done(spec: RunSpec, resume: dict[str, AgentSnapshot]) -> int:
+def _done(spec: RunSpec, resume: dict[str, int]) -> int:
     """Env steps ``spec`` has already trained (from its checkpoint)."""
-    snapshot = resume.get(spec.run_id)
-    return 0 if snapshot is None else snapshot.update * spec.ppo.num_steps
+    return resume.get(spec.run_id, 0) * spec.ppo.num_steps
 
 
 @contextlib.contextmanager
