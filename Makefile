@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 EXP ?= experiments/ablation.yaml
 JOBS ?=
+PUBLISHED := ablation baselines_vs_unclipped
 JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS),)
 
 .PHONY: setup test lint ablation report reproduce bench clean
@@ -47,6 +48,8 @@ bench: setup
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info
-	# run files go; reports stay (the published ones are committed)
-	find results -mindepth 2 -maxdepth 2 ! -name report -exec rm -rf {} +
+	# your experiments' run files and reports go; the published studies (committed, with their
+	# raw data) stay, without their checkpoints and progress files
+	find results -mindepth 1 -maxdepth 1 -type d $(PUBLISHED:%=! -name %) -exec rm -rf {} +
+	rm -rf $(PUBLISHED:%=results/%/checkpoints) $(PUBLISHED:%=results/%/.progress)
 	find results -mindepth 1 -maxdepth 1 -type f ! -name README.md -delete

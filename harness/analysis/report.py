@@ -46,40 +46,70 @@ CURVE_BOOT = 2_000
 """Resamples for learning-curve bands: they are drawn, not tested, so fewer suffice."""
 
 
-def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: int = 0) -> Path:
-    """Write ``exp_dir/report/`` for ``exp`` and return that directory.
+@dataclass(frozen=True)
+class ReportTables:
+    """What the report computes from the runs: the CSV tables and what the figures need."""
 
-    ``n_boot`` bootstrap resamples with generator seed ``seed``; margin, alpha, power and the
-    primary metric come from ``exp.analysis``. Raises ``ValueError`` when no run has finished.
-    """
-    exp_dir = Path(exp_dir)
-    results = experiment_results(exp, exp_dir)
+    results: Results
+    """The experiment's finished runs."""
+    scores: dict[str, pd.DataFrame]
+    """Per-run ``final`` and ``auc`` scores."""
+    summary: pd.DataFrame
+    """``summary.csv``."""
+    auc: pd.DataFrame
+    """``summary_auc.csv``."""
+    comparisons: pd.DataFrame
+    """``comparisons.csv``."""
+    stability: pd.DataFrame
+    """``stability.csv``."""
+    claims: list[claims.Claim]
+    """The verdicts (``claims.csv``)."""
+
+    def csv(self) -> dict[str, pd.DataFrame]:
+        """The tables written as ``<name>.csv``, by name."""
+        return {"summary": self.summary, "summary_auc": self.auc,
+                "comparisons": self.comparisons, "stability": self.stability,
+                "claims": claims.claims_table(self.claims)}
+
+
+def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
+                  seed: int = 0) -> ReportTables:
+    """Every table and verdict of the report (no file is written). ``n_boot`` bootstrap
+    resamples with generator seed ``seed``; margin, alpha, power and the primary metric come
+    from ``exp.analysis``. Raises ``ValueError`` when no run has finished."""
+    results = experiment_results(exp, Path(exp_dir))
     final = final_scores(results.episodes, exp.analysis.final_window, exp.total_steps)
     scores = {"final": tables.in_experiment_order(final, exp),
               "auc": tables.in_experiment_order(auc_scores(results.updates), exp)}
-    summary = tables.summary_table(scores["final"], n_boot=n_boot, seed=seed)
-    auc = tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed)
     pairs = claims.comparison_pairs(exp)
     comparisons = tables.comparison_table(scores, pairs, primary=claims.primary_pairs(exp),
                                           settings=exp.analysis, n_boot=n_boot, seed=seed)
     steadiness = stability.stability_table(scores[exp.analysis.metric],
                                            stability.collapses(results.updates), pairs,
                                            exp.analysis)
-    verdicts = claims.evaluate_claims(exp, comparisons, steadiness)
-    sweep = tables.eps_sweep_table(summary, exp)
+    return ReportTables(results, scores,
+                        tables.summary_table(scores["final"], n_boot=n_boot, seed=seed),
+                        tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed),
+                        comparisons, steadiness,
+                        claims.evaluate_claims(exp, comparisons, steadiness))
+
+
+def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: int = 0) -> Path:
+    """Write ``exp_dir/report/`` for ``exp`` (``report_tables`` as CSV, the figures and
+    ``report.md``) and return that directory."""
+    exp_dir = Path(exp_dir)
+    t = report_tables(exp, exp_dir, n_boot=n_boot, seed=seed)
     report_dir = exp_dir / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
-    primary_metric = comparisons[comparisons["metric"] == exp.analysis.metric]
-    figures = write_plots(exp, results, scores["final"], summary, primary_metric, sweep,
-                          report_dir, n_boot=n_boot, seed=seed)
-    for name, frame in (("summary", summary), ("summary_auc", auc),
-                        ("comparisons", comparisons), ("stability", steadiness),
-                        ("claims", claims.claims_table(verdicts))):
+    primary_metric = t.comparisons[t.comparisons["metric"] == exp.analysis.metric]
+    figures = write_plots(exp, t.results, t.scores["final"], t.summary, primary_metric,
+                          tables.eps_sweep_table(t.summary, exp), report_dir, n_boot=n_boot,
+                          seed=seed)
+    for name, frame in t.csv().items():
         _write_text(report_dir / f"{name}.csv", frame.to_csv(index=False))
     text = markdown.render(
-        exp, exp_dir, results, final=scores["final"], summary=summary, auc=auc,
-        comparisons=comparisons,
-        stability=steadiness, claims=verdicts, figures=figures,
+        exp, exp_dir, t.results, final=t.scores["final"], summary=t.summary, auc=t.auc,
+        comparisons=t.comparisons, stability=t.stability, claims=t.claims, figures=figures,
         baselines=claims.baselines_variants(exp), n_boot=n_boot, seed=seed)
     _write_text(report_dir / "report.md", text)
     return report_dir
