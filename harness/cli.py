@@ -295,7 +295,7 @@ def _print_matrix(exp: Experiment, rdir: ResultsDir) -> None:
     steps = sum(s.total_steps for s in specs)
     print(f"experiment {exp.name} ({exp.source}): {len(exp.envs)} envs x {len(exp.seeds)} seeds"
           f" x {len(exp.variants)} variants = {len(specs)} runs, {steps:,} env steps "
-          f"({exp.total_steps:,} per run)")
+          f"({', '.join(dict.fromkeys(f'{exp.steps(e):,}' for e in exp.envs))} per run)")
     print("variants (* = control):")
     for v in exp.variants:
         print(f"  {'*' if v.label == exp.control else ' '} {v.label}")

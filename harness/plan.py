@@ -96,7 +96,7 @@ def cost(exp: Experiment, seeds: int, rates: dict[str, float]) -> pd.DataFrame:
     rows = []
     for env_id in exp.envs:
         runs = seeds * len(exp.variants)
-        steps = runs * exp.total_steps
+        steps = runs * exp.steps(env_id)
         rows.append({"env_id": env_id, "runs": runs, "env_steps": steps,
                      "steps_per_s": rates[env_id], "worker_hours": steps / rates[env_id] / 3600})
     table = pd.DataFrame(rows)
@@ -147,7 +147,7 @@ def render(exp: Experiment, found: Sequence[Need], table: pd.DataFrame, jobs: in
         return "\n".join(lines)
     hours = table.iloc[-1]["worker_hours"]
     lines += [f"cost at {max(n.seeds for n in found)} seeds per arm "
-              f"({exp.total_steps:,} steps per run):",
+              f"({', '.join(f'{exp.steps(e):,}' for e in exp.envs)} steps per run):",
               *("  " + line for line in table.to_string(index=False, formatters={
                   "env_steps": "{:,.0f}".format, "worker_hours": "{:.2f}".format,
                   "steps_per_s": lambda v: "" if math.isnan(v) else f"{v:,.0f}"}).splitlines()),

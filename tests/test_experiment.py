@@ -1,15 +1,24 @@
 """Experiment files: loading, validation, and each bad input as the user sees it (the CLI)."""
 
 import importlib.util
+import json
 import math
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from harness.runs.experiment import ExperimentError, load_experiment, parse_experiment
+from harness.analysis.load import experiment_from_manifest
+from harness.runs.expand import expand
+from harness.runs.experiment import (
+    ExperimentError,
+    experiment_to_dict,
+    load_experiment,
+    parse_experiment,
+)
 from harness.runs.spec import AnalysisSettings
 
 TESTS = Path(__file__).parent
@@ -44,6 +53,23 @@ def test_analysis_section_defaults_and_overrides():
     assert exp.analysis == AnalysisSettings(margin=0.05, alpha=0.05, power=0.9, metric="auc")
     with pytest.raises(ExperimentError, match="analysis.power: must be a number in"):
         parse(analysis={"power": True})
+
+
+def test_per_env_budgets():
+    exp = parse(envs=["Hopper-v5", "Ant-v5"], total_steps={"Ant-v5": "2e6", "default": 1e6})
+    assert (exp.total_steps, exp.env_steps) == (1_000_000, (("Ant-v5", 2_000_000),))
+    assert [exp.steps(e) for e in exp.envs] == [1_000_000, 2_000_000]
+    specs = expand(exp)
+    assert {(s.env_id, s.total_steps) for s in specs} == {("Hopper-v5", 1_000_000),
+                                                          ("Ant-v5", 2_000_000)}
+    # the default may be left out when every env has its own budget
+    both = parse(envs=["Hopper-v5", "Ant-v5"], total_steps={"Hopper-v5": 4096, "Ant-v5": 8192})
+    assert [both.steps(e) for e in both.envs] == [4096, 8192]
+    # the manifest keeps them
+    with tempfile.TemporaryDirectory() as d:
+        Path(d, "manifest.json").write_text(json.dumps({"experiment": experiment_to_dict(exp)}))
+        back = experiment_from_manifest(Path(d))
+    assert (back.total_steps, back.env_steps) == (exp.total_steps, exp.env_steps)
 
 
 def test_defaults_and_seed_forms():
@@ -164,6 +190,11 @@ BAD = [
      "must be one of final, auc"),
     ("analysis_window", BASE + "analysis: {final_window: 0}\n", "analysis.final_window",
      "must be a positive integer"),
+    ("steps_of_another_env", BASE.replace("total_steps: 4096", "total_steps: {Ant-v5: 4096}"),
+     "total_steps.Ant-v5", "not one of the experiment's envs (Hopper-v5) or default"),
+    ("steps_without_default", BASE.replace("envs: [Hopper-v5]", "envs: [Hopper-v5, Ant-v5]")
+     .replace("total_steps: 4096", "total_steps: {Ant-v5: 4096}"), "total_steps",
+     "needs a default for Hopper-v5"),
 ]
 
 

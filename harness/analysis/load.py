@@ -95,13 +95,15 @@ def experiment_from_manifest(exp_dir: Path) -> Experiment:
     except (OSError, ValueError, KeyError) as err:
         raise ValueError(f"{path}: no readable experiment record ({err}); pass the "
                          "experiment YAML instead") from None
+    steps = exp["total_steps"]  # a number, or per env with a default
+    per_env = {} if isinstance(steps, int) else dict(steps)
     return Experiment(
         name=exp["name"], envs=tuple(exp["envs"]), seeds=tuple(exp["seeds"]),
-        total_steps=exp["total_steps"], ppo=PPOConfig(**exp["ppo"]),
+        total_steps=per_env.pop("default", steps), ppo=PPOConfig(**exp["ppo"]),
         variants=tuple(Variant(v["label"], tuple(v["overrides"].items()))
                        for v in exp["variants"]),
         control=exp["control"], axes=tuple(exp["axes"]), source=exp.get("source", ""),
-        analysis=AnalysisSettings(**exp.get("analysis", {})))
+        analysis=AnalysisSettings(**exp.get("analysis", {})), env_steps=tuple(per_env.items()))
 
 
 def read_sessions(exp_dir: Path) -> list[dict]:

@@ -99,12 +99,16 @@ def _experiment(exp: Experiment, results: Results) -> list[str]:
 
 def _trained_steps(exp: Experiment) -> str:
     """The steps runs really train: whole rollouts of ``num_steps`` (as Baselines' ppo2)."""
-    trained = sorted({exp.total_steps // c.num_steps * c.num_steps
-                      for c in resolved_configs(exp).values()})
-    if trained == [exp.total_steps]:
-        return f"{exp.total_steps:,}"
-    return (f"{' or '.join(f'{t:,}' for t in trained)} (`total_steps` {exp.total_steps:,} "
-            "in whole rollouts)")
+    parts = []
+    for total in dict.fromkeys(exp.steps(e) for e in exp.envs):
+        trained = sorted({total // c.num_steps * c.num_steps
+                          for c in resolved_configs(exp).values()})
+        envs = [e for e in exp.envs if exp.steps(e) == total]
+        where = f" ({', '.join(envs)})" if exp.env_steps else ""
+        parts.append(f"{total:,}{where}" if trained == [total] else
+                     f"{' or '.join(f'{t:,}' for t in trained)}{where} (`total_steps` "
+                     f"{total:,} in whole rollouts)")
+    return "; ".join(parts)
 
 
 def _method(a: AnalysisSettings, n_boot: int, seed: int,
@@ -261,10 +265,11 @@ def _references(exp: Experiment, summary: pd.DataFrame, baselines: Sequence[str]
                      "ours: mean ± std": f"{r.mean:.1f} ± {r.std:.1f}", "ours: IQM": r.iqm,
                      "CleanRL v4, 3 seeds": _pm(clean_mean, clean_std),
                      "Baselines ppo2, 6 seeds": "–" if ppo2 is None else f"{ppo2:.2f}"})
-    note = (f"Our runs use {exp.total_steps:,} env steps; the published numbers are at "
+    steps = max(exp.steps(e) for e in exp.envs)
+    note = (f"Our runs use up to {steps:,} env steps; the published numbers are at "
             f"{PUBLISHED_STEPS:,} steps (CleanRL on MuJoCo v4, Baselines on v2/v1), so ours "
             "are only comparable in order of magnitude"
-            + (" and are expected to be lower." if exp.total_steps < PUBLISHED_STEPS else "."))
+            + (" and are expected to be lower." if steps < PUBLISHED_STEPS else "."))
     return lines + [note, "", table(pd.DataFrame(rows))]
 
 

@@ -78,7 +78,7 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     resamples with generator seed ``seed``; margin, alpha, power and the primary metric come
     from ``exp.analysis``. Raises ``ValueError`` when no run has finished."""
     results = experiment_results(exp, Path(exp_dir))
-    final = final_scores(results.episodes, exp.analysis.final_window, exp.total_steps)
+    final = final_scores(results.episodes, exp.analysis.final_window, exp.steps)
     scores = {"final": tables.in_experiment_order(final, exp),
               "auc": tables.in_experiment_order(auc_scores(results.updates), exp)}
     pairs = claims.comparison_pairs(exp)

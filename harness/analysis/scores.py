@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -13,10 +15,11 @@ FALLBACK_SHARE = 0.1
 
 
 def final_scores(episodes: pd.DataFrame, last_n: int = LAST_EPISODES,
-                 total_steps: int | None = None) -> pd.DataFrame:
+                 total_steps: Callable[[str], int] | None = None) -> pd.DataFrame:
     """Mean raw ``episode_return`` of each run's last ``last_n`` training episodes.
 
-    With ``total_steps`` (env steps per run), a run that finished fewer than ``last_n``
+    With ``total_steps`` (env id -> env steps per run, e.g. ``Experiment.steps``), a run that
+    finished fewer than ``last_n``
     episodes is scored on the episodes that ended in its last ``FALLBACK_SHARE`` of training
     instead (its last episode if none did), so a few long episodes do not turn the final
     score into the whole-training average; ``window`` is then the share of training the
@@ -27,18 +30,20 @@ def final_scores(episodes: pd.DataFrame, last_n: int = LAST_EPISODES,
     """
     ordered = episodes.sort_values(["run_id", "global_step"], kind="stable")
     last = ordered.groupby("run_id", sort=False).tail(last_n)
+    budget = (ordered["env_id"].map(total_steps) if total_steps is not None
+              else pd.Series(np.nan, index=ordered.index))
     if total_steps is not None:
         counts = ordered.groupby("run_id", sort=False)["global_step"].transform("size")
         late = ordered[(counts < last_n)
-                       & (ordered["global_step"] > (1 - FALLBACK_SHARE) * total_steps)]
+                       & (ordered["global_step"] > (1 - FALLBACK_SHARE) * budget)]
         few = set(ordered.loc[counts < last_n, "run_id"])
         lone = ordered[ordered["run_id"].isin(few - set(late["run_id"]))]
         last = pd.concat([last[~last["run_id"].isin(few)], late,
                           lone.groupby("run_id", sort=False).tail(1)])
     scores = _per_run_mean(last, "episode_return")
     start = last.groupby("run_id")["global_step"].min()
-    scores["window"] = (1 - scores["run_id"].map(start) / total_steps if total_steps
-                        else np.nan)
+    steps = budget.groupby(ordered["run_id"]).first()
+    scores["window"] = 1 - scores["run_id"].map(start) / scores["run_id"].map(steps)
     return scores
 
 

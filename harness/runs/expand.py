@@ -79,10 +79,10 @@ def _split(runs: list[RunSpec], n: int) -> list[Pack]:
 
 
 def _spec(exp: Experiment, env_id: str, seed: int, variant: Variant, cfg: PPOConfig) -> RunSpec:
-    digest = config_hash(env_id, seed, exp.total_steps, cfg)
+    digest = config_hash(env_id, seed, exp.steps(env_id), cfg)
     return RunSpec(run_id=run_id(env_id, variant.label, seed, digest), experiment=exp.name,
                    env_id=env_id, seed=seed, variant=variant.label,
-                   total_steps=exp.total_steps, ppo=cfg,
+                   total_steps=exp.steps(env_id), ppo=cfg,
                    columns=tuple((axis, _column(axis, cfg)) for axis in exp.axes))
 
 

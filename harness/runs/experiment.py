@@ -74,24 +74,27 @@ def parse_experiment(raw: Any, source: str = "<experiment>") -> Experiment:
             raise fail(key, "is required")
     name, envs = _name(raw["name"], fail), _envs(raw["envs"], fail)
     seeds = _seeds(raw["seeds"], fail)
-    total_steps = _total_steps(raw["total_steps"], fail)
+    total_steps, env_steps = _budgets(raw["total_steps"], envs, fail)
     base = _base_config(raw.get("ppo"), fail)
     variants, configs = _variants(raw.get("matrix"), raw.get("variants"), base, fail)
     for label, cfg in configs.items():
-        if total_steps < cfg.num_steps:
-            raise fail("total_steps", f"must be >= num_steps={cfg.num_steps} (one rollout) "
-                                      f"for variant {label}, got {total_steps}")
+        for env_id, steps in {**dict.fromkeys(envs, total_steps), **dict(env_steps)}.items():
+            if steps < cfg.num_steps:
+                raise fail("total_steps", f"must be >= num_steps={cfg.num_steps} (one rollout) "
+                                          f"for variant {label} on {env_id}, got {steps}")
     return Experiment(
         name=name, envs=envs, seeds=seeds, total_steps=total_steps, ppo=base, variants=variants,
         control=_control(raw.get("control"), variants, configs, fail),
         axes=_axes(raw.get("matrix"), raw.get("variants")), source=source,
-        analysis=_analysis(raw.get("analysis"), fail))
+        analysis=_analysis(raw.get("analysis"), fail), env_steps=env_steps)
 
 
 def experiment_to_dict(exp: Experiment) -> dict[str, Any]:
     """The resolved experiment as plain JSON-friendly data (for the manifest)."""
     return {"name": exp.name, "source": exp.source, "envs": list(exp.envs),
-            "seeds": list(exp.seeds), "total_steps": exp.total_steps, "ppo": exp.ppo.to_dict(),
+            "seeds": list(exp.seeds),
+            "total_steps": ({**dict(exp.env_steps), "default": exp.total_steps} if exp.env_steps
+                            else exp.total_steps), "ppo": exp.ppo.to_dict(),
             "variants": [{"label": v.label, "overrides": v.as_dict()} for v in exp.variants],
             "control": exp.control, "axes": list(exp.axes),
             "analysis": dataclasses.asdict(exp.analysis)}
@@ -103,12 +106,13 @@ def step_warnings(exp: Experiment) -> list[str]:
     write round numbers)."""
     num_steps = sorted({exp.ppo.replace(**v.as_dict()).num_steps for v in exp.variants})
     warnings = []
-    for n in num_steps:
-        updates = exp.total_steps // n
-        if exp.total_steps % n:
-            warnings.append(f"{exp.source}: total_steps: {exp.total_steps} is not a multiple of "
-                            f"num_steps {n}: runs train {updates * n:,} steps ({updates} "
-                            f"update{'s' if updates > 1 else ''})")
+    for total in dict.fromkeys(exp.steps(e) for e in exp.envs):
+        for n in num_steps:
+            updates = total // n
+            if total % n:
+                warnings.append(f"{exp.source}: total_steps: {total} is not a multiple of "
+                                f"num_steps {n}: runs train {updates * n:,} steps ({updates} "
+                                f"update{'s' if updates > 1 else ''})")
     return warnings
 
 
@@ -195,7 +199,25 @@ def _seeds(value: Any, fail: Fail) -> tuple[int, ...]:
                         f"integers, got {value!r}")
 
 
-def _total_steps(value: Any, fail: Fail) -> int:
+def _budgets(value: Any, envs: tuple[str, ...],
+             fail: Fail) -> tuple[int, tuple[tuple[str, int], ...]]:
+    """``total_steps``: one budget, or a mapping of env ids (and ``default``) to budgets.
+    Returns the default and the envs' own budgets."""
+    if not isinstance(value, dict):
+        return _total_steps(value, fail), ()
+    for key in value:
+        if key != "default" and key not in envs:
+            raise fail(f"total_steps.{key}", f"not one of the experiment's envs "
+                                             f"({', '.join(envs)}) or default")
+    missing = [e for e in envs if e not in value]
+    if missing and "default" not in value:
+        raise fail("total_steps", f"needs a default for {', '.join(missing)}")
+    steps = {k: _total_steps(v, fail, f"total_steps.{k}") for k, v in value.items()}
+    default = steps.pop("default", max(steps.values()))
+    return default, tuple((e, steps[e]) for e in envs if e in steps and steps[e] != default)
+
+
+def _total_steps(value: Any, fail: Fail, key: str = "total_steps") -> int:
     """A positive integer, also written as a whole float: ``1.0e+6``, or ``1e6``, which PyYAML
     reads as a string (YAML 1.1 floats need a dot and a signed exponent)."""
     if isinstance(value, str):
@@ -203,7 +225,7 @@ def _total_steps(value: Any, fail: Fail) -> int:
             value = float(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return _positive_int(value, "total_steps", fail)
+    return _positive_int(value, key, fail)
 
 
 def _positive_int(value: Any, key: str, fail: Fail) -> int:

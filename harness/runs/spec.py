@@ -57,7 +57,7 @@ class Experiment:
     seeds: tuple[int, ...]
     """Seeds run for every env and variant."""
     total_steps: int
-    """Env steps per run."""
+    """Env steps per run (of the envs without their own budget in ``env_steps``)."""
     ppo: PPOConfig
     """Base config shared by every run (defaults + the file's ``ppo:``)."""
     variants: tuple[Variant, ...]
@@ -70,6 +70,13 @@ class Experiment:
     """Path of the YAML file it came from (for error messages and the manifest)."""
     analysis: AnalysisSettings = field(default=AnalysisSettings())
     """How the report judges comparisons."""
+    env_steps: tuple[tuple[str, int], ...] = ()
+    """Envs with a budget of their own, e.g. 2M steps for Ant and Humanoid as in
+    Andrychowicz et al. 2021 (``total_steps: {Ant-v5: 2000000, default: 1000000}``)."""
+
+    def steps(self, env_id: str) -> int:
+        """Env steps per run of ``env_id``."""
+        return dict(self.env_steps).get(env_id, self.total_steps)
 
 
 @dataclass(frozen=True)
