@@ -42,7 +42,8 @@ def random_actions(space, k, rng):
     ("Swimmer-v5", {"exclude_current_positions_from_observation": False,
                     "ctrl_cost_weight": 0.01, "forward_reward_weight": 2.0}),
     ("Ant-v5", {"include_cfrc_ext_in_observation": False, "contact_cost_weight": 1e-3,
-                "ctrl_cost_weight": 0.3, "main_body": "torso", "healthy_z_range": [0.3, 0.9],
+                "ctrl_cost_weight": 0.3, "main_body": "torso",
+                "healthy_z_range": np.array([0.3, 0.9]),  # arrays are compared by value
                 "exclude_current_positions_from_observation": False}),
     ("Ant-v5", {"contact_force_range": (-0.5, 2.0), "healthy_reward": 2.0,
                 "forward_reward_weight": 3.0, "frame_skip": 3}),

@@ -20,7 +20,7 @@ def distance(xpos: np.ndarray, a: int, b: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ReacherRules:
-    """Reacher-v5 (reacher_v5.py:190-240): the fingertip's distance to the target."""
+    """Reacher-v5 (reacher_v5.py:190-214, 233-243): the fingertip's distance to the target."""
 
     before: ClassVar[tuple[str, ...]] = ()
     after: ClassVar[tuple[str, ...]] = ("qpos", "qvel", "xpos")
@@ -52,7 +52,8 @@ class ReacherRules:
 
 @dataclass(frozen=True)
 class PusherRules:
-    """Pusher-v5 (pusher_v5.py:213-275): the arm's tip near the object, the object near the goal."""
+    """Pusher-v5 (pusher_v5.py:213-241, 266-275): the arm's tip near the object, the object
+    near the goal."""
 
     before: ClassVar[tuple[str, ...]] = ()
     after: ClassVar[tuple[str, ...]] = ("qpos", "qvel", "xpos")

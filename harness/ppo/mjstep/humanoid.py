@@ -69,7 +69,7 @@ class HumanoidObservation:
 
 @dataclass(frozen=True)
 class HumanoidRules(HumanoidObservation):
-    """Humanoid-v5 (humanoid_v5.py:17-21, 414-520): the mass centre's x velocity."""
+    """Humanoid-v5 (humanoid_v5.py:17-21, 414-517): the mass centre's x velocity."""
 
     before: ClassVar[tuple[str, ...]] = ("xipos",)
     read: ClassVar[tuple[str, ...]] = ("qpos", "qvel", "xipos", "cfrc_ext")
@@ -96,7 +96,7 @@ class HumanoidRules(HumanoidObservation):
         return (np.einsum("b,kbj->kj", mass, xipos) / mass.sum())[:, 0]
 
     def outcome(self, pre: Captured, post: Captured, actions: np.ndarray) -> Outcome:
-        """``step`` after ``do_simulation`` (humanoid_v5.py:472-520)."""
+        """``step`` after ``do_simulation`` (humanoid_v5.py:472-517)."""
         x_after, x_before = self.mass_center_x(post["xipos"]), self.mass_center_x(pre["xipos"])
         x_velocity = (x_after - x_before) / self.dt
         healthy = strictly_within(self.healthy_z_range, post["qpos"][:, 2])
@@ -111,7 +111,7 @@ class HumanoidRules(HumanoidObservation):
 
 @dataclass(frozen=True)
 class HumanoidStandupRules(HumanoidObservation):
-    """HumanoidStandup-v5 (humanoidstandup_v5.py:424-460): rewarded for height, never ends."""
+    """HumanoidStandup-v5 (humanoidstandup_v5.py:424-462): rewarded for height, never ends."""
 
     timestep: float
     ctrl_cost_weight: float
@@ -124,7 +124,7 @@ class HumanoidStandupRules(HumanoidObservation):
         return read_rules(cls, env, timestep=env.model.opt.timestep, **included_flags(env))
 
     def outcome(self, pre: Captured, post: Captured, actions: np.ndarray) -> Outcome:
-        """``step`` after ``do_simulation`` (humanoidstandup_v5.py:424-460)."""
+        """``step`` after ``do_simulation`` (humanoidstandup_v5.py:424-462)."""
         # _get_rew: uph_cost = (pos_after - 0) / timestep; uph_cost_weight is never applied
         uph_cost = post["qpos"][:, 2] / self.timestep
         quad_ctrl_cost = action_cost(self.ctrl_cost_weight, actions.astype(np.float64))

@@ -42,11 +42,11 @@ class ForwardRules:
         return read_rules(cls, env, dt=env.dt)
 
     def x_velocity(self, pre: Captured, post: Captured) -> np.ndarray:
-        """``(x_after - x_before) / dt`` with x = ``qpos[0]``, ``[K]`` (half_cheetah_v5.py:225)."""
+        """``(x_after - x_before) / dt`` with x = ``qpos[0]``, ``[K]`` (half_cheetah_v5.py:228)."""
         return (post["qpos"][:, 0] - pre["qpos"][:, 0]) / self.dt
 
     def observation(self, post: Captured) -> np.ndarray:
-        """``_get_obs`` (half_cheetah_v5.py:256), ``[K, obs_dim]``."""
+        """``_get_obs`` (half_cheetah_v5.py:251), ``[K, obs_dim]``."""
         position = positions(post["qpos"], self.exclude_current_positions_from_observation,
                              self.skipped)
         return np.concatenate((position, self.velocity(post["qvel"])), axis=1)
@@ -56,7 +56,7 @@ class ForwardRules:
         return qvel
 
     def outcome(self, pre: Captured, post: Captured, actions: np.ndarray) -> Outcome:
-        """``step`` after ``do_simulation`` (half_cheetah_v5.py:221-249)."""
+        """``step`` after ``do_simulation`` (half_cheetah_v5.py:224-259)."""
         reward = (self.forward_reward_weight * self.x_velocity(pre, post)
                   - action_cost(self.ctrl_cost_weight, actions))
         return self.observation(post), reward, np.zeros(len(actions), dtype=bool)
@@ -64,14 +64,14 @@ class ForwardRules:
 
 @dataclass(frozen=True)
 class SwimmerRules(ForwardRules):
-    """Swimmer-v5 (swimmer_v5.py:224-268): HalfCheetah's formulas; its position is x and y."""
+    """Swimmer-v5 (swimmer_v5.py:220-269): HalfCheetah's formulas; its position is x and y."""
 
     skipped: ClassVar[int] = 2
 
 
 @dataclass(frozen=True)
 class Walker2dRules(ForwardRules):
-    """Walker2d-v5 (walker2d_v5.py:262-320): a forward runner that stays healthy."""
+    """Walker2d-v5 (walker2d_v5.py:254-320): a forward runner that stays healthy."""
 
     healthy_reward: float
     terminate_when_unhealthy: bool
@@ -88,7 +88,7 @@ class Walker2dRules(ForwardRules):
         return np.clip(qvel, -10, 10)
 
     def outcome(self, pre: Captured, post: Captured, actions: np.ndarray) -> Outcome:
-        """``step`` after ``do_simulation`` (hopper_v5.py:283-316, walker2d_v5.py:284-318)."""
+        """``step`` after ``do_simulation`` (hopper_v5.py:283-320, walker2d_v5.py:284-320)."""
         healthy = self.healthy(post["qpos"], post["qvel"])
         reward = (self.forward_reward_weight * self.x_velocity(pre, post)
                   + healthy * self.healthy_reward - action_cost(self.ctrl_cost_weight, actions))
@@ -97,7 +97,7 @@ class Walker2dRules(ForwardRules):
 
 @dataclass(frozen=True)
 class HopperRules(Walker2dRules):
-    """Hopper-v5 (hopper_v5.py:249-316): Walker2d's, with every state entry bounded too."""
+    """Hopper-v5 (hopper_v5.py:249-320): Walker2d's, with every state entry bounded too."""
 
     healthy_state_range: tuple[float, float]
 

@@ -43,13 +43,13 @@ R = TypeVar("R")
 def read_rules(cls: type[R], env: Any, **derived: Any) -> R:
     """``cls`` with each field not in ``derived`` read from the env's ``_<field>`` attribute.
 
-    Ranges given as lists or arrays become tuples, so that rules compare by value.
+    Ranges given as arrays become tuples, so that rules compare by value.
     """
     values = {}
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
         value = derived[field.name] if field.name in derived else getattr(env, f"_{field.name}")
-        values[field.name] = (tuple(np.asarray(value).tolist())
-                              if isinstance(value, list | np.ndarray) else value)
+        values[field.name] = (tuple(value.tolist()) if isinstance(value, np.ndarray) and value.ndim
+                              else value)
     return cls(**values)
 
 

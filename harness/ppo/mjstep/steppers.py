@@ -56,7 +56,7 @@ class ThinStepper:
         for i, (model, data, ctrl, pre, post) in enumerate(self.sims):
             for row, array in pre:
                 row[...] = array
-            # mujoco_env.py:145-155 (_step_mujoco_simulation): set ctrl, mj_step, and
+            # mujoco_env.py:144-155 (_step_mujoco_simulation): set ctrl, mj_step, and
             # mj_rnePostConstraint, which fills cfrc_ext and reads nothing mj_step carries over.
             ctrl[:] = actions[i]
             mujoco.mj_step(model, data, nstep=frame_skip)
