@@ -19,12 +19,17 @@ def distance(xpos: np.ndarray, a: int, b: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ReacherRules:
-    """Reacher-v5 (reacher_v5.py:190-214, 233-243): the fingertip's distance to the target."""
+class ArmRules:
+    """Both arms read the joints and the bodies' positions after the step, nothing before."""
 
     before: ClassVar[tuple[str, ...]] = ()
     after: ClassVar[tuple[str, ...]] = ("qpos", "qvel", "xpos")
     contact_forces: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class ReacherRules(ArmRules):
+    """Reacher-v5 (reacher_v5.py:190-214, 233-243): the fingertip's distance to the target."""
 
     reward_dist_weight: float
     reward_control_weight: float
@@ -51,13 +56,9 @@ class ReacherRules:
 
 
 @dataclass(frozen=True)
-class PusherRules:
+class PusherRules(ArmRules):
     """Pusher-v5 (pusher_v5.py:213-241, 266-275): the arm's tip near the object, the object
     near the goal."""
-
-    before: ClassVar[tuple[str, ...]] = ()
-    after: ClassVar[tuple[str, ...]] = ("qpos", "qvel", "xpos")
-    contact_forces: ClassVar[bool] = False
 
     reward_near_weight: float
     reward_dist_weight: float
