@@ -52,11 +52,10 @@ def single_env_rows(env_id: str, steps: int, no_sb3: bool) -> list[dict[str, Any
     """Physics, raw simulator, packs of 1-32, ``harness run`` on 1 and 2 workers, SB3."""
     rows = baseline_rows(env_id, steps)
     for k in PACK_SIZES:
-        rows.append(measure(f"harness, 1 worker, pack of {k}", "harness", trainer_rate, env_id,
-                            steps, k))
+        rows.append(measure(f"harness, 1 worker, pack of {k}", trainer_rate, env_id, steps, k))
     for jobs in (1, 2):
-        rows.append(measure(f"harness run, --jobs {jobs}, 64 runs in 2 packs of 32", "run",
-                            experiment_rate, env_id, steps, jobs))
+        rows.append(measure(f"harness run, --jobs {jobs}, 64 runs in 2 packs of 32",
+                            experiment_rate, env_id, steps, jobs, kind="run"))
     return rows + ([] if no_sb3 else sb3_rows(env_id, steps))
 
 
@@ -64,27 +63,27 @@ def env_rows(env_id: str, steps: int, no_sb3: bool) -> list[dict[str, Any]]:
     """``--env all``'s rows of one env: physics, raw simulator, a pack of 32, SB3."""
     print(env_id, flush=True)
     return [*baseline_rows(env_id, steps),
-            measure("harness, 1 worker, pack of 32", "harness", trainer_rate, env_id, steps, 32),
+            measure("harness, 1 worker, pack of 32", trainer_rate, env_id, steps, 32),
             *([] if no_sb3 else sb3_rows(env_id, steps))]
 
 
 def baseline_rows(env_id: str, steps: int) -> list[dict[str, Any]]:
     """``mj_step`` alone (MuJoCo envs only) and gymnasium's ``env.step``, each ``4 * steps``."""
     physics = measure(f"physics ({env_id}, mj_step alone, same actions and episodes)",
-                      "physics", physics_rate, env_id, 4 * steps)
-    raw = measure(f"raw simulator ({env_id}, unwrapped, random actions)", "raw", raw_simulator,
-                  env_id, 4 * steps)
+                      physics_rate, env_id, 4 * steps, kind="physics")
+    raw = measure(f"raw simulator ({env_id}, unwrapped, random actions)", raw_simulator,
+                  env_id, 4 * steps, kind="raw")
     return [row for row in (physics, raw) if row["steps_per_s"] is not None]
 
 
 def sb3_rows(env_id: str, steps: int) -> list[dict[str, Any]]:
     """SB3's row, or none when SB3 is not installed."""
-    sb3 = measure("Stable-Baselines3 PPO, 1 thread", "sb3", sb3_rate, env_id, steps)
+    sb3 = measure("Stable-Baselines3 PPO, 1 thread", sb3_rate, env_id, steps, kind="sb3")
     return [] if sb3["steps_per_s"] is None else [sb3]
 
 
-def measure(name: str, kind: str, fn: Callable[..., float | None],
-            *args: Any) -> dict[str, Any]:
+def measure(name: str, fn: Callable[..., float | None], *args: Any,
+            kind: str = "harness") -> dict[str, Any]:
     """``fn(*args)`` -> steps/s in a fresh process; also its peak resident memory.
 
     ``kind`` (physics, raw, harness, run, sb3) says which rows the ratios divide by.

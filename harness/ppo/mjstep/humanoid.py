@@ -36,7 +36,7 @@ class HumanoidObservation:
 
     before: ClassVar[tuple[str, ...]] = ()
     contact_forces: ClassVar[bool] = True  # both rewards charge for cfrc_ext
-    read: ClassVar[tuple[str, ...]] = ("qpos", "qvel", "cfrc_ext")
+    always: ClassVar[tuple[str, ...]] = ("qpos", "qvel", "cfrc_ext")
     """``MjData`` arrays ``step`` reads whatever the observation includes."""
 
     exclude_current_positions_from_observation: bool
@@ -54,7 +54,7 @@ class HumanoidObservation:
     @property
     def after(self) -> tuple[str, ...]:
         """``MjData`` arrays ``step`` reads after ``do_simulation``."""
-        return self.read + tuple(name for name in self.included if name not in self.read)
+        return self.always + tuple(name for name in self.included if name not in self.always)
 
     def observation(self, post: Captured) -> np.ndarray:
         """Positions, velocities, then each included array without the world body (or, for
@@ -72,7 +72,7 @@ class HumanoidRules(HumanoidObservation):
     """Humanoid-v5 (humanoid_v5.py:17-21, 414-517): the mass centre's x velocity."""
 
     before: ClassVar[tuple[str, ...]] = ("xipos",)
-    read: ClassVar[tuple[str, ...]] = ("qpos", "qvel", "xipos", "cfrc_ext")
+    always: ClassVar[tuple[str, ...]] = ("qpos", "qvel", "xipos", "cfrc_ext")
 
     dt: float
     body_mass: tuple[float, ...]
