@@ -1,8 +1,9 @@
-"""``harness bench``: env steps/s of our trainer beside the raw simulator and SB3, in one run.
+"""``harness bench``: env steps/s of our trainer beside the physics, the raw simulator and SB3.
 
 Every measurement runs in a fresh process on one torch thread (so peak memory is its own) and
 all of them run in the same invocation on the same machine: compare the ratios, not the
-absolute rates, since shared machines are noisy.
+absolute rates, since shared machines are noisy. The physics row, ``mj_step`` alone, is the
+limit a MuJoCo env's trainer can approach on one core.
 """
 
 from __future__ import annotations
@@ -25,36 +26,73 @@ import numpy as np
 
 PACK_SIZES = (1, 4, 16, 32)
 DEFAULT_STEPS = 8192  # env steps per agent: four ppo2 updates of 2048
+ALL_ENVS = ("Ant-v5", "HalfCheetah-v5", "Hopper-v5", "Humanoid-v5", "HumanoidStandup-v5",
+            "InvertedDoublePendulum-v5", "InvertedPendulum-v5", "Pusher-v5", "Reacher-v5",
+            "Swimmer-v5", "Walker2d-v5")
+"""``--env all``: gymnasium's MuJoCo v5 envs."""
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run every measurement, print the table, optionally write JSON."""
+    """Run every measurement, print the table(s), optionally write JSON."""
     steps = args.steps or DEFAULT_STEPS
-    rows = [measure(f"raw simulator ({args.env}, unwrapped, random actions)", raw_simulator,
-                    args.env, 4 * steps)]
-    for k in PACK_SIZES:
-        rows.append(measure(f"harness, 1 worker, pack of {k}", trainer_rate, args.env, steps, k))
-    for jobs in (1, 2):
-        rows.append(measure(f"harness run, --jobs {jobs}, 64 runs in 2 packs of 32",
-                            experiment_rate, args.env, steps, jobs))
-    sb3 = measure("Stable-Baselines3 PPO, 1 thread", sb3_rate, args.env, steps)
-    if sb3["steps_per_s"] is not None:
-        rows.append(sb3)
-    result = summarise(rows, args.env, steps)
-    print(format_table(result))
+    if args.env == "all":
+        result: dict[str, Any] = {"envs": [summarise(env_rows(env_id, steps, args.no_sb3),
+                                                     env_id, steps) for env_id in ALL_ENVS]}
+        print(format_envs_table(result["envs"]))
+    else:
+        result = summarise(single_env_rows(args.env, steps, args.no_sb3), args.env, steps)
+        print(format_table(result))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
     return 0
 
 
-def measure(name: str, fn: Callable[..., float | None], *args: Any) -> dict[str, Any]:
-    """``fn(*args)`` -> steps/s in a fresh process; also its peak resident memory."""
+def single_env_rows(env_id: str, steps: int, no_sb3: bool) -> list[dict[str, Any]]:
+    """Physics, raw simulator, packs of 1-32, ``harness run`` on 1 and 2 workers, SB3."""
+    rows = baseline_rows(env_id, steps)
+    for k in PACK_SIZES:
+        rows.append(measure(f"harness, 1 worker, pack of {k}", trainer_rate, env_id, steps, k))
+    for jobs in (1, 2):
+        rows.append(measure(f"harness run, --jobs {jobs}, 64 runs in 2 packs of 32",
+                            experiment_rate, env_id, steps, jobs, kind="run"))
+    return rows + ([] if no_sb3 else sb3_rows(env_id, steps))
+
+
+def env_rows(env_id: str, steps: int, no_sb3: bool) -> list[dict[str, Any]]:
+    """``--env all``'s rows of one env: physics, raw simulator, a pack of 32, SB3."""
+    print(env_id, flush=True)
+    return [*baseline_rows(env_id, steps),
+            measure("harness, 1 worker, pack of 32", trainer_rate, env_id, steps, 32),
+            *([] if no_sb3 else sb3_rows(env_id, steps))]
+
+
+def baseline_rows(env_id: str, steps: int) -> list[dict[str, Any]]:
+    """``mj_step`` alone (MuJoCo envs only) and gymnasium's ``env.step``, each ``4 * steps``."""
+    physics = measure(f"physics ({env_id}, mj_step alone, same actions and episodes)",
+                      physics_rate, env_id, 4 * steps, kind="physics")
+    raw = measure(f"raw simulator ({env_id}, unwrapped, random actions)", raw_simulator,
+                  env_id, 4 * steps, kind="raw")
+    return [row for row in (physics, raw) if row["steps_per_s"] is not None]
+
+
+def sb3_rows(env_id: str, steps: int) -> list[dict[str, Any]]:
+    """SB3's row, or none when SB3 is not installed."""
+    sb3 = measure("Stable-Baselines3 PPO, 1 thread", sb3_rate, env_id, steps, kind="sb3")
+    return [] if sb3["steps_per_s"] is None else [sb3]
+
+
+def measure(name: str, fn: Callable[..., float | None], *args: Any,
+            kind: str = "harness") -> dict[str, Any]:
+    """``fn(*args)`` -> steps/s in a fresh process; also its peak resident memory.
+
+    ``kind`` (physics, raw, harness, run, sb3) says which rows the ratios divide by.
+    """
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         rate, peak_mb = pool.submit(_timed, fn, *args).result()
     print(f"  {name}: {'n/a' if rate is None else f'{rate:,.0f} steps/s'}", flush=True)
-    return {"name": name, "steps_per_s": rate, "peak_rss_mb": peak_mb}
+    return {"name": name, "kind": kind, "steps_per_s": rate, "peak_rss_mb": peak_mb}
 
 
 def _timed(fn: Callable[..., float | None], *args: Any) -> tuple[float | None, float]:
@@ -67,22 +105,58 @@ def _timed(fn: Callable[..., float | None], *args: Any) -> tuple[float | None, f
 
 def raw_simulator(env_id: str, steps: int) -> float:
     """The simulator alone: unwrapped env, pre-drawn random actions, resets on episode ends."""
+    env, actions, limit = _random_episodes(env_id, steps)
+    start = time.perf_counter()
+    _play(env, actions, limit)
+    return steps / (time.perf_counter() - start)
+
+
+def physics_rate(env_id: str, steps: int) -> float | None:
+    """``mj_step`` alone, on one ``MjData`` with the env's frame skip: the raw row's actions
+    and episodes (an untimed ``env.step`` pass finds where they end), replayed without
+    gymnasium's Python around the physics; the rare resets stay in. None for non-MuJoCo envs.
+    """
+    import mujoco
+    from gymnasium.envs.mujoco import MujocoEnv
+
+    env, actions, limit = _random_episodes(env_id, steps)
+    if not isinstance(env, MujocoEnv):
+        return None
+    ends = _play(env, actions, limit)
+    model, data, frame_skip = env.model, env.data, env.frame_skip
+    env.reset(seed=0)
+    start = time.perf_counter()
+    for action, end in zip(actions, ends, strict=True):
+        data.ctrl[:] = action
+        mujoco.mj_step(model, data, nstep=frame_skip)
+        if end:
+            env.reset()
+    return steps / (time.perf_counter() - start)
+
+
+def _random_episodes(env_id: str, steps: int) -> tuple[Any, np.ndarray, int | None]:
+    """The unwrapped env, ``steps`` uniform random actions (seed 0) and its time limit."""
     import gymnasium as gym
 
     made = gym.make(env_id)
-    env, limit = made.unwrapped, made.spec.max_episode_steps
-    actions = np.random.default_rng(0).uniform(made.action_space.low, made.action_space.high,
-                                               (steps, *made.action_space.shape))
+    space = made.action_space
+    actions = np.random.default_rng(0).uniform(space.low, space.high, (steps, *space.shape))
+    return made.unwrapped, actions, made.spec.max_episode_steps if made.spec else None
+
+
+def _play(env: Any, actions: np.ndarray, limit: int | None) -> np.ndarray:
+    """``env.step`` through ``actions`` from ``reset(seed=0)``, resetting where an episode
+    ends; returns those ends, ``[steps]`` bool."""
     env.reset(seed=0)
+    ends = np.zeros(len(actions), dtype=bool)
     length = 0
-    start = time.perf_counter()
-    for action in actions:
+    for t, action in enumerate(actions):
         _, _, terminated, truncated, _ = env.step(action)
         length += 1
         if terminated or truncated or length == limit:
             env.reset()
-            length = 0
-    return steps / (time.perf_counter() - start)
+            ends[t], length = True, 0
+    return ends
 
 
 def trainer_rate(env_id: str, steps: int, pack_size: int) -> float:
@@ -148,24 +222,54 @@ def sb3_rate(env_id: str, steps: int) -> float | None:
     return steps / (time.perf_counter() - start)
 
 
+RATIOS = {"vs_sb3": "sb3", "vs_raw_simulator": "raw", "vs_physics": "physics"}
+"""Ratio field -> the kind of row it divides by (None where that row is missing)."""
+
+
 def summarise(rows: list[dict[str, Any]], env_id: str, steps: int) -> dict[str, Any]:
-    """Add ratios to SB3 and to the raw simulator; machine and date for the record."""
-    raw = rows[0]["steps_per_s"]
-    sb3 = next((r["steps_per_s"] for r in rows if r["name"].startswith("Stable")), None)
-    for row in rows:
-        row["vs_raw_simulator"] = row["steps_per_s"] / raw
-        row["vs_sb3"] = row["steps_per_s"] / sb3 if sb3 else None
+    """Add ratios to SB3, the raw simulator and the physics; machine and date for the record."""
+    for field, kind in RATIOS.items():
+        base = next((r["steps_per_s"] for r in rows if r["kind"] == kind), None)
+        for row in rows:
+            row[field] = row["steps_per_s"] / base if base else None
     return {"env": env_id, "steps_per_agent": steps, "date": datetime.now(UTC).isoformat(),
             "machine": f"{platform.node()} {platform.machine()} "
                        f"{multiprocessing.cpu_count()} cores", "rows": rows}
 
 
 def format_table(result: dict[str, Any]) -> str:
-    """A plain-text table of the summary."""
+    """A plain-text table of one env's summary."""
     lines = [f"{result['env']}, {result['steps_per_agent']} steps per agent, {result['machine']}",
-             f"{'measurement':58} {'steps/s':>9} {'x SB3':>7} {'x raw':>7} {'peak MB':>8}"]
+             f"{'measurement':62} {'steps/s':>9} {'x SB3':>7} {'x raw':>7} {'x physics':>9} "
+             f"{'peak MB':>8}"]
     for r in result["rows"]:
-        sb3 = "-" if r["vs_sb3"] is None else f"{r['vs_sb3']:.2f}"
-        lines.append(f"{r['name']:58} {r['steps_per_s']:9,.0f} {sb3:>7} "
-                     f"{r['vs_raw_simulator']:7.2f} {r['peak_rss_mb']:8.0f}")
+        lines.append(f"{r['name']:62} {r['steps_per_s']:9,.0f} {_ratio(r['vs_sb3']):>7} "
+                     f"{_ratio(r['vs_raw_simulator']):>7} {_ratio(r['vs_physics']):>9} "
+                     f"{r['peak_rss_mb']:8.0f}")
     return "\n".join(lines)
+
+
+def format_envs_table(results: list[dict[str, Any]]) -> str:
+    """``--env all``: one line per env; the ratios are the pack of 32's, memory its peak."""
+    first = results[0]
+    lines = [f"{len(results)} envs, {first['steps_per_agent']} steps per agent, "
+             f"{first['machine']}; ratios and peak MB of the pack of 32 (1 worker)",
+             f"{'env':26} {'physics':>9} {'raw':>9} {'pack 32':>9} {'SB3':>7} {'x physics':>9} "
+             f"{'x raw':>7} {'x SB3':>7} {'peak MB':>8}"]
+    for result in results:
+        rate = {r["kind"]: r["steps_per_s"] for r in result["rows"]}
+        pack = next(r for r in result["rows"] if r["kind"] == "harness")
+        lines.append(f"{result['env']:26} {_rate(rate.get('physics')):>9} "
+                     f"{_rate(rate.get('raw')):>9} {_rate(pack['steps_per_s']):>9} "
+                     f"{_rate(rate.get('sb3')):>7} {_ratio(pack['vs_physics']):>9} "
+                     f"{_ratio(pack['vs_raw_simulator']):>7} {_ratio(pack['vs_sb3']):>7} "
+                     f"{pack['peak_rss_mb']:8.0f}")
+    return "\n".join(lines)
+
+
+def _rate(steps_per_s: float | None) -> str:
+    return "-" if steps_per_s is None else f"{steps_per_s:,.0f}"
+
+
+def _ratio(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.2f}"

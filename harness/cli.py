@@ -102,7 +102,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="bootstrap resamples (default: the report's own)")
     report.set_defaults(command=_report)
     bench = sub.add_parser("bench", help="measure env steps/s against the simulator and SB3")
-    bench.add_argument("--env", default="Hopper-v5")
+    bench.add_argument("--env", default="Hopper-v5",
+                       help="a gymnasium env id, or 'all': every MuJoCo v5 env, one line each")
+    bench.add_argument("--no-sb3", action="store_true", help="skip Stable-Baselines3 (slow)")
     bench.add_argument("--steps", type=_positive_int, default=None,
                        help="env steps per measurement (default: the benchmark's own)")
     bench.add_argument("--json", metavar="FILE", default=None, help="also write results here")

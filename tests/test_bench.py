@@ -2,31 +2,61 @@
 
 import pytest
 
-from harness.bench import format_table, raw_simulator, summarise
+from harness.bench import (
+    format_envs_table,
+    format_table,
+    physics_rate,
+    raw_simulator,
+    summarise,
+)
 
 
-def rows(sb3=500.0):
-    out = [{"name": "raw simulator", "steps_per_s": 10_000.0, "peak_rss_mb": 250.0},
-           {"name": "harness, 1 worker, pack of 16", "steps_per_s": 6_000.0, "peak_rss_mb": 400.0}]
+def rows(sb3=500.0, physics=12_000.0):
+    out = [{"name": "raw simulator", "kind": "raw", "steps_per_s": 10_000.0,
+            "peak_rss_mb": 250.0},
+           {"name": "harness, 1 worker, pack of 32", "kind": "harness", "steps_per_s": 6_000.0,
+            "peak_rss_mb": 400.0}]
+    if physics is not None:
+        out.insert(0, {"name": "physics", "kind": "physics", "steps_per_s": physics,
+                       "peak_rss_mb": 240.0})
     if sb3 is not None:
-        out.append({"name": "Stable-Baselines3 PPO, 1 thread", "steps_per_s": sb3,
+        out.append({"name": "Stable-Baselines3 PPO, 1 thread", "kind": "sb3", "steps_per_s": sb3,
                     "peak_rss_mb": 340.0})
     return out
 
 
-def test_ratios_against_raw_simulator_and_sb3():
+def pack(result):
+    return next(r for r in result["rows"] if r["kind"] == "harness")
+
+
+def test_ratios_against_physics_raw_simulator_and_sb3():
     result = summarise(rows(), "Hopper-v5", 8192)
-    pack = result["rows"][1]
-    assert pack["vs_raw_simulator"] == pytest.approx(0.6)
-    assert pack["vs_sb3"] == pytest.approx(12.0)
-    assert "pack of 16" in format_table(result) and "12.00" in format_table(result)
+    assert pack(result)["vs_raw_simulator"] == pytest.approx(0.6)
+    assert pack(result)["vs_sb3"] == pytest.approx(12.0)
+    assert pack(result)["vs_physics"] == pytest.approx(0.5)
+    table = format_table(result)
+    assert "pack of 32" in table and "12.00" in table and "x physics" in table
+    assert "0.50" in table
 
 
-def test_without_sb3_the_sb3_ratios_are_left_out():
-    result = summarise(rows(sb3=None), "Hopper-v5", 8192)
-    assert all(r["vs_sb3"] is None for r in result["rows"])
+def test_without_sb3_or_physics_their_ratios_are_left_out():
+    result = summarise(rows(sb3=None, physics=None), "Pendulum-v1", 8192)
+    assert all(r["vs_sb3"] is None and r["vs_physics"] is None for r in result["rows"])
     assert " - " in format_table(result)
+
+
+def test_every_env_gets_one_line_with_the_pack_ratios():
+    results = [summarise(rows(), "Hopper-v5", 2048), summarise(rows(sb3=None), "Ant-v5", 2048)]
+    lines = format_envs_table(results).splitlines()
+    assert len(lines) == 4
+    assert lines[2].startswith("Hopper-v5") and "0.50" in lines[2] and "12.00" in lines[2]
+    assert lines[3].startswith("Ant-v5") and lines[3].split()[4] == "-"
 
 
 def test_raw_simulator_steps_a_real_env():
     assert raw_simulator("InvertedPendulum-v5", 500) > 0
+
+
+def test_physics_is_measured_for_mujoco_envs_only():
+    assert physics_rate("InvertedPendulum-v5", 500) > 0
+    assert physics_rate("Pendulum-v1", 500) is None
