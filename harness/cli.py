@@ -16,10 +16,10 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.runs.expand import expand
 from harness.runs.experiment import ExperimentError, load_experiment, step_warnings
@@ -312,32 +312,24 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+    return _parsed(text, int, lambda v: v > 0, "a positive integer")
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
-    return value
+    return _parsed(text, float, lambda v: 0 <= v < float("inf"), "a number of seconds >= 0")
 
 
 def _jobs(text: str) -> int:
     """A positive count, or -1 for all cores (joblib's convention)."""
+    return _parsed(text, int, lambda v: v > 0 or v == -1, "a positive integer or -1 (all cores)")
+
+
+def _parsed(text: str, kind: type, valid: Callable[[Any], bool], allowed: str) -> Any:
+    """``kind(text)`` if it is ``valid``, else argparse's one-line error naming ``allowed``."""
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        value = 0
-    if value <= 0 and value != -1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer or -1 (all cores), "
-                                         f"got {text!r}")
+        value = None
+    if value is None or not valid(value):
+        raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
     return value
