@@ -165,7 +165,7 @@ def _train_round(pending: dict[int, Pack], rdir: ResultsDir, bar: ProgressBar,
     """Train the ``pending`` packs once, removing each from it as its results are written."""
     tasks = (joblib.delayed(train_pack_job)(pack, pack_progress_path(rdir.progress_dir, i),
                                             rdir.root, checkpoint_every)
-             for i, pack in pending.items())
+             for i, pack in list(pending.items()))  # a copy: returned packs leave ``pending``
     # Results come back in completion order; a pack is known by its first run.
     index = {pack[0].run_id: i for i, pack in pending.items()}
     parallel = joblib.Parallel(return_as="generator_unordered", batch_size=1)
