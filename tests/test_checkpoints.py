@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import yaml
 
 from harness.ppo.agent import AgentSpec
@@ -37,14 +36,6 @@ CASES = {
     # Ant reads body positions computed in the previous step: they must be restored too
     "Ant-v5": PPOConfig(num_steps=64, num_minibatches=2, update_epochs=2),
 }
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the runner's workers train
-    yield
-    torch.set_num_threads(before)
 
 
 def spec(env_id: str, seed: int, **overrides) -> AgentSpec:

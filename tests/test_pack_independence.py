@@ -7,7 +7,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import yaml
 
 from harness.ppo.config import PPOConfig
@@ -34,15 +33,6 @@ ENV_CASES = {
 MATES = [{"value_clip": "none"}, {"value_clip": "clipped", "vf_clip_eps": 1.0},
          {"normalize_reward": False, "learning_rate": 1e-3}, {"ent_coef": 0.01, "gamma": 0.95}]
 """Pack-mates cycle through these settings (and differ in seed)."""
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Train as the runner's workers do (``runner.train_pack_job``): on one torch thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def spec(seed, env_id="Hopper-v5", base=TINY, n_updates=5, **overrides):
