@@ -128,7 +128,11 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     _check_results_dir(args.results_dir, rdir.root)
     _print_notes(exp, rdir)
     if args.dry_run:
-        _print_matrix(exp, rdir)
+        cores = os.cpu_count() or 1
+        jobs = None if args.jobs == -1 else args.jobs
+        # loky caps the workers at the cores; a Dask cluster has what --jobs says
+        workers = jobs or cores if args.backend == "dask" else min(jobs or cores, cores)
+        _print_matrix(exp, rdir, workers)
         return EXIT_OK
     try:
         with _sigterm_as_interrupt():
@@ -292,7 +296,7 @@ def _bench(args: argparse.Namespace, argv: list[str]) -> int:
     return bench_main(args) or EXIT_OK
 
 
-def _print_matrix(exp: Experiment, rdir: ResultsDir) -> None:
+def _print_matrix(exp: Experiment, rdir: ResultsDir, workers: int) -> None:
     specs = expand(exp)
     steps = sum(s.total_steps for s in specs)
     print(f"experiment {exp.name} ({exp.source}): {len(exp.envs)} envs x {len(exp.seeds)} seeds"
@@ -301,8 +305,14 @@ def _print_matrix(exp: Experiment, rdir: ResultsDir) -> None:
     print("variants (* = control):")
     for v in exp.variants:
         print(f"  {'*' if v.label == exp.control else ' '} {v.label}")
-    rows = [[s.run_id, s.env_id, str(s.seed), s.variant, rdir.state(s.run_id)] for s in specs]
+    states = {s.run_id: rdir.state(s.run_id) for s in specs}
+    rows = [[s.run_id, s.env_id, str(s.seed), s.variant, states[s.run_id]] for s in specs]
     print(_table(["run_id", "env_id", "seed", "variant", "state"], rows))
+    todo = [s for s in specs if states[s.run_id] != "done"]
+    if todo:
+        from harness import plan  # calibration imports torch in its own process
+
+        print("\n".join(plan.estimate(todo, plan.calibrate(exp.envs), workers)))
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

@@ -12,7 +12,11 @@ two workers).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +28,8 @@ from harness.analysis import claims, effects
 from harness.analysis.load import load_results
 from harness.analysis.published import run_cv
 from harness.analysis.scores import auc_scores, final_scores
-from harness.runs.spec import Experiment
+from harness.runs.files import write_json
+from harness.runs.spec import Experiment, RunSpec
 
 CLUSTER_WORKERS = 32
 CALIBRATION_PACK = 16
@@ -106,11 +111,44 @@ def cost(exp: Experiment, seeds: int, rates: dict[str, float]) -> pd.DataFrame:
 
 
 def calibrate(envs: Sequence[str]) -> dict[str, float]:
-    """Steps/s of one worker training a pack of 16 agents, per env, measured in a fresh
-    single-threaded process as ``harness bench`` measures (a few seconds each)."""
-    from harness.bench import measure  # spawns the measuring process
+    """Steps/s of one worker training a pack of 16 agents, per env: cached for this host in
+    ``rates_path()``, else measured in a fresh single-threaded process as ``harness bench``
+    measures (a few seconds each) and cached."""
+    path = rates_path()
+    try:
+        cached = json.loads(path.read_text()).get(socket.gethostname(), {})
+    except (OSError, ValueError, AttributeError):
+        cached = {}
+    missing = [e for e in envs if not isinstance(cached.get(e), int | float)]
+    if missing:
+        from harness.bench import measure  # spawns the measuring process
 
-    return {e: measure(f"calibrating {e}", steady_rate, e)["steps_per_s"] for e in envs}
+        cached.update({e: measure(f"calibrating {e}", steady_rate, e)["steps_per_s"]
+                       for e in missing})
+        with contextlib.suppress(OSError):  # an unwritable cache only costs a recalibration
+            write_json(path, {socket.gethostname(): cached})
+    return {e: float(cached[e]) for e in envs}
+
+
+def rates_path() -> Path:
+    """The per-host cache of calibrated rates (``HARNESS_RATES`` overrides it)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return Path(os.environ.get("HARNESS_RATES", default / "vclip-harness" / "rates.json"))
+
+
+def estimate(specs: Sequence[RunSpec], rates: dict[str, float], workers: int) -> list[str]:
+    """Expected wall time of training ``specs`` on ``workers`` workers, per env and in total,
+    at one worker's ``rates`` each (packs keep every worker busy: ``expand.make_packs``)."""
+    steps: dict[str, int] = {}
+    for spec in specs:
+        steps[spec.env_id] = steps.get(spec.env_id, 0) + spec.total_steps
+    hours = {e: n / rates[e] / 3600 for e, n in steps.items()}
+    lines = [f"  {e}: {steps[e]:,} env steps at {rates[e]:,.0f}/s per worker: "
+             f"{_duration(h / workers)}" for e, h in hours.items()]
+    total = sum(hours.values())
+    return [*lines, f"expected wall time: {_duration(total / workers)} on {workers} "
+                    f"worker{'s' if workers != 1 else ''}, "
+                    f"{_duration(total / CLUSTER_WORKERS)} on {CLUSTER_WORKERS} cluster workers"]
 
 
 def steady_rate(env_id: str, updates: int = 4) -> float:
@@ -158,4 +196,6 @@ def render(exp: Experiment, found: Sequence[Need], table: pd.DataFrame, jobs: in
 
 
 def _duration(hours: float) -> str:
+    if hours < 1 / 60:
+        return f"{hours * 3600:.0f} s"
     return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"

@@ -1,7 +1,9 @@
 """harness plan: seeds from a pilot's spread against the textbook formula, costs by hand, and
 the command as a user runs it."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ from synthetic import make_experiment, write_results
 
 from harness import plan
 from harness.analysis.published import run_cv
+from harness.runs.expand import expand
 
 TESTS = Path(__file__).parent
 NONE, MAX = "value_clip=none", "value_clip=max,vf_clip_eps=0.2"
@@ -79,3 +82,34 @@ def test_missing_pilot_is_one_line_exit_2(tmp_path):
     assert out.stderr.strip().splitlines() == [
         f"error: --pilot {tmp_path / 'nope'}: not a directory; give a results directory such "
         "as results/<name>"]
+
+
+def test_estimate_by_hand():
+    exp = make_experiment(VARIANTS, NONE, envs=("Hopper-v5", "Walker2d-v5"), seeds=range(2),
+                          total_steps=36_000)
+    specs = expand(exp)  # 2 envs x 2 seeds x 2 variants, 36k steps each
+    lines = plan.estimate(specs, {"Hopper-v5": 40.0, "Walker2d-v5": 20.0}, workers=2)
+    assert lines[0] == "  Hopper-v5: 144,000 env steps at 40/s per worker: 30 min"
+    assert lines[1] == "  Walker2d-v5: 144,000 env steps at 20/s per worker: 1.0 h"
+    assert lines[2] == "expected wall time: 1.5 h on 2 workers, 6 min on 32 cluster workers"
+
+
+def test_dry_run_prints_the_expected_wall_time_from_cached_rates(tmp_path):
+    host = socket.gethostname()
+    cache = tmp_path / "rates.json"
+    cache.write_text(json.dumps({host: {"InvertedPendulum-v5": 10_000.0, "Hopper-v5": 5_000.0}}))
+    out = subprocess.run([sys.executable, "-m", "harness", "run", "experiments/smoke.yaml",
+                          "--dry-run", "--jobs", "1", "--results-dir", str(tmp_path / "r")],
+                         cwd=TESTS.parent, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "HARNESS_RATES": str(cache)})
+    assert out.returncode == 0, out.stderr
+    assert "  Hopper-v5: 2,048 env steps at 5,000/s per worker: 0 s" in out.stdout
+    assert "expected wall time: 1 s on 1 worker, 0 s on 32 cluster workers" in out.stdout
+    assert "calibrating" not in out.stdout  # the cache answered
+
+
+def test_cached_rates_are_not_measured_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_RATES", str(tmp_path / "rates.json"))
+    monkeypatch.setattr(plan, "steady_rate", None)  # must not be needed for cached envs
+    (tmp_path / "rates.json").write_text(json.dumps({socket.gethostname(): {"Hopper-v5": 7.0}}))
+    assert plan.calibrate(["Hopper-v5"]) == {"Hopper-v5": 7.0}
