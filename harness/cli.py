@@ -11,6 +11,7 @@ printed. Commands import torch and friends only when they need them, so ``status
 from __future__ import annotations
 
 import argparse
+import json
 import contextlib
 import os
 import shlex
@@ -157,13 +158,27 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _train(exp: Experiment, args: argparse.Namespace) -> RunSummary:
-    from harness.runs.runner import BackendError, run_experiment  # imports torch
+    from harness.runs.runner import BackendError, RunSummary, run_experiment  # imports torch
 
+    options = {"jobs": args.jobs, "backend": args.backend, "scheduler": args.scheduler,
+               "checkpoint_every": args.checkpoint_every}
     try:
-        return run_experiment(exp, args.results_dir, jobs=args.jobs, backend=args.backend,
-                              scheduler=args.scheduler, checkpoint_every=args.checkpoint_every)
+        if not exp.looks:
+            return run_experiment(exp, args.results_dir, **options)
+        from harness.sequential import run_sequential
+
+        looks, record = run_sequential(exp, args.results_dir, **options)
     except BackendError as e:
         raise InputError(str(e)) from None
+    for look in record["looks"]:
+        decided = [f"{c['variant']} vs {c['control']}: {c['verdict']}"
+                   for c in look["comparisons"]]
+        print(f"look {look['look']} ({look['runs_per_arm']} runs per arm and env, level "
+              f"{look['level']:.3g}): {'; '.join(decided)}")
+    print(f"sequential design: stopped because {record['stopped']}")
+    return RunSummary(total=looks[-1].total, skipped=looks[0].skipped,
+                      trained=sum(s.trained for s in looks),
+                      failed=tuple(dict.fromkeys(f for s in looks for f in s.failed)))
 
 
 @contextlib.contextmanager
@@ -231,6 +246,7 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
     rows = [[env, label + (" (control)" if label == exp.control else ""),
              *map(str, c.values())] for (env, label), c in counts.items()]
     print(_table(["env_id", "variant", *RUN_STATES], rows))
+    _print_looks(rdir)
     for spec in specs:
         if states[spec.run_id] == "damaged":
             print(f"damaged: {spec.run_id}: a results file cannot be read; the next "
@@ -240,6 +256,19 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
             print(f"failed: {spec.run_id}: {f.get('reason')} (update {f.get('update')}, "
                   f"step {f.get('global_step')})")
     return EXIT_OK
+
+
+def _print_looks(rdir: ResultsDir) -> None:
+    """A sequential design's looks so far (``sequential.json``), one line each."""
+    try:
+        record = json.loads((rdir.root / "sequential.json").read_text())
+    except (OSError, ValueError):
+        return
+    for look in record.get("looks", []):
+        verdicts = "; ".join(f"{c['variant']} vs {c['control']}: {c['verdict']}"
+                             for c in look["comparisons"])
+        print(f"look {look['look']} ({look['runs_per_arm']} runs per arm and env): {verdicts}")
+    print(f"sequential design: {record.get('stopped')}")
 
 
 def _report(args: argparse.Namespace, argv: list[str]) -> int:

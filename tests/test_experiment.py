@@ -72,6 +72,16 @@ def test_per_env_budgets():
     assert (back.total_steps, back.env_steps) == (exp.total_steps, exp.env_steps)
 
 
+def test_sequential_seeds():
+    exp = parse(seeds={"min": 10, "max": 60, "step": 20})
+    assert exp.seeds == tuple(range(60)) and exp.looks == (10, 30, 50, 60)
+    assert parse().looks == ()
+    for bad in ({"min": 1, "max": 5, "step": 1}, {"min": 10, "max": 5, "step": 1},
+                {"min": 2, "max": 5}, {"min": 2, "max": 5, "step": 0}):
+        with pytest.raises(ExperimentError, match=r"seeds: .*\{min, max, step\}"):
+            parse(seeds=bad)
+
+
 def test_defaults_and_seed_forms():
     exp = parse()
     assert exp.seeds == (0, 1)

@@ -1,23 +1,29 @@
 """The group-sequential stopping rule (harness.analysis.sequential): its looks, its levels, and
 its error rates simulated over thousands of experiments (vectorised)."""
 
+import json
 import math
+import subprocess
+import sys
 
 import numpy as np
+import pandas as pd
 import pytest
+import yaml
 
 from harness.analysis import effects, sequential
+from harness.runs.spec import schedule
 
 ALPHA, MARGIN = 0.05, 0.10
 EXPERIMENTS = 4000
 MC = 3 * math.sqrt(ALPHA * (1 - ALPHA) / EXPERIMENTS)
-LOOKS = sequential.schedule(10, 60, 10)
+LOOKS = schedule(10, 60, 10)
 
 
 def test_schedule():
     assert LOOKS == [10, 20, 30, 40, 50, 60]
-    assert sequential.schedule(10, 25, 10) == [10, 20, 25]
-    assert sequential.schedule(5, 5, 10) == [5]
+    assert schedule(10, 25, 10) == [10, 20, 25]
+    assert schedule(5, 5, 10) == [5]
 
 
 def test_levels_spend_alpha_mostly_late():
@@ -72,3 +78,57 @@ def test_no_effect_with_little_noise_stops_as_equivalent():
     where, names = rates(ratios, sequential.look_levels(LOOKS, ALPHA))
     assert (names == "equivalent").mean() > 0.9
     assert np.median(where) < len(LOOKS) - 1  # before the last look
+
+
+# --- the look-by-look decisions and the end-to-end study ---------------------------------
+
+def test_decide_by_hand():
+    scores = pd.DataFrame({"env_id": "E", "seed": list(range(4)) * 3,
+                           "variant": ["c"] * 4 + ["big"] * 4 + ["same"] * 4,
+                           "score": [100, 101, 99, 100, 200, 202, 198, 200, 100, 101, 99, 100.0]})
+    found = sequential.decide(scores, [("big", "c"), ("same", "c")], seeds=range(4),
+                              level=0.01, margin=MARGIN).set_index("variant")
+    assert found.loc["big", "verdict"] == "better"
+    assert found.loc["big", "rel_diff"] == pytest.approx(1.0)
+    assert found.loc["same", "verdict"] == "equivalent"
+    # with two seeds only, the same data decide nothing at a small level
+    few = sequential.decide(scores, [("same", "c")], seeds=range(2), level=1e-4, margin=MARGIN)
+    assert few["verdict"].tolist() == ["inconclusive"]
+
+
+def test_primary_rows_take_the_sequential_verdicts():
+    comparisons = pd.DataFrame({"variant": ["a", "a"], "control": ["c", "c"],
+                                "family": ["primary", "secondary"],
+                                "verdict": ["inconclusive", "better"]})
+    decided = pd.DataFrame({"variant": ["a"], "control": ["c"], "verdict": ["worse"]})
+    out = sequential.with_decisions(comparisons, decided)
+    assert out["verdict"].tolist() == ["worse", "better"]
+
+
+@pytest.mark.slow
+def test_a_small_sequential_study_end_to_end(tmp_path):
+    """Two looks (3 then 6 seeds per arm); rerunning replays the looks without training."""
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "s", "envs": ["InvertedPendulum-v5"], "seeds": {"min": 3, "max": 6, "step": 3},
+        "total_steps": 512, "ppo": {"num_steps": 128, "num_minibatches": 4, "update_epochs": 1},
+        "matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.2]},
+        "control": {"value_clip": "none"}}))
+
+    def harness(*args):
+        return subprocess.run([sys.executable, "-m", "harness", *map(str, args)],
+                              capture_output=True, text=True, timeout=600)
+
+    first = harness("run", path, "--jobs", 2, "--results-dir", tmp_path / "r")
+    assert first.returncode == 0, first.stderr
+    record = json.loads((tmp_path / "r" / "s" / "sequential.json").read_text())
+    assert [look["runs_per_arm"] for look in record["looks"]] in ([3], [3, 6])
+    assert record["stopped"] in ("every primary comparison is decided",
+                                 "the largest number of seeds is reached")
+    assert f"sequential design: stopped because {record['stopped']}" in first.stdout
+    again = harness("run", path, "--jobs", 2, "--results-dir", tmp_path / "r")
+    assert again.returncode == 0 and " 0 trained now" in again.stdout, again.stdout
+    assert json.loads((tmp_path / "r" / "s" / "sequential.json").read_text()) == record
+    report = harness("report", path, "--results-dir", tmp_path / "r", "--n-boot", 200)
+    assert report.returncode == 0, report.stderr
+    assert "## Sequential design" in (tmp_path / "r" / "s" / "report" / "report.md").read_text()

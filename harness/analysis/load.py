@@ -103,7 +103,8 @@ def experiment_from_manifest(exp_dir: Path) -> Experiment:
         variants=tuple(Variant(v["label"], tuple(v["overrides"].items()))
                        for v in exp["variants"]),
         control=exp["control"], axes=tuple(exp["axes"]), source=exp.get("source", ""),
-        analysis=AnalysisSettings(**exp.get("analysis", {})), env_steps=tuple(per_env.items()))
+        analysis=AnalysisSettings(**exp.get("analysis", {})), env_steps=tuple(per_env.items()),
+        looks=tuple(exp.get("looks", ())))
 
 
 def read_sessions(exp_dir: Path) -> list[dict]:
@@ -114,6 +115,14 @@ def read_sessions(exp_dir: Path) -> list[dict]:
     except (OSError, ValueError, KeyError, TypeError):
         return []
     return [s for s in sessions if isinstance(s, dict)] if isinstance(sessions, list) else []
+
+
+def read_sequential(exp_dir: Path) -> dict | None:
+    """The looks of a sequential design (``sequential.json``), or None."""
+    try:
+        return json.loads((Path(exp_dir) / "sequential.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def read_failures(directory: Path) -> list[Failure]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.analysis.claims import Claim
-from harness.analysis.load import Results, read_sessions
+from harness.analysis.load import Results, read_sequential, read_sessions
 from harness.analysis.published import PUBLISHED_STEPS, REFERENCE_RETURNS
 from harness.analysis.tables import AUDIT_COLUMNS, COMPARISON_COLUMNS, resolved_configs
 from harness.runs.spec import AnalysisSettings, Experiment
@@ -48,6 +48,7 @@ def render(exp: Experiment, exp_dir: Path, results: Results, *, final: pd.DataFr
         _experiment(exp, results),
         _method(exp.analysis, n_boot, seed, comparisons),
         _claims(claims, exp.analysis),
+        _sequential(read_sequential(exp_dir)),
         ["## Final scores", "",
          "Each run's final score as a point, beside the IQM and its 95% CI per env and variant "
          f"({_csv(figures.final_scores)}: the runs; [summary.csv](summary.csv): the intervals).",
@@ -290,6 +291,23 @@ def _failures(exp: Experiment, results: Results) -> list[str]:
     if len(missing) > MAX_LISTED:
         lines.append(f"- … and {len(missing) - MAX_LISTED} more without results")
     return lines
+
+
+def _sequential(record: dict | None) -> list[str]:
+    """Seeds until decided: which look decided each primary comparison, and why it stopped."""
+    if not record:
+        return []
+    rows = pd.DataFrame([{"look": look["look"], "runs per arm and env": look["runs_per_arm"],
+                          "level": look["level"], "comparison": f"{c['variant']} vs "
+                          f"{c['control']}", "relative difference": c["rel_diff"],
+                          "Holm p": c["p_holm"], "equivalence Holm p": c["p_tost_holm"],
+                          "verdict": c["verdict"]}
+                         for look in record["looks"] for c in look["comparisons"]])
+    return ["## Sequential design", "",
+            "The primary comparisons were looked at after each number of runs below, each look "
+            "testing at its share of alpha (O'Brien-Fleming-type spending, the shares summing "
+            "to alpha); a decided comparison got no more runs, and its verdict is the one the "
+            f"claims use. The study stopped because {record['stopped']}.", "", table(rows)]
 
 
 def _provenance(sessions: Sequence[dict]) -> list[str]:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from harness.analysis import aggregates, claims, markdown, plots, stability, tables
-from harness.analysis.load import Results, load_results
+from harness.analysis import aggregates, claims, markdown, plots, sequential, stability, tables
+from harness.analysis.load import Results, load_results, read_sequential
 from harness.analysis.scores import auc_scores, final_scores, run_curves
 from harness.runs.expand import expand
 from harness.runs.files import atomic_write
@@ -78,12 +78,13 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     resamples with generator seed ``seed``; margin, alpha, power and the primary metric come
     from ``exp.analysis``. Raises ``ValueError`` when no run has finished."""
     results = experiment_results(exp, Path(exp_dir))
-    final = final_scores(results.episodes, exp.analysis.final_window, exp.steps)
-    scores = {"final": tables.in_experiment_order(final, exp),
-              "auc": tables.in_experiment_order(auc_scores(results.updates), exp)}
+    scores = run_scores(exp, results)
     pairs = claims.comparison_pairs(exp)
     comparisons = tables.comparison_table(scores, pairs, primary=claims.primary_pairs(exp),
                                           settings=exp.analysis, n_boot=n_boot, seed=seed)
+    record = read_sequential(exp_dir) if exp.looks else None
+    if record:
+        comparisons = sequential.with_decisions(comparisons, sequential.decisions(record))
     steadiness = stability.stability_table(scores[exp.analysis.metric],
                                            stability.collapses(results.updates), pairs,
                                            exp.analysis)
@@ -92,6 +93,14 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
                         tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed),
                         comparisons, steadiness,
                         claims.evaluate_claims(exp, comparisons, steadiness))
+
+
+def run_scores(exp: Experiment, results: Results) -> dict[str, pd.DataFrame]:
+    """Each run's ``final`` and ``auc`` score (``env_id``, ``variant``, ``seed``, ``score``,
+    ...), in the experiment's order."""
+    final = final_scores(results.episodes, exp.analysis.final_window, exp.steps)
+    return {"final": tables.in_experiment_order(final, exp),
+            "auc": tables.in_experiment_order(auc_scores(results.updates), exp)}
 
 
 def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: int = 0) -> Path:

@@ -26,9 +26,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import scipy.stats
 
-from harness.analysis import effects
+from harness.analysis import effects, stats
 
 
 def spent(fractions: np.ndarray, alpha: float) -> np.ndarray:
@@ -45,13 +46,6 @@ def look_levels(looks: Sequence[int], alpha: float) -> np.ndarray:
         raise ValueError(f"looks must increase, got {list(looks)}")
     cumulative = spent(looks / looks[-1], alpha)
     return np.diff(cumulative, prepend=0.0)
-
-
-def schedule(minimum: int, maximum: int, step: int) -> list[int]:
-    """Runs per arm at each look: ``minimum``, ``minimum + step``, ... up to ``maximum``
-    (which is always the last look)."""
-    looks = list(range(minimum, maximum, step))
-    return [*looks, maximum] if not looks or looks[-1] != maximum else looks
 
 
 def first_decisions(looks: Sequence[effects.LogRatio], levels: np.ndarray,
@@ -75,3 +69,50 @@ def first_decisions(looks: Sequence[effects.LogRatio], levels: np.ndarray,
         verdict = np.where(same, effects.VERDICTS.index("equivalent"), verdict)
         where = np.where(differs | same, j, where)
     return where, verdict
+
+
+def decide(scores: pd.DataFrame, pairs: Sequence[tuple[str, str]], seeds: Sequence[int],
+           level: float, margin: float) -> pd.DataFrame:
+    """One look: each (variant, control) pair of ``pairs`` (the undecided primary ones) on the
+    runs of ``seeds``, over all envs, tested at the look's ``level`` with Holm's correction
+    over the pairs. ``scores``: ``env_id``, ``variant``, ``seed``, ``score`` per run.
+
+    Returns ``variant``, ``control``, ``n`` (runs per arm and env), ``rel_diff``, ``p_holm``,
+    ``p_tost_holm``, ``verdict``.
+    """
+    scores = scores[scores["seed"].isin(seeds)]
+    cells = {k: g["score"].to_numpy(float) for k, g in scores.groupby(["env_id", "variant"])}
+    envs = list(dict.fromkeys(scores["env_id"]))
+    rows = []
+    for variant, control in pairs:
+        ratio = effects.log_ratio([cells.get((e, variant), np.zeros(0)) for e in envs],
+                                  [cells.get((e, control), np.zeros(0)) for e in envs])
+        rows.append({"variant": variant, "control": control, "n": len(seeds),
+                     "rel_diff": float(np.expm1(ratio.estimate)),
+                     "p": float(ratio.p_value()), "p_tost": float(ratio.p_equivalence(margin))})
+    frame = pd.DataFrame(rows, columns=["variant", "control", "n", "rel_diff", "p", "p_tost"])
+    frame["p_holm"] = stats.holm(frame["p"].to_numpy(float))
+    frame["p_tost_holm"] = stats.holm(frame["p_tost"].to_numpy(float))
+    frame["verdict"] = [effects.verdict(r.p_holm, r.p_tost_holm, r.rel_diff, alpha=level)
+                        for r in frame.itertuples()]
+    return frame.drop(columns=["p", "p_tost"])
+
+
+def decisions(record: dict) -> pd.DataFrame:
+    """Each primary comparison's last look: where it was decided (or where the study stopped)."""
+    rows = [{**c, "look": look["look"]} for look in record.get("looks", [])
+            for c in look["comparisons"]]
+    frame = pd.DataFrame(rows)
+    return frame.drop_duplicates(["variant", "control"], keep="last") if len(frame) else frame
+
+
+def with_decisions(comparisons: pd.DataFrame, decided: pd.DataFrame) -> pd.DataFrame:
+    """``comparisons`` whose primary rows carry the sequential design's verdicts: with looks,
+    a comparison is decided at its look's level, not by a fixed-design test on all runs."""
+    out = comparisons.copy()
+    verdicts = {(r.variant, r.control): r.verdict for r in decided.itertuples()}
+    primary = out["family"] == "primary"
+    out.loc[primary, "verdict"] = [verdicts.get((v, c), "inconclusive") for v, c in
+                                   zip(out.loc[primary, "variant"], out.loc[primary, "control"],
+                                       strict=True)]
+    return out

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from harness.ppo.config import PPOConfig, field_names
-from harness.runs.spec import METRICS, AnalysisSettings, Experiment, Variant
+from harness.runs.spec import METRICS, AnalysisSettings, Experiment, Variant, schedule
 
 TOP_KEYS = ("name", "envs", "seeds", "total_steps", "ppo", "matrix", "variants", "control",
             "analysis")
@@ -73,7 +73,7 @@ def parse_experiment(raw: Any, source: str = "<experiment>") -> Experiment:
         if key not in raw:
             raise fail(key, "is required")
     name, envs = _name(raw["name"], fail), _envs(raw["envs"], fail)
-    seeds = _seeds(raw["seeds"], fail)
+    seeds, looks = _seeds(raw["seeds"], fail)
     total_steps, env_steps = _budgets(raw["total_steps"], envs, fail)
     base = _base_config(raw.get("ppo"), fail)
     variants, configs = _variants(raw.get("matrix"), raw.get("variants"), base, fail)
@@ -86,13 +86,13 @@ def parse_experiment(raw: Any, source: str = "<experiment>") -> Experiment:
         name=name, envs=envs, seeds=seeds, total_steps=total_steps, ppo=base, variants=variants,
         control=_control(raw.get("control"), variants, configs, fail),
         axes=_axes(raw.get("matrix"), raw.get("variants")), source=source,
-        analysis=_analysis(raw.get("analysis"), fail), env_steps=env_steps)
+        analysis=_analysis(raw.get("analysis"), fail), env_steps=env_steps, looks=looks)
 
 
 def experiment_to_dict(exp: Experiment) -> dict[str, Any]:
     """The resolved experiment as plain JSON-friendly data (for the manifest)."""
     return {"name": exp.name, "source": exp.source, "envs": list(exp.envs),
-            "seeds": list(exp.seeds),
+            "seeds": list(exp.seeds), "looks": list(exp.looks),
             "total_steps": ({**dict(exp.env_steps), "default": exp.total_steps} if exp.env_steps
                             else exp.total_steps), "ppo": exp.ppo.to_dict(),
             "variants": [{"label": v.label, "overrides": v.as_dict()} for v in exp.variants],
@@ -189,14 +189,20 @@ def _first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [""])[0]
 
 
-def _seeds(value: Any, fail: Fail) -> tuple[int, ...]:
+def _seeds(value: Any, fail: Fail) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The seeds, and the looks of a sequential design (``{min, max, step}``; else none)."""
     if _is_int(value) and value > 0:
-        return tuple(range(value))
+        return tuple(range(value)), ()
     if (isinstance(value, list) and value and all(_is_int(s) and s >= 0 for s in value)
             and len(set(value)) == len(value)):
-        return tuple(value)
-    raise fail("seeds", "a positive count or a non-empty list of distinct non-negative "
-                        f"integers, got {value!r}")
+        return tuple(value), ()
+    if isinstance(value, dict) and set(value) == {"min", "max", "step"}:
+        low, high, step = value["min"], value["max"], value["step"]
+        if all(_is_int(v) for v in (low, high, step)) and 2 <= low <= high and step >= 1:
+            return tuple(range(high)), tuple(schedule(low, high, step))
+    raise fail("seeds", "a positive count, a non-empty list of distinct non-negative "
+                        "integers, or {min, max, step} with 2 <= min <= max and step >= 1, "
+                        f"got {value!r}")
 
 
 def _budgets(value: Any, envs: tuple[str, ...],

@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,12 +67,13 @@ class RunSummary:
 
 def run_experiment(exp: Experiment, results_root: str | Path, *, jobs: int | None = None,
                    backend: str = "loky", scheduler: str | None = None,
-                   checkpoint_every: float = DEFAULT_EVERY) -> RunSummary:
-    """Train every run of ``exp`` not yet done under ``results_root/<name>``, each unfinished
-    one from its latest checkpoint; packs checkpoint every ``checkpoint_every`` seconds (0:
-    never)."""
+                   checkpoint_every: float = DEFAULT_EVERY,
+                   only: Collection[str] | None = None) -> RunSummary:
+    """Train every run of ``exp`` not yet done under ``results_root/<name>`` (of those in
+    ``only``, when given: a look of a sequential design), each unfinished one from its latest
+    checkpoint; packs checkpoint every ``checkpoint_every`` seconds (0: never)."""
     rdir = ResultsDir(Path(results_root) / exp.name)
-    specs = expand(exp)
+    specs = [s for s in expand(exp) if only is None or s.run_id in only]
     with rdir.lock(" ".join(sys.argv)), _parallel(backend, scheduler, jobs) as n_workers:
         rdir.remove_temp_files()
         states = {s.run_id: rdir.state(s.run_id) for s in specs}

@@ -28,6 +28,13 @@ METRICS = ("final", "auc")
 episodes) or the area under the learning curve (mean return over training)."""
 
 
+def schedule(minimum: int, maximum: int, step: int) -> list[int]:
+    """Runs per arm at each look of a sequential design: ``minimum``, ``minimum + step``, ...
+    up to ``maximum`` (which is always the last look)."""
+    looks = list(range(minimum, maximum, step))
+    return [*looks, maximum] if not looks or looks[-1] != maximum else looks
+
+
 @dataclass(frozen=True)
 class AnalysisSettings:
     """How the report judges comparisons: the experiment file's ``analysis:`` section."""
@@ -70,6 +77,10 @@ class Experiment:
     """Path of the YAML file it came from (for error messages and the manifest)."""
     analysis: AnalysisSettings = field(default=AnalysisSettings())
     """How the report judges comparisons."""
+    looks: tuple[int, ...] = ()
+    """Sequential seeds (``seeds: {min, max, step}``): the runs per arm at which the primary
+    comparisons are looked at, adding seeds only where undecided; empty for a fixed design,
+    where every seed is trained."""
     env_steps: tuple[tuple[str, int], ...] = ()
     """Envs with a budget of their own, e.g. 2M steps for Ant and Humanoid as in
     Andrychowicz et al. 2021 (``total_steps: {Ant-v5: 2000000, default: 1000000}``)."""
