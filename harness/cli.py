@@ -11,8 +11,8 @@ printed. Commands import torch and friends only when they need them, so ``status
 from __future__ import annotations
 
 import argparse
-import json
 import contextlib
+import json
 import os
 import shlex
 import signal
