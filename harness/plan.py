@@ -174,7 +174,8 @@ def render(exp: Experiment, found: Sequence[Need], table: pd.DataFrame, jobs: in
     a = exp.analysis
     lines = [f"plan for {exp.name}: seeds per arm and env to resolve ±{a.margin:.0%} "
              f"({a.metric} score, alpha {a.alpha:g}, power {a.power:.0%}), "
-             f"now {len(exp.seeds)}:"]
+             + (f"looks at {', '.join(map(str, exp.looks))}:" if exp.looks
+                else f"now {len(exp.seeds)}:")]
     for need in found:
         lines.append(f"  {need.variant} vs {need.control} over {', '.join(exp.envs)}: "
                      f"{need.seeds} seeds")
