@@ -106,11 +106,7 @@ def comparison_pairs(exp: Experiment) -> list[tuple[str, str]]:
                     _without_clip(cfg) and _clip(other) == _clip(control)), None)
         if ref is not None and ref != label:
             pairs.append((label, ref))
-    for label in configs:
-        ref = unclipped_reference(label, configs)
-        if ref is not None and (label, ref) not in pairs:
-            pairs.append((label, ref))
-    return pairs
+    return pairs + [p for p in primary_pairs(exp) if p not in pairs]
 
 
 def _clip(cfg: PPOConfig) -> tuple[str, float]:
@@ -171,10 +167,10 @@ def _claim(cid: str, judgement: Judgement) -> Claim:
 def clip_effects(exp: Experiment, comparisons: pd.DataFrame) -> pd.DataFrame:
     """The clip-effect rows of ``comparisons``: a clipped variant against the unclipped
     variant equal to it in every other setting."""
-    configs = resolved_configs(exp)
-    matched = pd.Series([v in configs and unclipped_reference(v, configs) == c
-                         for v, c in zip(comparisons["variant"], comparisons["control"],
-                                         strict=True)], index=comparisons.index, dtype=bool)
+    keys = set(primary_pairs(exp))
+    matched = pd.Series([pair in keys for pair in zip(comparisons["variant"],
+                                                      comparisons["control"], strict=True)],
+                        index=comparisons.index, dtype=bool)
     return comparisons.loc[matched].copy()
 
 
