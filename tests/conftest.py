@@ -1,8 +1,30 @@
 """Shared test setup: in-process training runs on one torch thread, as the runner's workers
-train (two threads on a two-core machine already busy made the learning test ~20x slower)."""
+train (two threads on a two-core machine already busy made the learning test ~20x slower);
+commands that estimate wall time read fixed per-env rates instead of calibrating (tests of
+the calibration give their own ``HARNESS_RATES``)."""
+
+import json
+import os
+import socket
 
 import pytest
 import torch
+
+RATES = {"Hopper-v5": 10_000.0, "InvertedPendulum-v5": 20_000.0, "Walker2d-v5": 10_000.0,
+         "HalfCheetah-v5": 20_000.0}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fixed_rates(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rates") / "rates.json"
+    path.write_text(json.dumps({socket.gethostname(): RATES}))
+    before = os.environ.get("HARNESS_RATES")
+    os.environ["HARNESS_RATES"] = str(path)  # subprocesses inherit it
+    yield
+    if before is None:
+        del os.environ["HARNESS_RATES"]
+    else:
+        os.environ["HARNESS_RATES"] = before
 
 
 @pytest.fixture(autouse=True)

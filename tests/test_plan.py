@@ -67,13 +67,16 @@ def harness(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_plan_on_the_smoke_experiment():
+def test_plan_on_the_smoke_experiment(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_RATES", str(tmp_path / "rates.json"))  # nothing cached
     out = harness("plan", "experiments/smoke.yaml", "--jobs", "2")
     assert out.returncode == 0, out.stderr
     assert "value_clip=max,vf_clip_eps=0.2 vs value_clip=none over InvertedPendulum-v5, " \
            "Hopper-v5:" in out.stdout
     assert "calibrating Hopper-v5:" in out.stdout
     assert "on 2 workers here" in out.stdout and "on 32 cluster workers" in out.stdout
+    cached = json.loads((tmp_path / "rates.json").read_text())[socket.gethostname()]
+    assert set(cached) == {"InvertedPendulum-v5", "Hopper-v5"}
 
 
 def test_missing_pilot_is_one_line_exit_2(tmp_path):
