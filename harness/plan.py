@@ -32,6 +32,9 @@ from harness.runs.files import write_json
 from harness.runs.spec import Experiment, RunSpec
 
 CLUSTER_WORKERS = 32
+STARTUP_S = 5.0
+"""Seconds before the first step, paid once per ``harness run``: worker processes start and
+import torch, and the envs are built (about 4-5 s measured on the 2-core CI machine)."""
 CALIBRATION_PACK = 16
 
 Spread = Callable[[str, str], tuple[float, str]]
@@ -145,10 +148,11 @@ def estimate(specs: Sequence[RunSpec], rates: dict[str, float], workers: int) ->
     hours = {e: n / rates[e] / 3600 for e, n in steps.items()}
     lines = [f"  {e}: {steps[e]:,} env steps at {rates[e]:,.0f}/s per worker: "
              f"{_duration(h / workers)}" for e, h in hours.items()]
-    total = sum(hours.values())
-    return [*lines, f"expected wall time: {_duration(total / workers)} on {workers} "
+    total, start = sum(hours.values()), STARTUP_S / 3600
+    return [*lines, f"expected wall time: {_duration(start + total / workers)} on {workers} "
                     f"worker{'s' if workers != 1 else ''}, "
-                    f"{_duration(total / CLUSTER_WORKERS)} on {CLUSTER_WORKERS} cluster workers"]
+                    f"{_duration(start + total / CLUSTER_WORKERS)} on {CLUSTER_WORKERS} "
+                    "cluster workers (start-up included)"]
 
 
 def steady_rate(env_id: str, updates: int = 4) -> float:

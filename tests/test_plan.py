@@ -94,7 +94,8 @@ def test_estimate_by_hand():
     lines = plan.estimate(specs, {"Hopper-v5": 40.0, "Walker2d-v5": 20.0}, workers=2)
     assert lines[0] == "  Hopper-v5: 144,000 env steps at 40/s per worker: 30 min"
     assert lines[1] == "  Walker2d-v5: 144,000 env steps at 20/s per worker: 1.0 h"
-    assert lines[2] == "expected wall time: 1.5 h on 2 workers, 6 min on 32 cluster workers"
+    assert lines[2] == ("expected wall time: 1.5 h on 2 workers, 6 min on 32 cluster workers "
+                        "(start-up included)")
 
 
 def test_dry_run_prints_the_expected_wall_time_from_cached_rates(tmp_path):
@@ -107,7 +108,7 @@ def test_dry_run_prints_the_expected_wall_time_from_cached_rates(tmp_path):
                          env={**os.environ, "HARNESS_RATES": str(cache)})
     assert out.returncode == 0, out.stderr
     assert "  Hopper-v5: 2,048 env steps at 5,000/s per worker: 0 s" in out.stdout
-    assert "expected wall time: 1 s on 1 worker, 0 s on 32 cluster workers" in out.stdout
+    assert "expected wall time: 6 s on 1 worker, 5 s on 32 cluster workers" in out.stdout
     assert "calibrating" not in out.stdout  # the cache answered
 
 
