@@ -2,7 +2,7 @@
 cost in env steps and wall time on this machine.
 
 Seeds per arm and env come from the textbook two-sample size on the relative scale the
-verdicts use (``effects.LogRatio.seeds_needed``), with each run's spread (coefficient of
+verdicts use (``effects.Effect.seeds_needed``), with each run's spread (coefficient of
 variation of its score) taken from a pilot (finished runs of this or another experiment) or,
 without one, from the published spreads (``analysis.published.RUN_CV``). Wall time uses the
 rate of a pack of 16 agents on one worker, calibrated here for each env, times the workers:
@@ -61,7 +61,7 @@ def needs(exp: Experiment, spread: Spread) -> list[Need]:
         cells = [(spread(e, variant), spread(e, control)) for e in exp.envs]
         # se^2 with one run per arm and env, as in effects.log_ratio: sum of CV^2 over k^2
         unit = sum(x[0] + y[0] for x, y in cells) / len(exp.envs) ** 2
-        seeds = effects.LogRatio(0.0, math.nan, math.nan, unit).seeds_needed(
+        seeds = effects.Effect(0.0, math.nan, math.nan, unit).seeds_needed(
             a.margin, a.alpha, a.power)
         sources = tuple(f"{e}: {x[1]}" for e, (x, _) in zip(exp.envs, cells, strict=True))
         found.append(Need(variant, control, sources, int(seeds)))

@@ -213,3 +213,39 @@ def test_stratified_probability_of_improvement_interval_covers_the_truth():
         c = effects.compare(xs, ys, alpha=ALPHA, power=0.8, margin=MARGIN, n_boot=1000, seed=i)
         hits.append(c.pi_ci_low <= truth <= c.pi_ci_high)
     assert 0.85 <= np.mean(hits) <= 1.0
+
+
+# --- control means near zero: the range-normalised difference ------------------------------
+
+def test_a_ratio_needs_a_control_mean_clearly_away_from_zero():
+    far, near = np.array([95.0, 100, 105, 100]), np.array([-30.0, 40, -20, 25])
+    assert effects.ratio_defined([far], [far * 1.1], ALPHA)
+    assert not effects.ratio_defined([near], [near + 100], ALPHA)  # |mean| within its noise
+    assert not effects.ratio_defined([far], [-far], ALPHA)  # means of different sign
+
+
+def test_near_zero_control_means_are_compared_on_the_score_range():
+    """MountainCarContinuous-like: a control mean of about 4 against runs from -30 to 95 gave
+    "-42.5%, 90% CI [-111%, +225%]" as a ratio; on the range the effect is a plain fraction."""
+    y, x = np.array([-30.0, 40, -20, 25, 5]), np.array([90.0, 95, -25, 85, 80])
+    c = effects.compare([x], [y], alpha=ALPHA, power=0.8, margin=MARGIN, n_boot=200, seed=0,
+                        ranges=[125.0])
+    assert c.normalisation == "score range"
+    assert c.rel_diff == pytest.approx((x.mean() - y.mean()) / 125.0)
+    welch = scipy.stats.ttest_ind(x / 125, y / 125, equal_var=False)
+    assert c.p_value == pytest.approx(welch.pvalue)
+    far = effects.compare([x + 1000], [y + 1000], alpha=ALPHA, power=0.8, margin=MARGIN,
+                          n_boot=200, seed=0, ranges=[125.0])
+    assert far.normalisation == "control mean"
+
+
+@pytest.mark.parametrize("n", [5, 10, 20])
+def test_range_difference_equivalence_keeps_its_level_at_the_margin(n):
+    rng = np.random.default_rng(n)
+    sd, rng_width = 10.0, 100.0
+    x = rng.normal(MARGIN * rng_width, sd, (DATASETS, n))
+    y = rng.normal(0.0, sd, (DATASETS, n))
+    effect = effects.range_difference([x], [y], [rng_width])
+    assert np.mean(effect.p_equivalence(MARGIN) < ALPHA) <= ALPHA + MC
+    low, high = effect.interval(1 - 2 * ALPHA)
+    assert np.mean(high < MARGIN) <= ALPHA + MC

@@ -244,6 +244,12 @@ def _judge_c4(rows: pd.DataFrame, configs: dict[str, PPOConfig], exp: Experiment
     if not both:
         return NOT_TESTED, ["needs a normalize_reward axis with clipped and matching unclipped "
                             "variants"], None
+    mixed = [s for s in both if s[True].get("normalisation") != s[False].get("normalisation")]
+    if mixed:  # a ratio and a range-normalised difference do not subtract
+        return "inconclusive", [f"{s[True]['variant']}: the clip effects with and without "
+                                "reward normalisation are normalised differently (a control "
+                                "mean near zero), so their difference is undefined"
+                                for s in mixed], None
     a = exp.analysis
     effects_ = [_interaction(s[True], s[False], len(exp.envs)) for s in both]
     p_holm = stats.holm(np.array([float(d.p_value()) for d in effects_]))
@@ -259,22 +265,24 @@ def _judge_c4(rows: pd.DataFrame, configs: dict[str, PPOConfig], exp: Experiment
     return "inconclusive", lines + _undecided(pd.DataFrame(rows_out)), rows_out[decisive]
 
 
-def _interaction(with_norm: pd.Series, without: pd.Series, n_envs: int) -> effects.LogRatio:
-    return _log_ratio(with_norm, n_envs).minus(_log_ratio(without, n_envs))
+def _interaction(with_norm: pd.Series, without: pd.Series, n_envs: int) -> effects.Effect:
+    return _effect(with_norm, n_envs).minus(_effect(without, n_envs))
 
 
-def _log_ratio(row: pd.Series, n_envs: int) -> effects.LogRatio:
-    """A comparison row's log ratio back from its columns (``unit_var`` from se and the runs
+def _effect(row: pd.Series, n_envs: int) -> effects.Effect:
+    """A comparison row's effect back from its columns (``unit_var`` from se and the runs
     per arm and env)."""
     per_env = row["n"] / (n_envs if row["scope"] == ALL_ENVS else 1)
-    return effects.LogRatio(math.log1p(row["rel_diff"]), row["log_se"], row["df"],
-                            row["log_se"] ** 2 * per_env)
+    linear = row.get("normalisation") == "score range"
+    return effects.Effect(row["rel_diff"] if linear else math.log1p(row["rel_diff"]),
+                          row["log_se"], row["df"], row["log_se"] ** 2 * per_env,
+                          "linear" if linear else "log")
 
 
-def _interaction_row(d: effects.LogRatio, like: pd.Series, a: AnalysisSettings) -> pd.Series:
+def _interaction_row(d: effects.Effect, like: pd.Series, a: AnalysisSettings) -> pd.Series:
     low, high = d.interval(1 - 2 * a.alpha)
     seeds = d.seeds_needed(a.margin, a.alpha, a.power)
-    return pd.Series({"metric": like["metric"], "rel_diff": math.expm1(d.estimate),
+    return pd.Series({"metric": like["metric"], "rel_diff": float(d.to_report(d.estimate)),
                       "rel_ci_low": float(low), "rel_ci_high": float(high), "n": like["n"],
                       "seeds_needed": int(seeds) if seeds == seeds else -1})
 

@@ -26,8 +26,11 @@ Welch's t also is what Colas et al. (2019, "A Hitchhiker's Guide to Statistical 
 of RL Algorithms") recommend for RL at small n over rank and bootstrap tests.
 
 The log needs both means of an env on the same side of zero. For negative returns the ratio
-is oriented so that > 1 still means better (``|mean y| / |mean x|``); an env whose means
-differ in sign, or are zero, has no ratio (NaN: nothing is concluded from it).
+is oriented so that > 1 still means better (``|mean y| / |mean x|``). When a control mean is
+not clearly away from zero (``ratio_defined``: Fieller's condition), a ratio would blow up
+(MountainCarContinuous gave "-42.5%, 90% CI [-111%, +225%]"), so the comparison is made on
+the difference of means in units of each env's score range instead (``range_difference``,
+rliable's min-max normalisation); ``Comparison.normalisation`` says which.
 
 Shapes: a comparison takes k strata (envs), ``xs`` k arrays [n_i] of the variant's scores and
 ``ys`` k arrays [m_i] of the control's.
@@ -51,15 +54,20 @@ distinct values that it printed 0.00 [0.00, 0.00]; from 5 its coverage is ~89% (
 
 
 @dataclass(frozen=True)
-class LogRatio:
-    """``log(rho)`` estimated over k envs, with what its tests need.
+class Effect:
+    """An effect estimated over k envs, with what its tests need: ``log(rho)`` (``scale``
+    ``log``, from ``log_ratio``), or the difference of means in units of each env's score
+    range (``linear``, from ``range_difference``, for control means near zero). Either way
+    ``interval`` and ``mde`` are in the report's units (``rel_diff``), and +-margin bounds
+    equivalence.
 
     Fields are floats, or arrays of one shape [...] (many comparisons at once, as the
     simulations in the tests use them); every method works elementwise.
     """
 
     estimate: np.ndarray
-    """Mean over envs of log(mean x / mean y) (oriented for negative returns)."""
+    """Mean over envs of log(mean x / mean y) (oriented for negative returns), or of
+    (mean x - mean y) / range."""
     se: np.ndarray
     """Welch standard error of ``estimate``."""
     df: np.ndarray
@@ -67,12 +75,25 @@ class LogRatio:
     unit_var: np.ndarray
     """``se^2`` for one run per arm and env (squared coefficients of variation over k^2):
     sample sizes scale it as 1 / n."""
+    scale: str = "log"
+    """``log`` (a ratio of means) or ``linear`` (a range-normalised difference)."""
+
+    def to_report(self, value: np.ndarray) -> np.ndarray:
+        """``estimate``'s units to the report's: rho - 1, or the normalised difference."""
+        if self.scale == "linear":
+            return np.asarray(value)
+        with np.errstate(over="ignore"):  # 2 runs can give an interval up to +inf
+            return np.expm1(value)
+
+    def bounds(self, margin: float) -> tuple[float, float]:
+        """The equivalence margins in ``estimate``'s units."""
+        return (-margin, margin) if self.scale == "linear" else (math.log1p(-margin),
+                                                                  math.log1p(margin))
 
     def interval(self, confidence: float) -> tuple[np.ndarray, np.ndarray]:
         """Two-sided ``confidence`` interval of the relative difference rho - 1."""
         half = scipy.stats.t.ppf(0.5 + confidence / 2, self.df) * self.se
-        with np.errstate(over="ignore"):  # 2 runs can give an interval up to +inf
-            return np.expm1(self.estimate - half), np.expm1(self.estimate + half)
+        return self.to_report(self.estimate - half), self.to_report(self.estimate + half)
 
     def p_value(self) -> np.ndarray:
         """Two-sided p-value of H0: rho = 1 (the test the interval inverts)."""
@@ -83,14 +104,15 @@ class LogRatio:
 
         Rejecting at alpha is the same as the 1 - 2 alpha interval lying inside the margins.
         """
-        above = scipy.stats.t.sf(self._z(math.log1p(-margin)), self.df)
-        below = scipy.stats.t.cdf(self._z(math.log1p(margin)), self.df)
+        low, high = self.bounds(margin)
+        above = scipy.stats.t.sf(self._z(low), self.df)
+        below = scipy.stats.t.cdf(self._z(high), self.df)
         return np.maximum(above, below)
 
     def mde(self, alpha: float, power: float) -> np.ndarray:
         """Smallest relative effect the two-sided level-``alpha`` test detects with ``power``."""
         t = scipy.stats.t.ppf(1 - alpha / 2, self.df) + scipy.stats.t.ppf(power, self.df)
-        return np.expm1(t * self.se)
+        return self.to_report(t * self.se)
 
     def seeds_needed(self, margin: float, alpha: float, power: float) -> np.ndarray:
         """Runs per arm (and env) for a two-sided level-``alpha`` test to detect a relative
@@ -102,15 +124,18 @@ class LogRatio:
         (``log((1 + m) / (1 - m)) / 2``), within 1% of ``margin`` for margins up to 0.2.
         """
         z = scipy.stats.norm.ppf(1 - alpha / 2) + scipy.stats.norm.ppf(power)
-        return np.maximum(2.0, np.ceil(z**2 * self.unit_var / math.atanh(margin) ** 2))
+        delta = margin if self.scale == "linear" else math.atanh(margin)
+        return np.maximum(2.0, np.ceil(z**2 * self.unit_var / delta**2))
 
-    def minus(self, other: LogRatio) -> LogRatio:
+    def minus(self, other: Effect) -> Effect:
         """``self - other`` for independent runs: the interaction of two effects (e.g. the clip
         effect with reward normalisation against without), variances and df combined."""
+        if self.scale != other.scale:
+            raise ValueError("an interaction needs two effects on one scale")
         var = self.se**2 + other.se**2
-        return LogRatio(self.estimate - other.estimate, np.sqrt(var),
-                        _satterthwaite([self.se**2, other.se**2], [self.df, other.df]),
-                        self.unit_var + other.unit_var)
+        return Effect(self.estimate - other.estimate, np.sqrt(var),
+                      _satterthwaite([self.se**2, other.se**2], [self.df, other.df]),
+                      self.unit_var + other.unit_var, self.scale)
 
     def _z(self, bound: float) -> np.ndarray:
         """t statistic against ``bound``. A zero standard error (all runs tied) makes the
@@ -122,7 +147,7 @@ class LogRatio:
         return np.where(np.asarray(self.se) == 0, exact, z)
 
 
-def log_ratio(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> LogRatio:
+def log_ratio(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> Effect:
     """The aggregate log ratio of means over k envs: ``xs``/``ys`` k arrays [..., n_i] and
     [..., m_i] (runs on the last axis) -> fields [...].
 
@@ -135,7 +160,7 @@ def log_ratio(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> LogRatio:
         n, m = x.shape[-1], y.shape[-1]
         if min(n, m) < 2:
             nan = np.full(np.shape(x)[:-1], np.nan)
-            return LogRatio(nan, nan, nan, nan)
+            return Effect(nan, nan, nan, nan)
         mx, my = x.mean(-1), y.mean(-1)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(mx * my > 0, mx / my, np.nan)
@@ -148,7 +173,42 @@ def log_ratio(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> LogRatio:
     parts = [v / k**2 for pair in zip(var_x, var_y, strict=True) for v in pair]
     var = sum(parts)
     unit = sum(v * (d + 1) for v, d in zip(parts, dofs, strict=True))
-    return LogRatio(sum(logs) / k, np.sqrt(var), _satterthwaite(parts, dofs), unit)
+    return Effect(sum(logs) / k, np.sqrt(var), _satterthwaite(parts, dofs), unit)
+
+
+def range_difference(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray],
+                     ranges: Sequence[float]) -> Effect:
+    """The difference of means in units of each env's score range (max - min over every run
+    of the env, all variants: rliable's min-max normalisation), averaged over k envs, with
+    Welch's standard error and df; ``xs``/``ys`` k arrays [..., n_i] / [..., m_i], ``ranges``
+    [k] -> fields [...]. For control means too close to zero for a ratio (``ratio_defined``)."""
+    diffs, parts, dofs = [], [], []
+    k = len(ranges)
+    for x, y, r in zip(xs, ys, ranges, strict=True):
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        n, m = x.shape[-1], y.shape[-1]
+        if min(n, m) < 2 or not r > 0:
+            nan = np.full(np.shape(x)[:-1], np.nan)
+            return Effect(nan, nan, nan, nan, "linear")
+        diffs.append((x.mean(-1) - y.mean(-1)) / r)
+        parts += [x.var(-1, ddof=1) / (n * r**2 * k**2), y.var(-1, ddof=1) / (m * r**2 * k**2)]
+        dofs += [n - 1, m - 1]
+    unit = sum(v * (d + 1) for v, d in zip(parts, dofs, strict=True))
+    return Effect(sum(diffs) / k, np.sqrt(sum(parts)), _satterthwaite(parts, dofs), unit,
+                  "linear")
+
+
+def ratio_defined(ys: Sequence[np.ndarray], xs: Sequence[np.ndarray], alpha: float) -> bool:
+    """Whether a ratio of means is a sound effect: in every env both means lie on the same
+    side of zero and the control mean is significantly away from it (|mean| / se above the
+    two-sided t quantile: Fieller's condition for a bounded interval of the ratio)."""
+    for x, y in zip(xs, ys, strict=True):
+        if len(y) < 2 or not np.mean(x) * np.mean(y) > 0:
+            return False
+        se = np.std(y, ddof=1) / math.sqrt(len(y))
+        if not abs(np.mean(y)) > scipy.stats.t.ppf(1 - alpha / 2, len(y) - 1) * se:
+            return False
+    return True
 
 
 def _satterthwaite(variances: Sequence[np.ndarray], dofs: Sequence) -> np.ndarray:
@@ -201,16 +261,24 @@ class Comparison:
     p_value: float
     """Two-sided test of rho = 1 (log-scale Welch t)."""
     log_se: float
-    """Standard error of log rho, for auditing and for interactions."""
+    """Standard error of log rho (of the normalised difference with ``score range``), for
+    auditing and for interactions."""
     df: float
     """Welch-Satterthwaite degrees of freedom of log rho."""
     p_tost: float
     """Two one-sided tests of |rho - 1| >= margin."""
+    normalisation: str
+    """``control mean`` (rel_diff is rho - 1) or ``score range`` (rel_diff is the difference
+    of means over each env's score range, for control means too near zero for a ratio)."""
 
 
 def compare(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, alpha: float, power: float,
-            margin: float, n_boot: int, seed: int) -> Comparison:
-    """Compare variant runs ``xs`` (k arrays [n_i]) with control runs ``ys`` (k arrays [m_i])."""
+            margin: float, n_boot: int, seed: int,
+            ranges: Sequence[float] | None = None) -> Comparison:
+    """Compare variant runs ``xs`` (k arrays [n_i]) with control runs ``ys`` (k arrays [m_i]).
+
+    The effect is the ratio of means (``log_ratio``) when ``ratio_defined``; else, given the
+    envs' score ``ranges`` [k], the range-normalised difference (``range_difference``)."""
     xs = [np.asarray(x, float) for x in xs]
     ys = [np.asarray(y, float) for y in ys]
     samples = [a for pair in zip(xs, ys, strict=True) for a in pair]
@@ -218,8 +286,9 @@ def compare(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, alpha: float,
     pi_low, pi_high = (math.nan, math.nan) if min(map(len, samples)) < MIN_POI_RUNS else (
         stats.percentile_ci(stats.bootstrap_distribution(samples, _mean_poi, n_boot=n_boot,
                                                          seed=seed), 1 - alpha))
-    ratio = log_ratio(xs, ys)
-    rel = float(np.expm1(ratio.estimate))
+    ratio = (log_ratio(xs, ys) if ranges is None or ratio_defined(ys, xs, alpha)
+             else range_difference(xs, ys, ranges))
+    rel = float(ratio.to_report(ratio.estimate))
     rel_low, rel_high = map(float, ratio.interval(1 - 2 * alpha))
     diff = welch_diff(xs[0], ys[0], 1 - alpha) if len(xs) == 1 else (
         rel, *map(float, ratio.interval(1 - alpha)))
@@ -230,7 +299,8 @@ def compare(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, alpha: float,
         rel_diff=rel, rel_ci_low=rel_low, rel_ci_high=rel_high,
         mde=float(ratio.mde(alpha, power)), seeds_needed=int(seeds) if seeds == seeds else -1,
         p_value=float(ratio.p_value()), log_se=float(ratio.se), df=float(ratio.df),
-        p_tost=float(ratio.p_equivalence(margin)))
+        p_tost=float(ratio.p_equivalence(margin)),
+        normalisation="control mean" if ratio.scale == "log" else "score range")
 
 
 def verdict(p_holm: float, p_tost_holm: float, rel_diff: float, *, alpha: float) -> str:

@@ -48,7 +48,7 @@ def look_levels(looks: Sequence[int], alpha: float) -> np.ndarray:
     return np.diff(cumulative, prepend=0.0)
 
 
-def first_decisions(looks: Sequence[effects.LogRatio], levels: np.ndarray,
+def first_decisions(looks: Sequence[effects.Effect], levels: np.ndarray,
                     margin: float) -> tuple[np.ndarray, np.ndarray]:
     """Where and how each comparison stops: ``looks`` [L] of log ratios with fields [...]
     (one per look, from the runs up to that look), ``levels`` [L] from ``look_levels``.

@@ -20,7 +20,7 @@ SUMMARY_COLUMNS = ["env_id", "variant", "n_runs", "mean", "std", "median", "iqm"
 COMPARISON_COLUMNS = ["scope", "variant", "control", "metric", "family", "n",
                       "prob_improvement", "pi_ci_low", "pi_ci_high", "mean_diff", "diff_ci_low",
                       "diff_ci_high", "rel_diff", "rel_ci_low", "rel_ci_high", "mde",
-                      "seeds_needed", "p_value", "p_holm", "verdict",
+                      "seeds_needed", "p_value", "p_holm", "verdict", "normalisation",
                       "log_se", "df", "p_tost", "p_tost_holm"]
 AUDIT_COLUMNS = ["log_se", "df", "p_tost", "p_tost_holm"]
 """Behind each verdict (``effects.Comparison``), in the CSV for auditing, not in report.md."""
@@ -72,19 +72,23 @@ def comparison_table(scores: dict[str, pd.DataFrame], pairs: Sequence[tuple[str,
         by_cell = {key: g["score"].to_numpy(float)
                    for key, g in frame.groupby(["env_id", "variant"], sort=False)}
         envs = list(dict.fromkeys(frame["env_id"]))
+        by_env = frame.groupby("env_id")["score"]
+        ranges = (by_env.max() - by_env.min()).to_dict()  # the fallback normaliser
         for variant, control in pairs:
             cells = [(env, by_cell[env, variant], by_cell[env, control]) for env in envs
                      if (env, variant) in by_cell and (env, control) in by_cell]
-            scopes = [(env, [x], [y]) for env, x, y in cells]
+            scopes = [([env], [x], [y]) for env, x, y in cells]
             if len(cells) > 1:
-                scopes.append((ALL_ENVS, [x for _, x, _ in cells], [y for _, _, y in cells]))
-            main = scopes[-1][0] if scopes else None
-            for scope, xs, ys in scopes:
-                is_primary = (metric == settings.metric and scope == main
+                scopes.append(([e for e, _, _ in cells], [x for _, x, _ in cells],
+                               [y for _, _, y in cells]))
+            for i, (scope_envs, xs, ys) in enumerate(scopes):
+                is_primary = (metric == settings.metric and i == len(scopes) - 1
                               and (variant, control) in primary)
-                rows.append({"scope": scope, "variant": variant, "control": control,
-                             "metric": metric, "family": FAMILIES[0 if is_primary else 1]}
-                            | _compare(xs, ys, settings, n_boot, seed))
+                rows.append({"scope": scope_envs[0] if len(scope_envs) == 1 else ALL_ENVS,
+                             "variant": variant, "control": control, "metric": metric,
+                             "family": FAMILIES[0 if is_primary else 1]}
+                            | _compare(xs, ys, [ranges[e] for e in scope_envs], settings,
+                                       n_boot, seed))
     frame = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS
                                         if c not in ("p_holm", "p_tost_holm", "verdict")])
     for family in FAMILIES:
@@ -96,10 +100,10 @@ def comparison_table(scores: dict[str, pd.DataFrame], pairs: Sequence[tuple[str,
     return frame[COMPARISON_COLUMNS]
 
 
-def _compare(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], settings: AnalysisSettings,
-             n_boot: int, seed: int) -> dict:
+def _compare(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], ranges: Sequence[float],
+             settings: AnalysisSettings, n_boot: int, seed: int) -> dict:
     result = effects.compare(xs, ys, alpha=settings.alpha, power=settings.power,
-                             margin=settings.margin, n_boot=n_boot, seed=seed)
+                             margin=settings.margin, n_boot=n_boot, seed=seed, ranges=ranges)
     return dataclasses.asdict(result)
 
 
