@@ -39,7 +39,7 @@ Shapes: a comparison takes k strata (envs), ``xs`` k arrays [n_i] of the variant
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,26 +154,15 @@ def log_ratio(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> Effect:
     NaN where an env has fewer than two runs in an arm or no ratio (means of different sign
     or zero): an aggregate that silently dropped an env would change its meaning.
     """
-    logs, var_x, var_y, dofs = [], [], [], []
-    for x, y in zip(xs, ys, strict=True):
-        x, y = np.asarray(x, float), np.asarray(y, float)
-        n, m = x.shape[-1], y.shape[-1]
-        if min(n, m) < 2:
-            nan = np.full(np.shape(x)[:-1], np.nan)
-            return Effect(nan, nan, nan, nan)
+    def per_env(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mx, my = x.mean(-1), y.mean(-1)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(mx * my > 0, mx / my, np.nan)
             # oriented: for negative returns a smaller magnitude is better
-            logs.append(np.log(ratio) * np.sign(my))
-            var_x.append(x.var(-1, ddof=1) / (n * mx**2))
-            var_y.append(y.var(-1, ddof=1) / (m * my**2))
-        dofs += [n - 1, m - 1]
-    k = len(logs)
-    parts = [v / k**2 for pair in zip(var_x, var_y, strict=True) for v in pair]
-    var = sum(parts)
-    unit = sum(v * (d + 1) for v, d in zip(parts, dofs, strict=True))
-    return Effect(sum(logs) / k, np.sqrt(var), _satterthwaite(parts, dofs), unit)
+            return (np.log(ratio) * np.sign(my), x.var(-1, ddof=1) / mx**2,
+                    y.var(-1, ddof=1) / my**2)
+
+    return _over_envs(xs, ys, per_env, "log")
 
 
 def range_difference(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray],
@@ -182,20 +171,41 @@ def range_difference(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray],
     of the env, all variants: rliable's min-max normalisation), averaged over k envs, with
     Welch's standard error and df; ``xs``/``ys`` k arrays [..., n_i] / [..., m_i], ``ranges``
     [k] -> fields [...]. For control means too close to zero for a ratio (``ratio_defined``)."""
-    diffs, parts, dofs = [], [], []
-    k = len(ranges)
-    for x, y, r in zip(xs, ys, ranges, strict=True):
-        x, y = np.asarray(x, float), np.asarray(y, float)
-        n, m = x.shape[-1], y.shape[-1]
-        if min(n, m) < 2 or not r > 0:
-            nan = np.full(np.shape(x)[:-1], np.nan)
-            return Effect(nan, nan, nan, nan, "linear")
-        diffs.append((x.mean(-1) - y.mean(-1)) / r)
-        parts += [x.var(-1, ddof=1) / (n * r**2 * k**2), y.var(-1, ddof=1) / (m * r**2 * k**2)]
-        dofs += [n - 1, m - 1]
+    scales = iter([r if r > 0 else np.nan for r in ranges])  # no range: NaN, no verdict
+
+    def per_env(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r = next(scales)
+        return ((x.mean(-1) - y.mean(-1)) / r, x.var(-1, ddof=1) / r**2,
+                y.var(-1, ddof=1) / r**2)
+
+    return _over_envs(xs, ys, per_env, "linear")
+
+
+PerEnv = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""(x [..., n], y [..., m]) -> an env's effect and the variances of one run of each arm in
+the effect's units."""
+
+
+def _over_envs(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], per_env: PerEnv,
+               scale: str) -> Effect:
+    """The mean over envs of ``per_env``'s effects, with Welch's standard error, the
+    Welch-Satterthwaite df and the variance at one run per arm and env. NaN where an env has
+    fewer than two runs in an arm: one run gives no variance, and an
+    aggregate that silently dropped an env would change its meaning."""
+    xs, ys = [np.asarray(x, float) for x in xs], [np.asarray(y, float) for y in ys]
+    if min(a.shape[-1] for a in [*xs, *ys]) < 2:
+        nan = np.full(np.shape(xs[0])[:-1], np.nan)
+        return Effect(nan, nan, nan, nan, scale)
+    k = len(xs)
+    effects, parts, dofs = [], [], []
+    for x, y in zip(xs, ys, strict=True):
+        effect, unit_x, unit_y = per_env(x, y)
+        effects.append(effect)
+        parts += [unit_x / (x.shape[-1] * k**2), unit_y / (y.shape[-1] * k**2)]
+        dofs += [x.shape[-1] - 1, y.shape[-1] - 1]
     unit = sum(v * (d + 1) for v, d in zip(parts, dofs, strict=True))
-    return Effect(sum(diffs) / k, np.sqrt(sum(parts)), _satterthwaite(parts, dofs), unit,
-                  "linear")
+    return Effect(sum(effects) / k, np.sqrt(sum(parts)), _satterthwaite(parts, dofs), unit,
+                  scale)
 
 
 def ratio_defined(ys: Sequence[np.ndarray], xs: Sequence[np.ndarray], alpha: float) -> bool:
