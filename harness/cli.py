@@ -170,12 +170,7 @@ def _train(exp: Experiment, args: argparse.Namespace) -> RunSummary:
         looks, record = run_sequential(exp, args.results_dir, **options)
     except BackendError as e:
         raise InputError(str(e)) from None
-    for look in record["looks"]:
-        decided = [f"{c['variant']} vs {c['control']}: {c['verdict']}"
-                   for c in look["comparisons"]]
-        print(f"look {look['look']} ({look['runs_per_arm']} runs per arm and env, level "
-              f"{look['level']:.3g}): {'; '.join(decided)}")
-    print(f"sequential design: stopped because {record['stopped']}")
+    _print_looks(record)
     return RunSummary(total=looks[-1].total, skipped=looks[0].skipped,
                       trained=sum(s.trained for s in looks),
                       failed=tuple(dict.fromkeys(f for s in looks for f in s.failed)))
@@ -246,7 +241,8 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
     rows = [[env, label + (" (control)" if label == exp.control else ""),
              *map(str, c.values())] for (env, label), c in counts.items()]
     print(_table(["env_id", "variant", *RUN_STATES], rows))
-    _print_looks(rdir)
+    with contextlib.suppress(OSError, ValueError):  # not a sequential design, or no look yet
+        _print_looks(json.loads((rdir.root / "sequential.json").read_text()))
     for spec in specs:
         if states[spec.run_id] == "damaged":
             print(f"damaged: {spec.run_id}: a results file cannot be read; the next "
@@ -258,17 +254,15 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
     return EXIT_OK
 
 
-def _print_looks(rdir: ResultsDir) -> None:
+def _print_looks(record: dict) -> None:
     """A sequential design's looks so far (``sequential.json``), one line each."""
-    try:
-        record = json.loads((rdir.root / "sequential.json").read_text())
-    except (OSError, ValueError):
-        return
     for look in record.get("looks", []):
         verdicts = "; ".join(f"{c['variant']} vs {c['control']}: {c['verdict']}"
                              for c in look["comparisons"])
-        print(f"look {look['look']} ({look['runs_per_arm']} runs per arm and env): {verdicts}")
-    print(f"sequential design: {record.get('stopped')}")
+        print(f"look {look['look']} ({look['runs_per_arm']} runs per arm and env, level "
+              f"{look['level']:.3g}): {verdicts}")
+    stopped = record.get("stopped")
+    print(f"sequential design: {'' if stopped == 'running' else 'stopped because '}{stopped}")
 
 
 def _report(args: argparse.Namespace, argv: list[str]) -> int:
