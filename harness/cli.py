@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--checkpoint-every", metavar="SECONDS", type=_seconds, default=300.0,
                      help="save every unfinished run's state this often, so a killed run "
                           "resumes where it was (default 300; 0: never)")
+    run.add_argument("--reuse", metavar="DIR", action="append", default=[],
+                     help="copy the runs that another results/<name> directory has done with "
+                          "the same config hash instead of training them (repeatable)")
     run.add_argument("--dry-run", action="store_true",
                      help="print the expanded matrix and env steps; train nothing")
     run.set_defaults(command=_run)
@@ -128,12 +131,16 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     rdir = ResultsDir(Path(args.results_dir) / exp.name)
     _check_results_dir(args.results_dir, rdir.root)
     _print_notes(exp, rdir)
+    for source in args.reuse:
+        if not (Path(source) / "updates").is_dir():
+            raise InputError(f"--reuse {source}: not a results directory with finished runs "
+                             "(results/<name>/updates/)")
     if args.dry_run:
         cores = os.cpu_count() or 1
         jobs = None if args.jobs == -1 else args.jobs
         # loky caps the workers at the cores; a Dask cluster has what --jobs says
         workers = jobs or cores if args.backend == "dask" else min(jobs or cores, cores)
-        _print_matrix(exp, rdir, workers)
+        _print_matrix(exp, rdir, workers, args.reuse)
         return EXIT_OK
     try:
         with _sigterm_as_interrupt():
@@ -161,7 +168,7 @@ def _train(exp: Experiment, args: argparse.Namespace) -> RunSummary:
     from harness.runs.runner import BackendError, RunSummary, run_experiment  # imports torch
 
     options = {"jobs": args.jobs, "backend": args.backend, "scheduler": args.scheduler,
-               "checkpoint_every": args.checkpoint_every}
+               "checkpoint_every": args.checkpoint_every, "reuse": args.reuse}
     try:
         if not exp.looks:
             return run_experiment(exp, args.results_dir, **options)
@@ -319,7 +326,8 @@ def _bench(args: argparse.Namespace, argv: list[str]) -> int:
     return bench_main(args) or EXIT_OK
 
 
-def _print_matrix(exp: Experiment, rdir: ResultsDir, workers: int) -> None:
+def _print_matrix(exp: Experiment, rdir: ResultsDir, workers: int,
+                  reuse: Sequence[str]) -> None:
     specs = expand(exp)
     steps = sum(s.total_steps for s in specs)
     print(f"experiment {exp.name} ({exp.source}): {len(exp.envs)} envs x {len(exp.seeds)} seeds"
@@ -328,10 +336,15 @@ def _print_matrix(exp: Experiment, rdir: ResultsDir, workers: int) -> None:
     print("variants (* = control):")
     for v in exp.variants:
         print(f"  {'*' if v.label == exp.control else ' '} {v.label}")
+    from harness.runs.reuse import reusable  # reads parquet: pandas
+
     states = {s.run_id: rdir.state(s.run_id) for s in specs}
+    for run_id, (source, _) in reusable([s for s in specs if states[s.run_id] == "pending"],
+                                        reuse).items():
+        states[run_id] = f"copy from {source.root}"
     rows = [[s.run_id, s.env_id, str(s.seed), s.variant, states[s.run_id]] for s in specs]
     print(_table(["run_id", "env_id", "seed", "variant", "state"], rows))
-    todo = [s for s in specs if states[s.run_id] != "done"]
+    todo = [s for s in specs if states[s.run_id] in ("pending", "failed", "damaged")]
     if todo:
         from harness import plan  # calibration imports torch in its own process
 

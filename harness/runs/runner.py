@@ -39,6 +39,7 @@ from harness.runs.files import write_json
 from harness.runs.progress import PackProgress, ProgressBar, pack_progress_path
 from harness.runs.provenance import current
 from harness.runs.results import ResultsDir
+from harness.runs.reuse import Source, copy_run, reusable
 from harness.runs.spec import Experiment, RunSpec
 from harness.runs.train import RunResult, pack_key, train_runs
 from harness.runs.worker_signals import ignore_stop_signals
@@ -68,10 +69,12 @@ class RunSummary:
 def run_experiment(exp: Experiment, results_root: str | Path, *, jobs: int | None = None,
                    backend: str = "loky", scheduler: str | None = None,
                    checkpoint_every: float = DEFAULT_EVERY,
-                   only: Collection[str] | None = None) -> RunSummary:
+                   only: Collection[str] | None = None,
+                   reuse: Sequence[str | Path] = ()) -> RunSummary:
     """Train every run of ``exp`` not yet done under ``results_root/<name>`` (of those in
     ``only``, when given: a look of a sequential design), each unfinished one from its latest
-    checkpoint; packs checkpoint every ``checkpoint_every`` seconds (0: never)."""
+    checkpoint; packs checkpoint every ``checkpoint_every`` seconds (0: never). Runs that a
+    ``reuse`` directory has done under the same config hash are copied, not trained."""
     rdir = ResultsDir(Path(results_root) / exp.name)
     specs = [s for s in expand(exp) if only is None or s.run_id in only]
     with rdir.lock(" ".join(sys.argv)), _parallel(backend, scheduler, jobs) as n_workers:
@@ -81,17 +84,25 @@ def run_experiment(exp: Experiment, results_root: str | Path, *, jobs: int | Non
             print(f"note: {run_id}: a results file is damaged (unreadable); training it again",
                   file=sys.stderr, flush=True)
             rdir.remove_damaged(run_id)
+        found = reusable([s for s in specs if states[s.run_id] == "pending"], reuse)
+        for spec in specs:
+            if spec.run_id in found:
+                copy_run(spec, found[spec.run_id], rdir)
+                states[spec.run_id] = "done"
         todo = [s for s in specs if states[s.run_id] != "done"]
         resume = _checkpoints(rdir, todo)
         # A pack trains in lockstep, so runs resumed together must have stopped together.
         packs = make_packs(todo, n_workers, key=lambda s: (pack_key(s), _done(s, resume)))
         remaining = sum(s.total_steps - _done(s, resume) for s in todo)
-        print(f"{exp.name}: {len(specs)} runs, {len(specs) - len(todo)} already done; "
+        print(f"{exp.name}: {len(specs)} runs, {len(specs) - len(todo)} already done"
+              f"{f' ({len(found)} copied from {_sources(found)})' if found else ''}; "
               f"training {len(todo)}{f' ({len(resume)} from checkpoints)' if resume else ''} "
               f"in {len(packs)} packs on {n_workers} {backend} workers ({remaining:,} env steps)",
               flush=True)
         sessions = rdir.sessions()  # resumes keep their history
         session = _session(backend, scheduler, n_workers)
+        if found:  # where each copied run came from, for provenance
+            session["reused"] = {run_id: str(src[0].root) for run_id, src in found.items()}
         _write_manifest(rdir, exp, specs, [*sessions, session])
         status = "interrupted"  # unless training returns
         try:
@@ -196,6 +207,10 @@ def _worker_lost() -> tuple[type[BaseException], ...]:
     except ImportError:  # the cluster extra is optional
         return (TerminatedWorkerError,)
     return TerminatedWorkerError, KilledWorker
+
+
+def _sources(found: dict[str, Source]) -> str:
+    return ", ".join(sorted({str(rdir.root) for rdir, _ in found.values()}))
 
 
 def _checkpoints(rdir: ResultsDir, todo: Sequence[RunSpec]) -> dict[str, int]:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from harness.ppo.snapshot import AgentSnapshot
 from harness.ppo.trainer import Checkpoint, train_pack
-from harness.runs.schema import RUN_COLUMNS
+from harness.runs.schema import with_run_columns
 from harness.runs.spec import RunSpec
 
 
@@ -41,13 +41,7 @@ def train_runs(specs: Sequence[RunSpec], *, progress: Callable[[int], None] | No
     ``checkpoint`` and ``resume`` as ``ppo.trainer.train_pack`` takes them."""
     logs = train_pack([s.agent for s in specs], progress=progress, checkpoint=checkpoint,
                       resume=resume)
-    return [RunResult(spec, _with_meta(log.updates, spec), _with_meta(log.episodes, spec),
-                      log.failure) for spec, log in zip(specs, logs, strict=True)]
+    return [RunResult(spec, with_run_columns(log.updates, spec),
+                      with_run_columns(log.episodes, spec), log.failure)
+            for spec, log in zip(specs, logs, strict=True)]
 
-
-def _with_meta(frame: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
-    values = (spec.run_id, spec.experiment, spec.env_id, spec.seed, spec.variant,
-              spec.ppo.value_clip, spec.ppo.applied_vf_clip_eps)
-    meta = {**dict(zip(RUN_COLUMNS, values, strict=True)), **dict(spec.columns)}
-    head = pd.DataFrame({k: [v] * len(frame) for k, v in meta.items()}, index=frame.index)
-    return pd.concat([head, frame], axis=1)

@@ -1,0 +1,52 @@
+"""`harness run --reuse`: runs another experiment has done under the same config hash are
+copied, equal to training them, with this experiment's identity columns."""
+
+import json
+
+import pandas as pd
+import yaml
+from test_runner import TINY, harness, read_metrics
+
+from harness.runs.experiment import load_experiment
+from harness.runs.runner import run_experiment
+
+
+def write(tmp_path, name, **matrix):
+    exp = {"name": name, "envs": ["InvertedPendulum-v5"], "seeds": 2, "total_steps": 128,
+           "ppo": TINY, "matrix": matrix, "control": {"value_clip": "none"}}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(exp))
+    return path
+
+
+def test_reused_runs_equal_trained_ones_and_carry_the_new_identity(tmp_path):
+    # "a" has none and max 0.2; "b" adds max 1.0 and names every variant by both axes.
+    a = write(tmp_path, "a", value_clip=["none", "max"], vf_clip_eps=[0.2])
+    b = write(tmp_path, "b", value_clip=["none", "max"], vf_clip_eps=[0.2, 1.0],
+              normalize_reward=[True])
+    run_experiment(load_experiment(a), tmp_path / "r", jobs=1)
+    summary = run_experiment(load_experiment(b), tmp_path / "r", jobs=1,
+                             reuse=[tmp_path / "r" / "a"])
+    assert (summary.total, summary.skipped, summary.trained) == (6, 4, 2)
+    run_experiment(load_experiment(b), tmp_path / "fresh", jobs=1)
+    copied, fresh = read_metrics(tmp_path / "r" / "b"), read_metrics(tmp_path / "fresh" / "b")
+    assert copied.keys() == fresh.keys() and len(copied) == 12
+    for name in copied:  # column order and identity columns included
+        pd.testing.assert_frame_equal(copied[name], fresh[name], check_exact=True, obj=name)
+    session = json.loads((tmp_path / "r" / "b" / "manifest.json").read_text())["sessions"][-1]
+    assert len(session["reused"]) == 4
+    assert set(session["reused"].values()) == {str(tmp_path / "r" / "a")}
+
+
+def test_dry_run_shows_what_would_be_copied_and_a_missing_source_is_one_line(tmp_path):
+    a = write(tmp_path, "a", value_clip=["none"])
+    b = write(tmp_path, "b", value_clip=["none", "max"], vf_clip_eps=[0.2])
+    run_experiment(load_experiment(a), tmp_path / "r", jobs=1)
+    out = harness("run", b, "--results-dir", tmp_path / "r", "--reuse", tmp_path / "r" / "a",
+                  "--dry-run")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count(f"copy from {tmp_path / 'r' / 'a'}") == 2
+    assert out.stdout.count("pending") == 2
+    bad = harness("run", b, "--results-dir", tmp_path / "r", "--reuse", tmp_path / "nowhere")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "--reuse" in bad.stderr
