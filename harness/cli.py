@@ -236,20 +236,28 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
     rdir = ResultsDir(Path(args.results_dir) / exp.name)
     _print_notes(exp, rdir)
     specs = expand(exp)
-    states = {s.run_id: rdir.state(s.run_id) for s in specs}
-    counts = {(e, v.label): dict.fromkeys(RUN_STATES, 0) for e in exp.envs for v in exp.variants}
+    record = None
+    with contextlib.suppress(OSError, ValueError):  # not a sequential design, or no look yet
+        record = json.loads((rdir.root / "sequential.json").read_text())
+    asked = _asked(exp, record)
+    states = {s.run_id: "later" if rdir.state(s.run_id) == "pending" and
+              not asked(s.variant, s.seed) else rdir.state(s.run_id) for s in specs}
+    columns = [*RUN_STATES, *(["later"] if exp.looks else [])]
+    counts = {(e, v.label): dict.fromkeys(columns, 0) for e in exp.envs for v in exp.variants}
     for spec in specs:
         counts[spec.env_id, spec.variant][states[spec.run_id]] += 1
-    totals = {state: list(states.values()).count(state) for state in RUN_STATES}
+    totals = {state: list(states.values()).count(state) for state in columns}
     running = rdir.running()
     print(f"{exp.name}: {len(specs)} runs in {rdir.root}: " + ", ".join(
         f"{n} {state}" for state, n in totals.items())
         + (f" (a run is in progress: {running})" if running else ""))
     rows = [[env, label + (" (control)" if label == exp.control else ""),
              *map(str, c.values())] for (env, label), c in counts.items()]
-    print(_table(["env_id", "variant", *RUN_STATES], rows))
-    with contextlib.suppress(OSError, ValueError):  # not a sequential design, or no look yet
-        _print_looks(json.loads((rdir.root / "sequential.json").read_text()))
+    print(_table(["env_id", "variant", *columns], rows))
+    if record is not None:
+        _print_looks(record)
+    if exp.looks:
+        print("later: runs a sequential design trains only if a later look needs them")
     for spec in specs:
         if states[spec.run_id] == "damaged":
             print(f"damaged: {spec.run_id}: a results file cannot be read; the next "
@@ -259,6 +267,22 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
             print(f"failed: {spec.run_id}: {f.get('reason')} (update {f.get('update')}, "
                   f"step {f.get('global_step')})")
     return EXIT_OK
+
+
+def _asked(exp: Experiment, record: dict | None) -> Callable[[str, int], bool]:
+    """Whether a sequential design has asked for a (variant, seed) run so far: every arm at
+    the seeds of the looks done or under way, but past the last look done only the arms of
+    comparisons still undecided (``harness.sequential``). Every run of a fixed design."""
+    if not exp.looks:
+        return lambda variant, seed: True
+    looks = (record or {}).get("looks", [])
+    done = looks[-1]["runs_per_arm"] if looks else 0
+    stopped = record is not None and record.get("stopped") != "running"
+    current = done if stopped or len(looks) == len(exp.looks) else exp.looks[len(looks)]
+    open_arms = ({arm for pair in record.get("undecided", []) for arm in pair} if record
+                 else {v.label for v in exp.variants})
+    return lambda variant, seed: (seed in exp.seeds[:done]
+                                  or (seed in exp.seeds[:current] and variant in open_arms))
 
 
 def _print_looks(record: dict) -> None:
@@ -348,7 +372,13 @@ def _print_matrix(exp: Experiment, rdir: ResultsDir, workers: int,
     if todo:
         from harness import plan  # calibration imports torch in its own process
 
-        print("\n".join(plan.estimate(todo, plan.calibrate(exp.envs), workers)))
+        rates = plan.calibrate(exp.envs)
+        if exp.looks:  # later looks train only the arms still undecided: print both ends
+            first = [s for s in todo if s.seed in exp.seeds[:exp.looks[0]]]
+            print(f"first look ({exp.looks[0]} seeds per arm and env):")
+            print("\n".join(plan.estimate(first, rates, workers)))
+            print(f"at most (every look, up to {exp.looks[-1]} seeds):")
+        print("\n".join(plan.estimate(todo, rates, workers)))
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

@@ -119,6 +119,10 @@ def test_a_small_sequential_study_end_to_end(tmp_path):
         return subprocess.run([sys.executable, "-m", "harness", *map(str, args)],
                               capture_output=True, text=True, timeout=600)
 
+    dry = harness("run", path, "--jobs", 2, "--results-dir", tmp_path / "r", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "first look (3 seeds per arm and env):" in dry.stdout
+    assert "at most (every look, up to 6 seeds):" in dry.stdout
     first = harness("run", path, "--jobs", 2, "--results-dir", tmp_path / "r")
     assert first.returncode == 0, first.stderr
     record = json.loads((tmp_path / "r" / "s" / "sequential.json").read_text())
@@ -132,3 +136,29 @@ def test_a_small_sequential_study_end_to_end(tmp_path):
     report = harness("report", path, "--results-dir", tmp_path / "r", "--n-boot", 200)
     assert report.returncode == 0, report.stderr
     assert "## Sequential design" in (tmp_path / "r" / "s" / "report" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("record, pending, later", [
+    (None, 2 * 3, 2 * 3),  # look 1 under way: every arm at 3 seeds
+    ({"looks": [{"look": 1, "runs_per_arm": 3, "level": 0.01, "comparisons": []}],
+      "stopped": "running", "undecided": [["value_clip=max,vf_clip_eps=0.2",
+                                           "value_clip=none"]]}, 2 * 6, 0),
+    ({"looks": [{"look": 1, "runs_per_arm": 3, "level": 0.01, "comparisons": []}],
+      "stopped": "every primary comparison is decided", "undecided": []}, 2 * 3, 2 * 3),
+])
+def test_status_counts_runs_no_look_has_asked_for_as_later(tmp_path, record, pending, later):
+    """A hand-made ``sequential.json`` (no runs trained): seeds past the look under way, and
+    every seed past the last look once the design stopped, are 'later', not 'pending'."""
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "s", "envs": ["InvertedPendulum-v5"], "seeds": {"min": 3, "max": 6, "step": 3},
+        "total_steps": 512, "ppo": {"num_steps": 128},
+        "matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.2]},
+        "control": {"value_clip": "none"}}))
+    if record is not None:
+        (tmp_path / "r" / "s").mkdir(parents=True)
+        (tmp_path / "r" / "s" / "sequential.json").write_text(json.dumps(record))
+    out = subprocess.run([sys.executable, "-m", "harness", "status", str(path), "--results-dir",
+                          str(tmp_path / "r")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"0 done, 0 failed, 0 damaged, {pending} pending, {later} later" in out.stdout
