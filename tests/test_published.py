@@ -2,6 +2,8 @@
 exactly what `harness report` computes from that data today (provenance)."""
 
 import io
+import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +16,8 @@ from harness.analysis.report import report_tables
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 PUBLISHED = ("ablation", "baselines_vs_unclipped")
+ANSWER = ("baselines_vs_unclipped",)
+"""The studies the README's answer is written from, in the order claims are taken."""
 
 
 @pytest.mark.slow
@@ -44,13 +48,40 @@ def test_the_manifest_says_which_software_trained_the_runs(name):
 def test_the_readme_answer_is_the_published_claims_table():
     """The front page's table is generated from claims.csv, never typed by hand."""
     readme = ROOT / "README.md"
-    assert answer.block(RESULTS / "baselines_vs_unclipped", ROOT) in readme.read_text()
+    assert answer.block([RESULTS / s for s in ANSWER], ROOT) in readme.read_text()
 
 
 def test_answer_table_by_hand():
     claims = pd.DataFrame([{"claim": "C2", "verdict": "inconclusive", "metric": "final",
                             "rel_diff": -0.056, "rel_ci_low": -0.189, "rel_ci_high": 0.099,
-                            "n": 30, "seeds_needed": 63, "evidence": "..."}])
-    table = answer.answer_table(claims, ["Hopper-v5", "Walker2d-v5"], 10, "r/report.md")
+                            "n": 30, "seeds_needed": 63, "evidence": "...", "study": "s",
+                            "envs": ["Hopper-v5", "Walker2d-v5"], "runs": 10,
+                            "report": "r/report.md"}])
+    table = answer.answer_table(claims)
     assert table.splitlines()[2] == ("| C2 | **inconclusive** | -5.6% [-18.9%, +9.9%] (final) | "
-                                     "10 / 63 | Hopper, Walker2d | [report](r/report.md) |")
+                                     "10 / 63 | Hopper, Walker2d | [s](r/report.md) |")
+
+
+def test_each_claim_comes_from_the_first_study_that_tests_it(tmp_path):
+    """Hand-made claims.csv files: C1 is tested by both studies (the first wins), C3 by the
+    second only, C4 by neither (shown from the first, not tested)."""
+    def study(name, verdicts, seeds):
+        root = tmp_path / "results" / name
+        (root / "report").mkdir(parents=True)
+        exp = {"name": name, "envs": ["Hopper-v5"], "seeds": list(range(seeds)),
+               "total_steps": 2048, "ppo": {}, "variants": [], "control": "value_clip=none",
+               "axes": []}
+        (root / "manifest.json").write_text(json.dumps({"experiment": exp}))
+        pd.DataFrame([{"claim": c, "verdict": v, "metric": "final", "rel_diff": math.nan,
+                       "rel_ci_low": math.nan, "rel_ci_high": math.nan, "n": 0,
+                       "seeds_needed": -1, "evidence": ""} for c, v in verdicts.items()]
+                     ).to_csv(root / "report" / "claims.csv", index=False)
+        return root
+
+    a = study("a", {"C1": "inconclusive", "C3": "not tested", "C4": "not tested"}, 10)
+    b = study("b", {"C1": "supported", "C3": "contradicted", "C4": "not tested"}, 20)
+    lines = answer.block([a, b], tmp_path).splitlines()[3:-1]
+    assert [line.split(" | ")[:2] + line.split(" | ")[3:4] for line in lines] == [
+        ["| C1", "**inconclusive**", "10 / –"], ["| C3", "**contradicted**", "20 / –"],
+        ["| C4", "**not tested**", "10 / –"]]
+    assert lines[1].endswith("[b](results/b/report/report.md) |")
