@@ -371,7 +371,10 @@ def _print_matrix(exp: Experiment, rdir: ResultsDir, workers: int,
     todo = [s for s in specs if states[s.run_id] in ("pending", "failed", "damaged")]
     if todo:
         from harness import plan  # calibration imports torch in its own process
+        from harness.analysis.effects import small_n_notes
 
+        for text in small_n_notes(exp.looks[0] if exp.looks else len(exp.seeds)):
+            print(f"note: {text}")
         rates = plan.calibrate(exp.envs)
         if exp.looks:  # later looks train only the arms still undecided: print both ends
             first = [s for s in todo if s.seed in exp.seeds[:exp.looks[0]]]

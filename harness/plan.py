@@ -180,6 +180,8 @@ def render(exp: Experiment, found: Sequence[Need], table: pd.DataFrame, jobs: in
              f"({a.metric} score, alpha {a.alpha:g}, power {a.power:.0%}), "
              + (f"looks at {', '.join(map(str, exp.looks))}:" if exp.looks
                 else f"now {len(exp.seeds)}:")]
+    lines += [f"  note: {text}" for text in
+              effects.small_n_notes(exp.looks[0] if exp.looks else len(exp.seeds))]
     for need in found:
         lines.append(f"  {need.variant} vs {need.control} over {', '.join(exp.envs)}: "
                      f"{need.seeds} seeds")

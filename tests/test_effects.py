@@ -249,3 +249,9 @@ def test_range_difference_equivalence_keeps_its_level_at_the_margin(n):
     assert np.mean(effect.p_equivalence(MARGIN) < ALPHA) <= ALPHA + MC
     low, high = effect.interval(1 - 2 * ALPHA)
     assert np.mean(high < MARGIN) <= ALPHA + MC
+
+
+def test_small_n_notes_say_what_cannot_be_computed():
+    assert "no comparison can be tested" in effects.small_n_notes(1)[0]
+    assert "P(X>Y) gets no interval below 5" in effects.small_n_notes(4)[0]
+    assert effects.small_n_notes(effects.MIN_POI_RUNS) == []

@@ -74,6 +74,7 @@ def test_plan_on_the_smoke_experiment(tmp_path, monkeypatch):
     assert "value_clip=max,vf_clip_eps=0.2 vs value_clip=none over InvertedPendulum-v5, " \
            "Hopper-v5:" in out.stdout
     assert "calibrating Hopper-v5:" in out.stdout
+    assert "note: 2 runs per arm and env: P(X>Y) gets no interval below 5" in out.stdout
     assert "on 2 workers here" in out.stdout and "on 32 cluster workers" in out.stdout
     cached = json.loads((tmp_path / "rates.json").read_text())[socket.gethostname()]
     assert set(cached) == {"InvertedPendulum-v5", "Hopper-v5"}

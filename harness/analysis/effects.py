@@ -53,6 +53,20 @@ MIN_POI_RUNS = 5
 distinct values that it printed 0.00 [0.00, 0.00]; from 5 its coverage is ~89% (95% from 10)."""
 
 
+
+def small_n_notes(runs: int) -> list[str]:
+    """What a comparison cannot give with ``runs`` per arm and env (empty when it can give
+    everything): no test or interval below 2 (Welch's t needs a variance per arm), no P(X>Y)
+    interval below ``MIN_POI_RUNS``."""
+    if runs < 2:
+        return [f"{runs} run per arm and env: no comparison can be tested or given an "
+                "interval (Welch's t needs 2 runs per arm); the report shows means only"]
+    if runs < MIN_POI_RUNS:
+        return [f"{runs} runs per arm and env: P(X>Y) gets no interval below {MIN_POI_RUNS} "
+                "runs per arm (its bootstrap interval undercovers there); the ratio's "
+                "interval and tests are computed"]
+    return []
+
 @dataclass(frozen=True)
 class Effect:
     """An effect estimated over k envs, with what its tests need: ``log(rho)`` (``scale``
