@@ -162,3 +162,12 @@ def test_status_counts_runs_no_look_has_asked_for_as_later(tmp_path, record, pen
                           str(tmp_path / "r")], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert f"0 done, 0 failed, 0 damaged, {pending} pending, {later} later" in out.stdout
+
+
+def test_looked_runs_by_hand():
+    record = {"looks": [
+        {"runs_per_arm": 2, "comparisons": [{"variant": "a", "control": "c"},
+                                            {"variant": "b", "control": "c"}]},
+        {"runs_per_arm": 3, "comparisons": [{"variant": "b", "control": "c"}]}]}
+    assert sequential.looked_runs(record, [7, 8, 9, 10]) == {
+        ("a", 7), ("a", 8), ("b", 7), ("b", 8), ("b", 9), ("c", 7), ("c", 8), ("c", 9)}
