@@ -366,14 +366,20 @@ def _analysis(value: Any, fail: Fail) -> AnalysisSettings:
                 raise fail("analysis.metric", f"must be one of {', '.join(METRICS)}, got {item!r}")
             settings[key] = item
             continue
-        if key == "final_window":
-            settings[key] = _positive_int(item, "analysis.final_window", fail)
+        if key in ("final_window", "eval_episodes"):
+            settings[key] = _positive_int(item, f"analysis.{key}", fail)
+            continue
+        if key == "eval_every":  # env steps, written like total_steps; null: no evaluation
+            settings[key] = None if item is None else _total_steps(item, fail, f"analysis.{key}")
             continue
         low, high = ANALYSIS_RANGES[key]
         number = _number(item)
         if number is None or not low < number < high:
             raise fail(f"analysis.{key}", f"must be a number in ({low:g}, {high:g}), got {item!r}")
         settings[key] = number
+    if settings.get("metric") == "eval" and settings.get("eval_every") is None:
+        raise fail("analysis.metric", "eval scores the runs' evaluations: set "
+                                      "analysis.eval_every (env steps between evaluations)")
     return AnalysisSettings(**settings)
 
 
