@@ -192,7 +192,7 @@ def tables(exp_dir: Path) -> dict[str, pd.DataFrame]:
 @pytest.mark.slow
 def test_sigkill_then_resume_with_other_jobs_gives_the_uninterrupted_tables(tmp_path):
     path = experiment(tmp_path)
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{TESTS.parent}"}
     whole = subprocess.run(harness("run", path, "--jobs", 2, "--results-dir", tmp_path / "a",
                                    "--checkpoint-every", 0), env=env, capture_output=True,
                            text=True, timeout=600)
