@@ -9,15 +9,18 @@ evaluation's episodes. With a video file, every few steps are rendered (``render
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from harness.ppo.evaluate import EvalEnvs, EvalEpisode
-from harness.ppo.policy import from_record
+from harness.runs.experiment import first_line
 from harness.runs.results import POLICIES, find_policies
+
+if TYPE_CHECKING:  # imported in replay(): they import mujoco, which may fail to load OpenGL
+    from harness.ppo.evaluate import EvalEnvs, EvalEpisode
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 VIDEO_FPS = 30
@@ -60,6 +63,13 @@ def replay(record: dict[str, Any], episodes: int, *, seed: int | None = None,
     to that .mp4 or .gif file. Returns (episode, return, length) per episode."""
     if video is not None and video.suffix.lower() not in VIDEO_SUFFIXES:
         raise ReplayError(f"--video {video}: must end in {' or '.join(VIDEO_SUFFIXES)}")
+    try:  # mujoco loads the OpenGL backend MUJOCO_GL names when imported
+        from harness.ppo.evaluate import EvalEnvs
+        from harness.ppo.policy import from_record
+    except Exception as e:  # a backend that is missing here (MuJoCo 4 fails on import)
+        if video is None:
+            raise
+        raise _cannot_render(e) from None
     env = EvalEnvs(record["env_id"], 1, **({"render_mode": "rgb_array"} if video else {}))
     policy, seeds = from_record(record), [record["seed"] if seed is None else seed]
     try:
@@ -92,10 +102,14 @@ def _render(env: EvalEnvs) -> Any:
     try:
         return env.envs[0].render()
     except Exception as e:  # no OpenGL here: EGL/OSMesa missing, no display
-        first = (str(e).strip().splitlines() or [""])[0]
-        raise ReplayError(f"--video: cannot render here ({type(e).__name__}: {first}); "
-                          "headless MuJoCo renders with MUJOCO_GL=egl (a GPU's EGL driver) "
-                          "or MUJOCO_GL=osmesa (the OSMesa library)") from None
+        raise _cannot_render(e) from None
+
+
+def _cannot_render(error: Exception) -> ReplayError:
+    return ReplayError(f"--video: MuJoCo cannot render here with MUJOCO_GL="
+                       f"{os.environ.get('MUJOCO_GL', '')} ({type(error).__name__}: "
+                       f"{first_line(error)}); headless machines render with MUJOCO_GL=egl "
+                       "(a GPU's EGL driver) or MUJOCO_GL=osmesa (the OSMesa library)")
 
 
 def _video_writer(path: Path, fps: float) -> Any:
@@ -108,7 +122,6 @@ def _video_writer(path: Path, fps: float) -> Any:
     try:
         return imageio.get_writer(path, **options)
     except (ValueError, OSError) as e:  # no mp4 backend (imageio-ffmpeg), unwritable path
-        first = (str(e).strip().splitlines() or [""])[0]
-        raise ReplayError(f"--video {path}: {first} (mp4 needs imageio-ffmpeg: pip install "
-                          "'vclip-harness[video]'; or write a .gif)") from None
+        raise ReplayError(f"--video {path}: {first_line(e)} (mp4 needs imageio-ffmpeg: pip "
+                          "install 'vclip-harness[video]'; or write a .gif)") from None
 

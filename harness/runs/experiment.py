@@ -171,9 +171,9 @@ def _env_problem(env_id: str) -> str | None:
     try:
         env = gym.make(env_id, disable_env_checker=True)
     except (ImportError, gym.error.DependencyNotInstalled) as e:
-        return f"needs a package that is not installed: {_first_line(e)}"
+        return f"needs a package that is not installed: {first_line(e)}"
     except Exception as e:  # whatever a third-party constructor raises, as one line
-        return f"cannot be created ({type(e).__name__}: {_first_line(e)})"
+        return f"cannot be created ({type(e).__name__}: {first_line(e)})"
     action, observation = env.action_space, env.observation_space
     env.close()
     if not (isinstance(action, gym.spaces.Box) and np.issubdtype(action.dtype, np.floating)):
@@ -185,7 +185,8 @@ def _env_problem(env_id: str) -> str | None:
     return None
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
+    """An exception's message cut to its first line (for one-line ``error:`` reports)."""
     return (str(error).strip().splitlines() or [""])[0]
 
 
