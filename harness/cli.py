@@ -281,9 +281,9 @@ def _unevaluated(exp: Experiment, rdir: ResultsDir) -> str | None:
     missing = rdir.without_evals(s.run_id for s in expand(exp))
     if not missing:
         return None
-    return (f"{len(missing)} done runs have no evaluations (evals/), e.g. {missing[0]}: they "
-            "were trained before analysis.eval_every was set; their eval score is missing. "
-            f"Delete their files in {rdir.root / 'updates'} to train them again")
+    return (f"done runs without evaluations (evals/): {len(missing)}, e.g. {missing[0]}; "
+            "trained before analysis.eval_every was set, they have no eval score. Delete "
+            f"their files in {rdir.root / 'updates'} to train them again")
 
 
 def _print_looks(record: dict) -> None:
@@ -305,7 +305,8 @@ def _report(args: argparse.Namespace, argv: list[str]) -> int:
                          f"run `harness run {args.experiment}` first")
     unevaluated = _unevaluated(exp, rdir)
     if unevaluated and exp.analysis.metric == "eval":
-        raise InputError(f"{exp.source}: analysis.metric: eval, but {unevaluated}")
+        raise InputError(f"{exp.source}: analysis.metric: eval scores need evaluations; "
+                         f"{unevaluated}")
     if unevaluated:
         print(f"note: {unevaluated}", file=sys.stderr)
     from harness.analysis.report import write_report  # imports scipy, matplotlib, seaborn
