@@ -57,7 +57,9 @@ def train_pack(specs: Sequence[AgentSpec], *, progress: Callable[[int], None] | 
     """Train ``specs`` (equal ``pack_key``) together; returns one log per spec, in order.
 
     ``resume``: one snapshot per spec, all after the same update, to continue from; the
-    result equals that of the uninterrupted run (``tests/test_checkpoints.py``).
+    result equals that of the uninterrupted run (``tests/test_checkpoints.py``). With
+    ``AgentSpec.evaluation`` the live agents' deterministic policies are evaluated after the
+    updates it names, on envs of their own (``evaluate``: the training numbers stay the same).
     """
     if len({s.pack_key for s in specs}) != 1:
         raise ValueError("train_pack: runs differ in env or update schedule; group by pack_key")

@@ -117,7 +117,7 @@ class ResultsDir:
         return json.loads(self.failure_path(run_id).read_text())
 
     def write_run(self, result: RunResult) -> None:
-        """Save a finished run: its tables, or its failure record."""
+        """Save a finished run: its tables and policy, or its failure record."""
         run_id = result.spec.run_id
         if result.failure is not None:
             spec = result.spec
