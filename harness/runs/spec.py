@@ -38,7 +38,8 @@ def schedule(minimum: int, maximum: int, step: int) -> list[int]:
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    """How the report judges comparisons: the experiment file's ``analysis:`` section."""
+    """How the report judges comparisons, and the evaluations it may score: the experiment
+    file's ``analysis:`` section."""
 
     margin: float = 0.10
     """Smallest effect of interest, relative to the control's mean score: effects within
