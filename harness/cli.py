@@ -1,4 +1,5 @@
-"""``harness`` command line (docs/design.md §4): run, status, plan, report, export, bench.
+"""``harness`` command line (docs/design.md §4): run, status, plan, report, export, rollout,
+bench.
 
 Exit codes: 0 ok; 1 some runs failed; 2 bad input or usage (one line ``error: ...`` on
 stderr, no traceback); 130 interrupted (Ctrl-C, SIGINT); 143 terminated (SIGTERM: ``kill``,
@@ -105,6 +106,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--n-boot", type=_positive_int, default=None,
                         help="bootstrap resamples (default: the report's own)")
     report.set_defaults(command=_report)
+    rollout = sub.add_parser("rollout", help="replay a finished run's saved policy")
+    rollout.add_argument("run_id", metavar="RUN_ID")
+    rollout.add_argument("--episodes", type=_positive_int, required=True, metavar="N",
+                         help="episodes to play")
+    rollout.add_argument("--results-dir", metavar="DIR", default="results",
+                         help="search DIR/*/policies/ for the run (default: results)")
+    rollout.add_argument("--video", metavar="FILE", type=Path, default=None,
+                         help="also render the episodes to FILE (.mp4 or .gif; needs imageio, "
+                              "and MUJOCO_GL=egl or osmesa without a display)")
+    rollout.add_argument("--seed", type=_seed, default=None,
+                         help="reset seeds of the episodes (default: the run's own, which "
+                              "repeats its last evaluation)")
+    rollout.set_defaults(command=_rollout)
     bench = sub.add_parser("bench", help="measure env steps/s against the simulator and SB3")
     bench.add_argument("--env", default="Hopper-v5",
                        help="a gymnasium env id, or 'all': every MuJoCo v5 env, one line each")
@@ -214,7 +228,8 @@ def _check_results_dir(option: str, exp_dir: Path) -> None:
 
 
 def _print_notes(exp: Experiment, rdir: ResultsDir) -> None:
-    """Warn (stderr) of what the numbers will silently differ by: steps, stray runs, software."""
+    """Warn (stderr) of what the numbers will silently differ by: steps, stray runs, runs
+    without evaluations, software."""
     for text in step_warnings(exp):
         print(f"warning: {text}", file=sys.stderr)
     stray = rdir.stray_runs(s.run_id for s in expand(exp))
@@ -223,6 +238,9 @@ def _print_notes(exp: Experiment, rdir: ResultsDir) -> None:
               f"as it is now: {len(stray)} (from an earlier total_steps, seeds or ppo setting?); "
               "run and status ignore them, but report still counts those of the same env and "
               "variant", file=sys.stderr)
+    unevaluated = _unevaluated(exp, rdir)
+    if unevaluated:
+        print(f"note: {unevaluated}", file=sys.stderr)
     sessions = rdir.sessions()
     changed = differences(sessions, current()) if sessions else []
     if changed:
@@ -258,6 +276,7 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
         _print_looks(record)
     if exp.looks:
         print("later: runs a sequential design trains only if a later look needs them")
+
     for spec in specs:
         if states[spec.run_id] == "damaged":
             print(f"damaged: {spec.run_id}: a results file cannot be read; the next "
@@ -285,6 +304,19 @@ def _asked(exp: Experiment, record: dict | None) -> Callable[[str, int], bool]:
                                   or (seed in exp.seeds[:current] and variant in open_arms))
 
 
+def _unevaluated(exp: Experiment, rdir: ResultsDir) -> str | None:
+    """One line on the done runs without evaluations when the experiment evaluates its runs
+    (they were trained before ``eval_every`` was set, which leaves run ids alone), else None."""
+    if exp.analysis.eval_every is None:
+        return None
+    missing = rdir.without_evals(s.run_id for s in expand(exp))
+    if not missing:
+        return None
+    return (f"done runs without evaluations (evals/): {len(missing)}, e.g. {missing[0]}; "
+            "trained before analysis.eval_every was set, they have no eval score. Delete "
+            f"their files in {rdir.root / 'updates'} to train them again")
+
+
 def _print_looks(record: dict) -> None:
     """A sequential design's looks so far (``sequential.json``), one line each."""
     for look in record.get("looks", []):
@@ -302,6 +334,12 @@ def _report(args: argparse.Namespace, argv: list[str]) -> int:
     if not any(rdir.state(s.run_id) == "done" for s in expand(exp)):
         raise InputError(f"{rdir.root}: no finished runs of this experiment; "
                          f"run `harness run {args.experiment}` first")
+    unevaluated = _unevaluated(exp, rdir)
+    if unevaluated and exp.analysis.metric == "eval":
+        raise InputError(f"{exp.source}: analysis.metric: eval scores need evaluations; "
+                         f"{unevaluated}")
+    if unevaluated:
+        print(f"note: {unevaluated}", file=sys.stderr)
     from harness.analysis.report import write_report  # imports scipy, matplotlib, seaborn
 
     options = {} if args.n_boot is None else {"n_boot": args.n_boot}
@@ -341,6 +379,29 @@ def _export(args: argparse.Namespace, argv: list[str]) -> int:
         raise InputError(str(e)) from None
     print(f"{len(written)} runs written to {args.tensorboard}; view them with: "
           f"tensorboard --logdir {shlex.quote(args.tensorboard)}")
+    return EXIT_OK
+
+
+def _rollout(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.video is not None:
+        # MuJoCo picks its OpenGL backend when imported; headless machines need EGL or OSMesa
+        os.environ.setdefault("MUJOCO_GL", "egl")
+    from harness.replay import ReplayError, find_policy, load_policy, replay  # imports torch
+
+    try:
+        path = find_policy(Path(args.results_dir), args.run_id)
+        record = load_policy(path)
+        played = replay(record, args.episodes, seed=args.seed, video=args.video)
+    except ReplayError as e:
+        raise InputError(str(e)) from None
+    print(f"{args.run_id} ({record['env_id']}, {path}): deterministic policy")
+    for episode, ret, length in played:
+        print(f"episode {episode}: return {ret:.2f}, length {length}")
+    mean_return = sum(r for _, r, _ in played) / len(played)
+    mean_length = sum(n for _, _, n in played) / len(played)
+    print(f"mean over {len(played)} episodes: return {mean_return:.2f}, length {mean_length:.1f}")
+    if args.video is not None:
+        print(f"video written to {args.video}")
     return EXIT_OK
 
 
@@ -396,6 +457,10 @@ def _positive_int(text: str) -> int:
 
 def _seconds(text: str) -> float:
     return _parsed(text, float, lambda v: 0 <= v < float("inf"), "a number of seconds >= 0")
+
+
+def _seed(text: str) -> int:
+    return _parsed(text, int, lambda v: v >= 0, "a non-negative integer")
 
 
 def _jobs(text: str) -> int:

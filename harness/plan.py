@@ -27,7 +27,7 @@ import pandas as pd
 from harness.analysis import claims, effects
 from harness.analysis.load import load_results
 from harness.analysis.published import run_cv
-from harness.analysis.scores import auc_scores, final_scores
+from harness.analysis.scores import auc_scores, eval_scores, final_scores
 from harness.runs.files import write_json
 from harness.runs.spec import Experiment, RunSpec
 
@@ -81,8 +81,12 @@ def pilot_spread(pilot_dir: Path, metric: str, window: int) -> Spread:
     results = load_results(pilot_dir)
     if not results.run_ids:
         raise ValueError(f"--pilot {pilot_dir}: no finished runs there")
-    scores = final_scores(results.episodes, window) if metric == "final" else auc_scores(
-        results.updates)
+    if metric == "eval":
+        scores = eval_scores(results.evals)
+    elif metric == "auc":
+        scores = auc_scores(results.updates)
+    else:
+        scores = final_scores(results.episodes, window)
     per_cell = scores.groupby(["env_id", "variant"])["score"].agg(
         lambda s: (s.std(ddof=1) / abs(s.mean())) ** 2 if len(s) > 1 else np.nan).dropna()
 

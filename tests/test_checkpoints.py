@@ -1,6 +1,7 @@
-"""A run resumed from a checkpoint is the same run: its tables equal the uninterrupted run's
-bit for bit, also when the resume packs it with other runs (trainer level; the runner's
-files and a killed `harness run` are tested in test_runner.py)."""
+"""A run resumed from a checkpoint is the same run: its tables (evaluations included) and its
+final policy equal the uninterrupted run's bit for bit, also when the resume packs it with
+other runs (trainer level; the runner's files and a killed `harness run` are tested in
+test_runner.py)."""
 
 import os
 import pickle
@@ -14,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
-from harness.ppo.agent import AgentSpec
+from harness.ppo.agent import AgentSpec, EvalSchedule
 from harness.ppo.config import PPOConfig
 from harness.ppo.snapshot import SnapshotUnsupported, env_state
 from harness.ppo.trainer import train_pack
@@ -38,9 +40,16 @@ CASES = {
 }
 
 
+EVALUATION = EvalSchedule(every=2 * 64, episodes=2)  # after updates 2 (before the cut), 4, 6
+EVALUATED = ("Hopper-v5", "Reacher-v5")
+"""Untrained Ant episodes last their 1000 steps: evaluating them would make the test 15x
+slower and check nothing the others do not."""
+
+
 def spec(env_id: str, seed: int, **overrides) -> AgentSpec:
     cfg = CASES[env_id].replace(**overrides)
-    return AgentSpec(env_id, seed, N_UPDATES * cfg.num_steps, cfg)
+    return AgentSpec(env_id, seed, N_UPDATES * cfg.num_steps, cfg,
+                     EVALUATION if env_id in EVALUATED else None)
 
 
 def checkpointed(specs, at: int):
@@ -59,6 +68,20 @@ def checkpointed(specs, at: int):
 def equal(a, b) -> None:
     pd.testing.assert_frame_equal(a.updates.drop(columns="sps"), b.updates.drop(columns="sps"))
     pd.testing.assert_frame_equal(a.episodes, b.episodes)
+    pd.testing.assert_frame_equal(a.evals, b.evals, check_exact=True)
+    same_policies(a.policy, b.policy)
+
+
+def same_policies(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], torch.Tensor):
+            assert torch.equal(a[key], b[key]), key
+        elif key in ("policy", "value"):
+            for x, y in zip(a[key], b[key], strict=True):
+                assert torch.equal(x["weight"], y["weight"]) and torch.equal(x["bias"], y["bias"])
+        else:
+            assert a[key] == b[key], key
 
 
 @pytest.mark.parametrize("env_id", list(CASES))
@@ -67,6 +90,8 @@ def test_resume_equals_the_uninterrupted_run(env_id):
     mates = [spec(env_id, 0, value_clip="none"), spec(env_id, 2, normalize_reward=False)]
     whole, snaps = checkpointed([mates[0], target, mates[1]], at=CUT)
     assert set(snaps) == {0, 1, 2} and snaps[1].update == CUT and len(snaps[1].logs) == CUT
+    if env_id in EVALUATED:
+        assert len(snaps[1].evals) == EVALUATION.episodes  # the evaluation after update 2
     # resumed alone, then in another pack (another slot, other mates)
     alone = train_pack([target], resume=[snaps[1]])[0]
     other = train_pack([mates[1], target], resume=[snaps[2], snaps[1]])
@@ -149,7 +174,8 @@ def experiment(tmp_path: Path) -> Path:
         "name": "ck", "envs": ["Hopper-v5"], "seeds": 4, "total_steps": 40 * 64,
         "ppo": {"num_steps": 64, "num_minibatches": 2, "update_epochs": 1},
         "matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.2]},
-        "control": {"value_clip": "none"}}))
+        "control": {"value_clip": "none"},
+        "analysis": {"eval_every": 10 * 64, "eval_episodes": 2}}))
     return path
 
 
@@ -159,13 +185,14 @@ def harness(*args) -> list[str]:
 
 def tables(exp_dir: Path) -> dict[str, pd.DataFrame]:
     return {f"{kind}/{p.stem}": pd.read_parquet(p).drop(columns=["sps"], errors="ignore")
-            for kind in ("updates", "episodes") for p in sorted((exp_dir / kind).glob("*"))}
+            for kind in ("updates", "episodes", "evals")
+            for p in sorted((exp_dir / kind).glob("*"))}
 
 
 @pytest.mark.slow
 def test_sigkill_then_resume_with_other_jobs_gives_the_uninterrupted_tables(tmp_path):
     path = experiment(tmp_path)
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{TESTS.parent}"}
     whole = subprocess.run(harness("run", path, "--jobs", 2, "--results-dir", tmp_path / "a",
                                    "--checkpoint-every", 0), env=env, capture_output=True,
                            text=True, timeout=600)
@@ -192,6 +219,9 @@ def test_sigkill_then_resume_with_other_jobs_gives_the_uninterrupted_tables(tmp_
     assert re.search(r"training 8 \(([1-8]) from checkpoints\)", again.stdout), again.stdout
     assert not list((cut / "checkpoints").glob("*.ckpt"))  # deleted once the runs are written
     a, b = tables(tmp_path / "a" / "ck"), tables(cut)
-    assert len(a) == 16 and a.keys() == b.keys()
+    assert len(a) == 24 and a.keys() == b.keys()
     for name in a:
         pd.testing.assert_frame_equal(b[name], a[name], check_exact=True, obj=name)
+    for path in sorted((tmp_path / "a" / "ck" / "policies").glob("*.pt")):
+        same_policies(torch.load(path, weights_only=True),
+                      torch.load(cut / "policies" / path.name, weights_only=True))

@@ -28,7 +28,7 @@ def experiment(tmp_path: Path) -> Path:
 def harness(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "harness", *map(str, args)], text=True,
                           capture_output=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(TESTS)})
+                          env={**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{TESTS.parent}"})
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.analysis.load import experiment_from_manifest
+from harness.ppo.agent import EvalSchedule
 from harness.runs.expand import expand
 from harness.runs.experiment import (
     ExperimentError,
@@ -27,7 +28,7 @@ GOOD = {"name": "t", "envs": ["Hopper-v5"], "seeds": 2, "total_steps": 4096}
 
 def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run the CLI as a user would, in a fresh interpreter."""
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{TESTS.parent}"}
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -53,6 +54,19 @@ def test_analysis_section_defaults_and_overrides():
     assert exp.analysis == AnalysisSettings(margin=0.05, alpha=0.05, power=0.9, metric="auc")
     with pytest.raises(ExperimentError, match="analysis.power: must be a number in"):
         parse(analysis={"power": True})
+
+
+def test_evaluation_settings_leave_run_ids_alone():
+    exp = parse(analysis={"eval_every": "5e4", "eval_episodes": 5, "metric": "eval"})
+    assert (exp.analysis.eval_every, exp.analysis.eval_episodes) == (50_000, 5)
+    specs, plain = expand(exp), expand(parse())
+    assert [s.run_id for s in specs] == [s.run_id for s in plain]
+    assert {s.agent.evaluation for s in specs} == {EvalSchedule(50_000, 5)}
+    assert {s.agent.evaluation for s in plain} == {None}
+    assert parse(analysis={"eval_every": None}).analysis.evaluation is None
+    with tempfile.TemporaryDirectory() as d:  # the manifest keeps them
+        Path(d, "manifest.json").write_text(json.dumps({"experiment": experiment_to_dict(exp)}))
+        assert experiment_from_manifest(Path(d)).analysis == exp.analysis
 
 
 def test_per_env_budgets():
@@ -200,6 +214,12 @@ BAD = [
      "must be one of final, auc"),
     ("analysis_window", BASE + "analysis: {final_window: 0}\n", "analysis.final_window",
      "must be a positive integer"),
+    ("eval_without_eval_every", BASE + "analysis: {metric: eval}\n", "analysis.metric",
+     "eval scores the runs' evaluations: set analysis.eval_every"),
+    ("eval_every_zero", BASE + "analysis: {eval_every: 0}\n", "analysis.eval_every",
+     "must be a positive integer"),
+    ("eval_episodes_text", BASE + "analysis: {eval_every: 1000, eval_episodes: ten}\n",
+     "analysis.eval_episodes", "must be a positive integer"),
     ("steps_of_another_env", BASE.replace("total_steps: 4096", "total_steps: {Ant-v5: 4096}"),
      "total_steps.Ant-v5", "not one of the experiment's envs (Hopper-v5) or default"),
     ("steps_without_default", BASE.replace("envs: [Hopper-v5]", "envs: [Hopper-v5, Ant-v5]")

@@ -53,7 +53,7 @@ def test_export_without_results_is_one_line_exit_2(tmp_path):
     out = subprocess.run([sys.executable, "-m", "harness", "export", "experiments/smoke.yaml",
                           "--results-dir", str(tmp_path), "--tensorboard", str(tmp_path / "tb")],
                          cwd=TESTS.parent, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(TESTS)})
+                         env={**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{TESTS.parent}"})
     assert out.returncode == 2
     [line] = out.stderr.strip().splitlines()
     assert line.startswith("error: no finished runs in ")

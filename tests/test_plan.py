@@ -61,7 +61,7 @@ def test_cost_by_hand():
 
 
 def harness(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{TESTS.parent}"}
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=TESTS.parent, env=env,
                           capture_output=True, text=True, timeout=300)
 

@@ -4,6 +4,7 @@ copied, equal to training them, with this experiment's identity columns."""
 import json
 
 import pandas as pd
+import torch
 import yaml
 from test_runner import TINY, harness, read_metrics
 
@@ -13,7 +14,8 @@ from harness.runs.runner import run_experiment
 
 def write(tmp_path, name, **matrix):
     exp = {"name": name, "envs": ["InvertedPendulum-v5"], "seeds": 2, "total_steps": 128,
-           "ppo": TINY, "matrix": matrix, "control": {"value_clip": "none"}}
+           "ppo": TINY, "matrix": matrix, "control": {"value_clip": "none"},
+           "analysis": {"eval_every": 64, "eval_episodes": 2}}
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(exp))
     return path
@@ -33,6 +35,31 @@ def test_reused_runs_equal_trained_ones_and_carry_the_new_identity(tmp_path):
     assert copied.keys() == fresh.keys() and len(copied) == 12
     for name in copied:  # column order and identity columns included
         pd.testing.assert_frame_equal(copied[name], fresh[name], check_exact=True, obj=name)
+    for path in sorted((tmp_path / "fresh" / "b" / "evals").glob("*.parquet")):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "r" / "b" / "evals" / path.name),
+                                      pd.read_parquet(path), check_exact=True)
+    policies = sorted((tmp_path / "fresh" / "b" / "policies").glob("*.pt"))
+    assert len(policies) == 6
+    for path in policies:
+        again = torch.load(tmp_path / "r" / "b" / "policies" / path.name, weights_only=False)
+        assert_same(again, torch.load(path, weights_only=False))
+
+
+def assert_same(a, b):
+    """Nested dicts and lists of tensors and plain values, equal exactly."""
+    assert type(a) is type(b)
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert_same(a[key], b[key])
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            assert_same(x, y)
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b)
+    else:
+        assert a == b
     session = json.loads((tmp_path / "r" / "b" / "manifest.json").read_text())["sessions"][-1]
     assert len(session["reused"]) == 4
     assert set(session["reused"].values()) == {str(tmp_path / "r" / "a")}

@@ -38,7 +38,8 @@ def harness_command(*args) -> list[str]:
 
 
 def harness(*args) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}  # workers import divergent_env from here
+    # workers import divergent_env from tests/, and harness from this checkout
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{TESTS.parent}"}
     return subprocess.run(harness_command(*args), capture_output=True, text=True, env=env,
                           timeout=300)
 

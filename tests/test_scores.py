@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.analysis.scores import auc_scores, final_scores, run_curves
+from harness.analysis.scores import auc_scores, eval_scores, final_scores, run_curves
 
 
 def _run(run_id: str, **columns) -> pd.DataFrame:
@@ -61,3 +61,12 @@ def test_run_curves_share_a_grid_per_env():
     assert list(wide.index) == [0.0, 5.0, 10.0]
     np.testing.assert_allclose(wide["a"], [0.0, 5.0, 10.0])
     np.testing.assert_allclose(wide["b"], [4.0, 4.0, 8.0])  # held flat before its first value
+
+
+def test_eval_score_is_the_mean_return_of_the_last_evaluation():
+    a = _run("a", global_step=[100, 100, 200, 200, 250, 250], evaluation=[0, 0, 1, 1, 2, 2],
+             episode=[0, 1] * 3, episode_return=[1.0, 2.0, 3.0, 4.0, 10.0, 20.0])
+    b = _run("b", global_step=[100], evaluation=[0], episode=[0], episode_return=[7.0])
+    scores = eval_scores(pd.concat([b, a])).set_index("run_id")["score"]
+    assert scores.to_dict() == {"a": 15.0, "b": 7.0}
+    assert eval_scores(a.iloc[:0]).empty

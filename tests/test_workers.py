@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 TESTS = Path(__file__).parent
-ENV = {**os.environ, "PYTHONPATH": str(TESTS)}  # workers import lethal_env from here
+# workers import lethal_env from tests/, and harness from this checkout
+ENV = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{TESTS.parent}"}
 SCHEDULER = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
 WORKER = [sys.executable, "-m", "distributed.cli.dask_worker"]
 

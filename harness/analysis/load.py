@@ -1,7 +1,8 @@
 """Read an experiment's run files back into tidy pandas frames (the report's only input).
 
 Tolerant by design: a missing directory reads as no runs, failed runs (``failures/*.json``),
-unreadable files and runs missing one of their two tables are listed, never fatal.
+unreadable files and runs missing one of their two tables are listed, never fatal. Evaluations
+(``evals/``) are optional: runs without them are still finished.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from harness.ppo.config import PPOConfig
-from harness.runs.schema import EPISODE_COLUMNS, UPDATE_COLUMNS
+from harness.runs.schema import EPISODE_COLUMNS, EVAL_COLUMNS, UPDATE_COLUMNS
 from harness.runs.spec import AnalysisSettings, Experiment, Variant
 
 
@@ -38,6 +39,8 @@ class Results:
     """One row per finished training episode (``episodes`` schema)."""
     failures: tuple[Failure, ...]
     """Failed, unreadable or incomplete runs, sorted by run id."""
+    evals: pd.DataFrame
+    """One row per evaluation episode (``evals`` schema) of the finished runs that have them."""
 
     @property
     def run_ids(self) -> tuple[str, ...]:
@@ -46,21 +49,24 @@ class Results:
 
 
 def load_results(exp_dir: Path) -> Results:
-    """Load ``exp_dir/{updates,episodes}/*.parquet`` and ``exp_dir/failures/*.json``."""
+    """Load ``exp_dir/{updates,episodes,evals}/*.parquet`` and ``exp_dir/failures/*.json``."""
     exp_dir = Path(exp_dir)
     updates, update_runs, bad_updates = read_table(exp_dir / "updates", UPDATE_COLUMNS)
     episodes, episode_runs, bad_episodes = read_table(exp_dir / "episodes", EPISODE_COLUMNS)
-    finished = update_runs & episode_runs
+    evals, _, bad_evals = read_table(exp_dir / "evals", EVAL_COLUMNS)
+    finished = (update_runs & episode_runs) - {f.run_id for f in bad_evals}
     incomplete = [Failure(r, "incomplete: only one of updates/episodes was written")
                   for r in update_runs ^ episode_runs]
     # one entry per run; the most specific reason wins (later entries overwrite)
-    failures = {f.run_id: f for f in incomplete + bad_updates + bad_episodes
+    failures = {f.run_id: f for f in incomplete + bad_updates + bad_episodes + bad_evals
                 + read_failures(exp_dir / "failures")}
-    return Results(
-        updates=updates[updates["run_id"].isin(finished)].reset_index(drop=True),
-        episodes=episodes[episodes["run_id"].isin(finished)].reset_index(drop=True),
-        failures=tuple(failures[r] for r in sorted(set(failures) - finished)),
-    )
+
+    def done(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["run_id"].isin(finished)].reset_index(drop=True)
+
+    return Results(updates=done(updates), episodes=done(episodes),
+                   failures=tuple(failures[r] for r in sorted(set(failures) - finished)),
+                   evals=done(evals))
 
 
 def read_table(directory: Path, columns: tuple[str, ...],

@@ -56,7 +56,7 @@ def render(exp: Experiment, exp_dir: Path, results: Results, *, final: pd.DataFr
          *_window_note(final)],
         _aggregates(figures),
         ["## Comparisons", "",
-         "Each variant against its control, on both scores ([comparisons.csv](comparisons.csv), "
+         "Each variant against its control, on each score ([comparisons.csv](comparisons.csv), "
          "which also has the columns behind each verdict: `log_se`, `df`, `p_tost`, "
          "`p_tost_holm`); `mean_diff` is in return units per env and the relative difference "
          "for `all`.", "",
@@ -119,7 +119,13 @@ def _method(a: AnalysisSettings, n_boot: int, seed: int,
             f"- **Scores** of a run: `final`, the mean raw return of its last {a.final_window} "
             "training episodes (the openrlbenchmark/CleanRL convention; a run with fewer is "
             "scored on the episodes of its last 10% of env steps), and `auc`, its mean "
-            f"return over training (area under the curve). Claims are judged on `{a.metric}`.",
+            "return over training (area under the curve)"
+            + ("" if a.eval_every is None else
+               f"; `eval`, the mean return of its last evaluation: {a.eval_episodes} episodes "
+               "of the deterministic policy (mean action, observation normaliser frozen) after "
+               f"its last update (evaluated every {a.eval_every:,} env steps on envs apart "
+               "from training; Andrychowicz et al. 2021, rl-zoo3)")
+            + f". Claims are judged on `{a.metric}`.",
             "- **IQM**: interquartile mean over runs (Agarwal et al. 2021, rliable), with a 95% "
             f"percentile bootstrap CI ({n_boot:,} resamples, seed {seed}).",
             "- **Effect** of a variant X against its control Y: the ratio of mean scores, "
@@ -283,10 +289,16 @@ def _failures(exp: Experiment, results: Results) -> list[str]:
                     results.updates["seed"], strict=True))
     missing = [f"{e} / {v.label} / seed {s}" for e in exp.envs for v in exp.variants
                for s in exp.seeds if (e, v.label, s) not in found]
-    if not missing and not results.failures:
+    unevaluated = (sorted(set(results.updates["run_id"]) - set(results.evals["run_id"]))
+                   if exp.analysis.eval_every is not None else [])
+    if not missing and not results.failures and not unevaluated:
         return []
     lines = ["## Failed and missing runs", ""]
     lines += [f"- failed `{f.run_id}`: {f.error}" for f in results.failures]
+    lines += [f"- no evaluations (trained before `analysis.eval_every` was set), so no `eval` "
+              f"score: `{r}`" for r in unevaluated[:MAX_LISTED]]
+    if len(unevaluated) > MAX_LISTED:
+        lines.append(f"- … and {len(unevaluated) - MAX_LISTED} more without evaluations")
     lines += [f"- no results (failed or not run yet): {m}" for m in missing[:MAX_LISTED]]
     if len(missing) > MAX_LISTED:
         lines.append(f"- … and {len(missing) - MAX_LISTED} more without results")

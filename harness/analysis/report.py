@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from harness.analysis import aggregates, claims, markdown, plots, sequential, stability, tables
 from harness.analysis.load import Results, load_results, read_sequential
-from harness.analysis.scores import auc_scores, final_scores, run_curves
+from harness.analysis.scores import auc_scores, eval_scores, final_scores, run_curves
 from harness.runs.expand import expand
 from harness.runs.files import atomic_write
 from harness.runs.spec import Experiment
@@ -53,7 +53,7 @@ class ReportTables:
     results: Results
     """The experiment's finished runs."""
     scores: dict[str, pd.DataFrame]
-    """Per-run ``final`` and ``auc`` scores."""
+    """Per-run ``final`` and ``auc`` scores, and ``eval`` scores when runs are evaluated."""
     summary: pd.DataFrame
     """``summary.csv``."""
     auc: pd.DataFrame
@@ -96,11 +96,14 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
 
 
 def run_scores(exp: Experiment, results: Results) -> dict[str, pd.DataFrame]:
-    """Each run's ``final`` and ``auc`` score (``env_id``, ``variant``, ``seed``, ``score``,
-    ...), in the experiment's order."""
+    """Each run's ``final`` and ``auc`` score, and its ``eval`` score when the experiment
+    evaluates its runs (``env_id``, ``variant``, ``seed``, ``score``, ...), in the
+    experiment's order."""
     final = final_scores(results.episodes, exp.analysis.final_window, exp.steps)
-    return {"final": tables.in_experiment_order(final, exp),
-            "auc": tables.in_experiment_order(auc_scores(results.updates), exp)}
+    scores = {"final": final, "auc": auc_scores(results.updates)}
+    if exp.analysis.eval_every is not None:
+        scores["eval"] = eval_scores(results.evals)
+    return {metric: tables.in_experiment_order(frame, exp) for metric, frame in scores.items()}
 
 
 def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: int = 0) -> Path:
@@ -134,7 +137,8 @@ def experiment_results(exp: Experiment, exp_dir: Path) -> Results:
     def keep(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[frame["run_id"].isin(ids)].reset_index(drop=True)
 
-    results = Results(keep(results.updates), keep(results.episodes), results.failures)
+    results = Results(keep(results.updates), keep(results.episodes), results.failures,
+                      keep(results.evals))
     if not results.run_ids:
         source = exp.source or "EXPERIMENT.yaml"
         raise ValueError(f"no finished runs in {exp_dir}: run `harness run {source}` first")

@@ -1,4 +1,5 @@
-"""Per-run numbers: final and area-under-curve scores, and learning curves on a common grid."""
+"""Per-run numbers: final, area-under-curve and evaluation scores, and learning curves on a
+common grid."""
 
 from __future__ import annotations
 
@@ -55,6 +56,18 @@ def auc_scores(updates: pd.DataFrame) -> pd.DataFrame:
     in which no episode ended (NaN) are skipped. Returns ``RUN_KEYS`` + ``score``.
     """
     return _per_run_mean(updates.dropna(subset=["episodic_return"]), "episodic_return")
+
+
+def eval_scores(evals: pd.DataFrame) -> pd.DataFrame:
+    """Mean ``episode_return`` of each run's last evaluation (the one after its last update).
+
+    The final score of Andrychowicz et al. 2021 and rl-zoo3: the policy the run ends with,
+    acting on its mean action on episodes apart from training, rather than the noisy policies
+    of its last training episodes. ``evals``: the evals table. Returns ``RUN_KEYS`` +
+    ``score``; runs without evaluations are absent.
+    """
+    last = evals["evaluation"] == evals.groupby("run_id")["evaluation"].transform("max")
+    return _per_run_mean(evals[last], "episode_return")
 
 
 def _per_run_mean(frame: pd.DataFrame, column: str) -> pd.DataFrame:

@@ -23,6 +23,23 @@ CLIP = 10.0  # VecNormalize clipob / cliprew
 EPS = 1e-8  # VecNormalize epsilon
 
 
+def make_envs(env_id: str, n: int, **kwargs: Any) -> tuple[list[Any], int | None]:
+    """``n`` unwrapped instances of ``env_id`` (``kwargs`` go to ``gym.make``) and its time
+    limit (None if it has none). The unwrapped env skips wrapper overhead, so callers count
+    steps against the time limit themselves."""
+    made = [gym.make(env_id, disable_env_checker=True, **kwargs) for _ in range(n)]
+    return [e.unwrapped for e in made], made[0].spec.max_episode_steps if made[0].spec else None
+
+
+def normalise_obs(raw: np.ndarray, mean: np.ndarray, var: np.ndarray,
+                  enabled: np.ndarray) -> np.ndarray:
+    """``[K, obs_dim]`` float32 observations as agents see them: ``raw`` standardised by each
+    agent's ``mean``/``var`` and clipped to ±10 where ``enabled [K]``, else as they are. Reads
+    the statistics only (evaluation and replay use them frozen)."""
+    norm = np.clip((raw - mean) / np.sqrt(var + EPS), -CLIP, CLIP)
+    return np.where(enabled[:, None], norm, raw).astype(np.float32)
+
+
 class RunningMeanStd:
     """Per-agent running mean/var of ``[K, *shape]`` samples (Baselines ``RunningMeanStd``)."""
 
@@ -70,13 +87,10 @@ class PackEnv:
 
     def __init__(self, env_id: str, seeds: Sequence[int], *, normalize_obs: Sequence[bool],
                  normalize_reward: Sequence[bool], gamma: Sequence[float]) -> None:
-        made = [gym.make(env_id, disable_env_checker=True) for _ in seeds]
-        self.max_steps = made[0].spec.max_episode_steps if made[0].spec else None
-        # The unwrapped env skips wrapper overhead; TimeLimit is re-done below.
-        self.envs = [e.unwrapped for e in made]
-        space = made[0].action_space
+        self.envs, self.max_steps = make_envs(env_id, len(seeds))  # TimeLimit re-done below
+        space = self.envs[0].action_space
         self.action_low, self.action_high = space.low, space.high
-        self.obs_dim = int(np.prod(made[0].observation_space.shape))
+        self.obs_dim = int(np.prod(self.envs[0].observation_space.shape))
         self.act_dim = int(np.prod(space.shape))
         self.stepper = make_stepper(self.envs, self.obs_dim)
         self.seeds = list(seeds)
@@ -159,8 +173,7 @@ class PackEnv:
         return self._normalise(raw)
 
     def _normalise(self, raw: np.ndarray) -> np.ndarray:
-        norm = np.clip((raw - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + EPS), -CLIP, CLIP)
-        return np.where(self.normalize_obs[:, None], norm, raw).astype(np.float32)
+        return normalise_obs(raw, self.obs_rms.mean, self.obs_rms.var, self.normalize_obs)
 
     def _filter_reward(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
         self.ret *= self.gamma

@@ -213,6 +213,15 @@ def numpy_mlp(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray) ->
     return x
 
 
+def deterministic_action(policy: Sequence[tuple[np.ndarray, np.ndarray]],
+                         obs: np.ndarray) -> np.ndarray:
+    """``[K, act_dim]``: the action each agent takes without exploration on ``obs [K, obs_dim]``
+    (evaluation, replay): the Gaussian's mean, which the env clips to its bounds as it does a
+    sampled action. ``policy``: ``numpy_layers`` of the policy MLP. A categorical head would
+    return the argmax of its logits here."""
+    return numpy_mlp(policy, obs[:, None])[:, 0]
+
+
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 

@@ -7,7 +7,8 @@ complete simulator state (for MuJoCo the whole ``MjData``, including the warm st
 derived quantities the next ``step`` reads before integrating, e.g. Ant's body position), its
 time-limit counter and partial episode return, every random generator (the agent's torch
 generator, the env's ``np_random``), the observation it acts on next, and the tables logged so
-far. Snapshots are per agent, not per pack, so a resume may pack runs differently.
+far (evaluations included: their envs need no state, their resets are seeded). Snapshots are
+per agent, not per pack, so a resume may pack runs differently.
 """
 
 from __future__ import annotations
@@ -55,10 +56,14 @@ class AgentSnapshot:
     """(global_step, raw return, length) of the episodes finished so far."""
     elapsed: float = 0.0
     """Training seconds so far (for the ``sps`` column)."""
+    evals: tuple[tuple[int, int, int, float, int], ...] = ()
+    """Evaluation episodes so far (``agent.EVAL_FIELDS``). A class-level default: checkpoints
+    written before evaluation existed load with none."""
 
 
 def capture(state: PackState, obs: np.ndarray, update: int, logs: dict[int, list[dict]],
-            episodes: dict[int, list], elapsed: float) -> dict[int, AgentSnapshot]:
+            episodes: dict[int, list], evals: dict[int, list],
+            elapsed: float) -> dict[int, AgentSnapshot]:
     """Snapshots of the live agents, keyed by their index in the pack's specs."""
     return {idx: AgentSnapshot(
         update=update, params=state.net.flat[slot].numpy().copy(),
@@ -66,7 +71,8 @@ def capture(state: PackState, obs: np.ndarray, update: int, logs: dict[int, list
         exp_avg_sq=state.adam.exp_avg_sq[slot].numpy().copy(), adam_step=state.adam.step,
         env=state.env.agent_state(slot), sim=env_state(state.env.envs[slot]),
         generator=state.generators[slot].get_state().numpy().copy(), obs=obs[slot].copy(),
-        logs=list(logs[idx]), episodes=list(episodes[idx]), elapsed=elapsed)
+        logs=list(logs[idx]), episodes=list(episodes[idx]), elapsed=elapsed,
+        evals=tuple(evals[idx]))
         for slot, idx in enumerate(state.ids)}
 
 

@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from harness.ppo.agent import EPISODE_FIELDS, UPDATE_FIELDS, AgentSpec
+from harness.ppo.agent import EPISODE_FIELDS, EVAL_FIELDS, UPDATE_FIELDS, AgentSpec
 from harness.ppo.envs import PackEnv
+from harness.ppo.evaluate import EvalEnvs, eval_updates
 from harness.ppo.networks import init_actor_critic
 from harness.ppo.objectives import gae
 from harness.ppo.pack import PackState, hyper_tensors
+from harness.ppo.policy import pack_policy, policy_record
 from harness.ppo.rollout import Rollout, collect
 from harness.ppo.snapshot import AgentSnapshot, capture, restore
 from harness.ppo.update import ppo_update
@@ -29,8 +31,8 @@ from harness.ppo.update import ppo_update
 
 @dataclass(frozen=True)
 class AgentLog:
-    """One agent's logged tables (``agent.UPDATE_FIELDS``/``EPISODE_FIELDS``) and, if it
-    diverged, why."""
+    """One agent's logged tables (``agent.UPDATE_FIELDS``/``EPISODE_FIELDS``/``EVAL_FIELDS``),
+    its final policy and, if it diverged, why."""
 
     updates: pd.DataFrame
     """One row per PPO update."""
@@ -38,6 +40,10 @@ class AgentLog:
     """One row per finished episode."""
     failure: dict | None
     """None, or ``{"reason", "update", "global_step"}`` for an agent stopped on NaN/inf."""
+    evals: pd.DataFrame
+    """One row per evaluation episode; empty without ``AgentSpec.evaluation``."""
+    policy: dict | None
+    """The trained policy (``policy.policy_record``); None for an agent stopped on NaN/inf."""
 
 
 Checkpoint = Callable[[int, Callable[[], dict[int, AgentSnapshot]]], None]
@@ -51,7 +57,9 @@ def train_pack(specs: Sequence[AgentSpec], *, progress: Callable[[int], None] | 
     """Train ``specs`` (equal ``pack_key``) together; returns one log per spec, in order.
 
     ``resume``: one snapshot per spec, all after the same update, to continue from; the
-    result equals that of the uninterrupted run (``tests/test_checkpoints.py``).
+    result equals that of the uninterrupted run (``tests/test_checkpoints.py``). With
+    ``AgentSpec.evaluation`` the live agents' deterministic policies are evaluated after the
+    updates it names, on envs of their own (``evaluate``: the training numbers stay the same).
     """
     if len({s.pack_key for s in specs}) != 1:
         raise ValueError("train_pack: runs differ in env or update schedule; group by pack_key")
@@ -61,9 +69,15 @@ def train_pack(specs: Sequence[AgentSpec], *, progress: Callable[[int], None] | 
         raise ValueError(f"total_steps: must be >= num_steps={cfg.num_steps}, "
                          f"got {specs[0].total_steps}")
     state = _init_state(specs)
+    schedule = specs[0].evaluation
+    # update -> index of the evaluation after it
+    due = {u: i for i, u in enumerate(eval_updates(n_updates, cfg.num_steps, schedule.every)
+                                     if schedule else [])}
+    evaluator = EvalEnvs(specs[0].env_id, len(specs)) if due else None
     saved = resume or [None] * len(specs)
     logs = {i: list(s.logs) if s else [] for i, s in enumerate(saved)}
     episodes = {i: list(s.episodes) if s else [] for i, s in enumerate(saved)}
+    evals = {i: list(s.evals) if s else [] for i, s in enumerate(saved)}
     failures: dict[int, dict] = {}
     obs = state.env.reset() if resume is None else restore(state, list(resume))
     done = resume[0].update if resume else 0
@@ -96,15 +110,24 @@ def train_pack(specs: Sequence[AgentSpec], *, progress: Callable[[int], None] | 
                     break
                 obs = obs[keep]
                 state = state.select(keep)
+            if update in due:
+                _evaluate(evaluator, state, specs, due[update], global_step, evals)
             if progress is not None:
                 progress(n_alive * cfg.num_steps)
             if checkpoint is not None and update < n_updates:
                 checkpoint(update, functools.partial(capture, state, obs, update, logs, episodes,
-                                                     time.perf_counter() - start))
+                                                     evals, time.perf_counter() - start))
     finally:
         state.env.close()
+        if evaluator is not None:
+            evaluator.close()
+    last = len(due) - 1 if due else 0
+    policies = {idx: policy_record(state, slot, env_id=specs[idx].env_id, seed=specs[idx].seed,
+                                   evaluation=last)
+                for slot, idx in enumerate(state.ids) if idx not in failures}
     return [AgentLog(pd.DataFrame(logs[i], columns=UPDATE_FIELDS),
-                     pd.DataFrame(episodes[i], columns=EPISODE_FIELDS), failures.get(i))
+                     pd.DataFrame(episodes[i], columns=EPISODE_FIELDS), failures.get(i),
+                     pd.DataFrame(evals[i], columns=EVAL_FIELDS), policies.get(i))
             for i in range(len(specs))]
 
 
@@ -118,6 +141,15 @@ def _init_state(specs: Sequence[AgentSpec]) -> PackState:
     generators = [torch.Generator().manual_seed(s.seed) for s in specs]
     net = init_actor_critic(generators, env.obs_dim, env.act_dim, cfgs[0].hidden_sizes)
     return PackState.create(env, net, generators, hyper_tensors(cfgs), cfgs[0])
+
+
+def _evaluate(evaluator: EvalEnvs, state: PackState, specs: Sequence[AgentSpec],
+              evaluation: int, global_step: int, evals: dict[int, list]) -> None:
+    """Evaluate the live agents' deterministic policies; append their episodes to ``evals``."""
+    found = evaluator.run(pack_policy(state), state.ids, [specs[i].seed for i in state.ids],
+                          evaluation, specs[0].evaluation.episodes)
+    for idx, episodes in zip(state.ids, found, strict=True):
+        evals[idx].extend((global_step, evaluation, *episode) for episode in episodes)
 
 
 def _update_row(update: int, global_step: int, rollout: Rollout, stats: dict[str, torch.Tensor],

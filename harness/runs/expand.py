@@ -83,7 +83,8 @@ def _spec(exp: Experiment, env_id: str, seed: int, variant: Variant, cfg: PPOCon
     return RunSpec(run_id=run_id(env_id, variant.label, seed, digest), experiment=exp.name,
                    env_id=env_id, seed=seed, variant=variant.label,
                    total_steps=exp.steps(env_id), ppo=cfg,
-                   columns=tuple((axis, _column(axis, cfg)) for axis in exp.axes))
+                   columns=tuple((axis, _column(axis, cfg)) for axis in exp.axes),
+                   evaluation=exp.analysis.evaluation)
 
 
 def _column(axis: str, cfg: PPOConfig) -> Any:

@@ -171,9 +171,9 @@ def _env_problem(env_id: str) -> str | None:
     try:
         env = gym.make(env_id, disable_env_checker=True)
     except (ImportError, gym.error.DependencyNotInstalled) as e:
-        return f"needs a package that is not installed: {_first_line(e)}"
+        return f"needs a package that is not installed: {first_line(e)}"
     except Exception as e:  # whatever a third-party constructor raises, as one line
-        return f"cannot be created ({type(e).__name__}: {_first_line(e)})"
+        return f"cannot be created ({type(e).__name__}: {first_line(e)})"
     action, observation = env.action_space, env.observation_space
     env.close()
     if not (isinstance(action, gym.spaces.Box) and np.issubdtype(action.dtype, np.floating)):
@@ -185,7 +185,8 @@ def _env_problem(env_id: str) -> str | None:
     return None
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
+    """An exception's message cut to its first line (for one-line ``error:`` reports)."""
     return (str(error).strip().splitlines() or [""])[0]
 
 
@@ -366,14 +367,20 @@ def _analysis(value: Any, fail: Fail) -> AnalysisSettings:
                 raise fail("analysis.metric", f"must be one of {', '.join(METRICS)}, got {item!r}")
             settings[key] = item
             continue
-        if key == "final_window":
-            settings[key] = _positive_int(item, "analysis.final_window", fail)
+        if key in ("final_window", "eval_episodes"):
+            settings[key] = _positive_int(item, f"analysis.{key}", fail)
+            continue
+        if key == "eval_every":  # env steps, written like total_steps; null: no evaluation
+            settings[key] = None if item is None else _total_steps(item, fail, f"analysis.{key}")
             continue
         low, high = ANALYSIS_RANGES[key]
         number = _number(item)
         if number is None or not low < number < high:
             raise fail(f"analysis.{key}", f"must be a number in ({low:g}, {high:g}), got {item!r}")
         settings[key] = number
+    if settings.get("metric") == "eval" and settings.get("eval_every") is None:
+        raise fail("analysis.metric", "eval scores the runs' evaluations: set "
+                                      "analysis.eval_every (env steps between evaluations)")
     return AnalysisSettings(**settings)
 
 

@@ -1,7 +1,11 @@
 """One experiment's results directory (docs/design.md §2): paths, run states, lock.
 
 Every file is written atomically (``files.atomic_write``), so a reader (or a resumed run) sees
-a whole file or none. A run is done when its ``updates`` file exists; that file is written last.
+a whole file or none. A run is done when its ``updates`` file exists; that file is written
+last, after its episodes, its evaluations (when the experiment sets ``eval_every``) and its
+policy. A done run without evaluations was trained before ``eval_every`` was set (the run id
+does not cover it, as it does not change the training numbers): it stays done, and ``harness
+status`` and ``report`` say so.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from harness.runs.files import TEMP_SUFFIX, atomic_write, write_json
 
 if TYPE_CHECKING:  # the trainer imports torch; status and dry runs must not
     from harness.runs.train import RunResult
+
+POLICIES = "policies"
+"""Folder of the finished runs' policies in an experiment's directory."""
 
 RunState = Literal["done", "failed", "damaged", "pending"]
 RUN_STATES: tuple[RunState, ...] = ("done", "failed", "damaged", "pending")
@@ -60,6 +67,14 @@ class ResultsDir:
         """One row per finished episode."""
         return self.root / "episodes" / f"{run_id}.parquet"
 
+    def evals_path(self, run_id: str) -> Path:
+        """One row per evaluation episode of the deterministic policy (``eval_every`` set)."""
+        return self.root / "evals" / f"{run_id}.parquet"
+
+    def policy_path(self, run_id: str) -> Path:
+        """The finished run's policy (``ppo.policy.policy_record``, saved with ``torch.save``)."""
+        return self.root / POLICIES / f"{run_id}.pt"
+
     def failure_path(self, run_id: str) -> Path:
         """Why and when a run stopped (failed runs only)."""
         return self.root / "failures" / f"{run_id}.json"
@@ -69,12 +84,21 @@ class ResultsDir:
         copy cut short, a disk that filled up), failed (a failure record) or pending."""
         tables = (self.updates_path(run_id), self.episodes_path(run_id))
         if all(p.exists() for p in tables):
-            return "done" if all(_readable(p) for p in tables) else "damaged"
+            evals = self.evals_path(run_id)
+            readable = [*tables, evals] if evals.exists() else tables
+            return "done" if all(_readable(p) for p in readable) else "damaged"
         return "failed" if self.failure_path(run_id).exists() else "pending"
 
+    def without_evals(self, run_ids: Iterable[str]) -> list[str]:
+        """Done runs of ``run_ids`` that have no evaluations (trained before ``eval_every``
+        was set)."""
+        return [r for r in run_ids
+                if self.updates_path(r).exists() and not self.evals_path(r).exists()]
+
     def remove_damaged(self, run_id: str) -> None:
-        """Drop a damaged run's tables so it is trained again."""
-        for path in (self.updates_path(run_id), self.episodes_path(run_id)):
+        """Drop a damaged run's files so it is trained again."""
+        for path in (self.updates_path(run_id), self.episodes_path(run_id),
+                     self.evals_path(run_id), self.policy_path(run_id)):
             path.unlink(missing_ok=True)
 
     def stray_runs(self, run_ids: Iterable[str]) -> list[str]:
@@ -93,7 +117,7 @@ class ResultsDir:
         return json.loads(self.failure_path(run_id).read_text())
 
     def write_run(self, result: RunResult) -> None:
-        """Save a finished run: its tables, or its failure record."""
+        """Save a finished run: its tables and policy, or its failure record."""
         run_id = result.spec.run_id
         if result.failure is not None:
             spec = result.spec
@@ -101,10 +125,17 @@ class ResultsDir:
                       "seed": spec.seed, "variant": spec.variant, **result.failure}
             write_json(self.failure_path(run_id), record)
             return
+        import torch  # deferred: status and dry runs must not import it; the runner has
+
+        atomic_write(self.episodes_path(run_id),
+                     lambda f: result.episodes.to_parquet(f, index=False))
+        if result.spec.evaluation is not None:
+            atomic_write(self.evals_path(run_id),
+                         lambda f: result.evals.to_parquet(f, index=False))
+        atomic_write(self.policy_path(run_id), lambda f: torch.save(result.policy, f))
         # updates last: its presence marks the run done.
-        for path, frame in ((self.episodes_path(run_id), result.episodes),
-                            (self.updates_path(run_id), result.updates)):
-            atomic_write(path, lambda f, frame=frame: frame.to_parquet(f, index=False))
+        atomic_write(self.updates_path(run_id),
+                     lambda f: result.updates.to_parquet(f, index=False))
         self.failure_path(run_id).unlink(missing_ok=True)  # an earlier attempt's record
 
     def remove_temp_files(self) -> None:
@@ -158,3 +189,9 @@ def _readable(path: Path) -> bool:
     except Exception:  # pyarrow raises several kinds on a cut-short or foreign file
         return False
     return True
+
+
+def find_policies(results_root: Path, run_id: str) -> list[Path]:
+    """The saved policies of run ``run_id`` in every experiment under ``results_root``."""
+    return sorted(p for d in Path(results_root).glob(f"*/{POLICIES}")
+                  if (p := d / f"{run_id}.pt").is_file())

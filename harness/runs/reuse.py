@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.ppo.agent import EPISODE_FIELDS, UPDATE_FIELDS
+from harness.ppo.agent import EPISODE_FIELDS, EVAL_FIELDS, UPDATE_FIELDS
 from harness.runs.files import atomic_write
 from harness.runs.results import ResultsDir
 from harness.runs.schema import with_run_columns
@@ -44,11 +44,19 @@ def reusable(specs: Sequence[RunSpec], sources: Sequence[Path | str]) -> dict[st
 
 
 def copy_run(spec: RunSpec, source: Source, target: ResultsDir) -> None:
-    """Write the ``source`` run's tables into ``target`` as ``spec``'s run."""
+    """Write the ``source`` run's files into ``target`` as ``spec``'s run: its tables with
+    ``spec``'s identity columns, and its evaluations and policy where it has them."""
     rdir, source_id = source
-    tables = ((rdir.episodes_path(source_id), target.episodes_path(spec.run_id), EPISODE_FIELDS),
+    tables = ((rdir.evals_path(source_id), target.evals_path(spec.run_id), EVAL_FIELDS),
+              (rdir.episodes_path(source_id), target.episodes_path(spec.run_id), EPISODE_FIELDS),
               (rdir.updates_path(source_id), target.updates_path(spec.run_id), UPDATE_FIELDS))
+    policy = rdir.policy_path(source_id)
+    if policy.exists():  # names no run: env, seed and parameters only
+        data = policy.read_bytes()
+        atomic_write(target.policy_path(spec.run_id), lambda f: f.write(data))
     for src, dst, fields in tables:  # updates last: its presence marks the run done
+        if not src.exists():  # evaluations: only where the source's run was evaluated
+            continue
         frame = pd.read_parquet(src)
         if (frame["env_id"] != spec.env_id).any() or (frame["seed"] != spec.seed).any():
             raise ValueError(f"{src}: its env or seed is not {spec.run_id}'s")

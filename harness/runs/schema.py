@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from harness.ppo.agent import EPISODE_FIELDS, UPDATE_FIELDS
+from harness.ppo.agent import EPISODE_FIELDS, EVAL_FIELDS, UPDATE_FIELDS
 
 if TYPE_CHECKING:
     from harness.runs.spec import RunSpec
@@ -17,6 +17,7 @@ RUN_COLUMNS = ("run_id", "experiment", "env_id", "seed", "variant", "value_clip"
 """Identify the run; the same value on every row of its tables."""
 UPDATE_COLUMNS = RUN_COLUMNS + UPDATE_FIELDS
 EPISODE_COLUMNS = RUN_COLUMNS + EPISODE_FIELDS
+EVAL_COLUMNS = RUN_COLUMNS + EVAL_FIELDS
 
 
 def with_run_columns(frame: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:

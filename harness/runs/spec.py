@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.ppo.agent import AgentSpec
+from harness.ppo.agent import AgentSpec, EvalSchedule
 from harness.ppo.config import PPOConfig
 
 
@@ -23,9 +23,10 @@ class Variant:
         return dict(self.overrides)
 
 
-METRICS = ("final", "auc")
+METRICS = ("final", "auc", "eval")
 """Scores a comparison can be judged on: the final score (mean return of the last training
-episodes) or the area under the learning curve (mean return over training)."""
+episodes), the area under the learning curve (mean return over training), or the mean return
+of the last evaluation of the deterministic policy (needs ``eval_every``)."""
 
 
 def schedule(minimum: int, maximum: int, step: int) -> list[int]:
@@ -37,7 +38,8 @@ def schedule(minimum: int, maximum: int, step: int) -> list[int]:
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    """How the report judges comparisons: the experiment file's ``analysis:`` section."""
+    """How the report judges comparisons, and the evaluations it may score: the experiment
+    file's ``analysis:`` section."""
 
     margin: float = 0.10
     """Smallest effect of interest, relative to the control's mean score: effects within
@@ -47,10 +49,22 @@ class AnalysisSettings:
     power: float = 0.8
     """Power at which ``mde`` and ``seeds_needed`` are computed."""
     metric: str = "final"
-    """The primary score the claims are judged on: ``final`` or ``auc`` (see ``METRICS``)."""
+    """The primary score the claims are judged on: ``final``, ``auc`` or ``eval`` (see
+    ``METRICS``)."""
     final_window: int = 100
     """Episodes averaged for the final score (openrlbenchmark's 100); runs with fewer are
     scored on their last 10% of env steps."""
+    eval_every: int | None = None
+    """Env steps between evaluations of each run's deterministic policy (``evals/``); None:
+    no evaluation. It never changes the training numbers, so not the run ids either."""
+    eval_episodes: int = 10
+    """Episodes per evaluation (rl-zoo3's ``n_eval_episodes``)."""
+
+    @property
+    def evaluation(self) -> EvalSchedule | None:
+        """The runs' evaluation schedule, or None."""
+        return None if self.eval_every is None else EvalSchedule(self.eval_every,
+                                                                 self.eval_episodes)
 
 
 @dataclass(frozen=True)
@@ -110,8 +124,11 @@ class RunSpec:
     """Fully resolved config."""
     columns: tuple[tuple[str, Any], ...] = field(default=())
     """Extra results columns: one per matrix axis (name, value)."""
+    evaluation: EvalSchedule | None = None
+    """When to evaluate the deterministic policy (``analysis.eval_every``); None: never. Not
+    in the run id: it does not change the training numbers."""
 
     @property
     def agent(self) -> AgentSpec:
         """What the trainer needs of this run (the rest names it in the results)."""
-        return AgentSpec(self.env_id, self.seed, self.total_steps, self.ppo)
+        return AgentSpec(self.env_id, self.seed, self.total_steps, self.ppo, self.evaluation)

@@ -4,7 +4,7 @@ get the run's identity columns (docs/design.md §4 results schema)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -26,6 +26,10 @@ class RunResult:
     """One row per finished episode."""
     failure: dict | None
     """None, or ``{"reason", "update", "global_step"}`` for a run stopped on NaN/inf."""
+    evals: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """One row per evaluation episode; empty when the run is not evaluated."""
+    policy: dict | None = None
+    """The trained policy to save (``ppo.policy.policy_record``); None for a failed run."""
 
 
 def pack_key(spec: RunSpec) -> tuple:
@@ -42,6 +46,7 @@ def train_runs(specs: Sequence[RunSpec], *, progress: Callable[[int], None] | No
     logs = train_pack([s.agent for s in specs], progress=progress, checkpoint=checkpoint,
                       resume=resume)
     return [RunResult(spec, with_run_columns(log.updates, spec),
-                      with_run_columns(log.episodes, spec), log.failure)
+                      with_run_columns(log.episodes, spec), log.failure,
+                      with_run_columns(log.evals, spec), log.policy)
             for spec, log in zip(specs, logs, strict=True)]
 
