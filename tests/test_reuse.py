@@ -43,6 +43,9 @@ def test_reused_runs_equal_trained_ones_and_carry_the_new_identity(tmp_path):
     for path in policies:
         again = torch.load(tmp_path / "r" / "b" / "policies" / path.name, weights_only=False)
         assert_same(again, torch.load(path, weights_only=False))
+    session = json.loads((tmp_path / "r" / "b" / "manifest.json").read_text())["sessions"][-1]
+    assert len(session["reused"]) == 4
+    assert set(session["reused"].values()) == {str(tmp_path / "r" / "a")}
 
 
 def assert_same(a, b):
@@ -60,9 +63,6 @@ def assert_same(a, b):
         assert torch.equal(a, b)
     else:
         assert a == b
-    session = json.loads((tmp_path / "r" / "b" / "manifest.json").read_text())["sessions"][-1]
-    assert len(session["reused"]) == 4
-    assert set(session["reused"].values()) == {str(tmp_path / "r" / "a")}
 
 
 def test_dry_run_shows_what_would_be_copied_and_a_missing_source_is_one_line(tmp_path):
