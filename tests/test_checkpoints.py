@@ -12,6 +12,7 @@ import time
 import types
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
@@ -94,6 +95,13 @@ def test_an_env_that_does_not_pickle_cannot_be_snapshot():
 
     with pytest.raises(SnapshotUnsupported, match="Unpicklable"):
         env_state(Unpicklable())
+
+
+def test_a_box2d_env_cannot_be_snapshot():
+    pytest.importorskip("Box2D", reason="the box2d extra is not installed")
+    env = gym.make("LunarLander-v3").unwrapped  # its b2World is a C++ object
+    with pytest.raises(SnapshotUnsupported, match="LunarLander: its state cannot be saved"):
+        env_state(env)
 
 
 class Counter(EzPickle):
