@@ -109,7 +109,8 @@ def _gumbel_noise(state: PackState, n_steps: int) -> np.ndarray:
 
 def _categorical_log_probs(state: PackState, obs: Tensor, actions: Tensor) -> Tensor:
     """``[T, K]`` log-probs of ``actions [T, K]`` taken on ``obs [T, K, obs_dim]``, from one
-    batched forward of the rollout's policy (ppo2 keeps ``neglogp`` of the step's forward)."""
+    batched forward of the rollout's policy after the rollout. ppo2 keeps each step's own
+    ``neglogp``: the same policy, to rounding, without a log-softmax in the per-step loop."""
     logits = mlp_forward(state.net.policy, obs.transpose(0, 1))[-1]  # [K, T, n]
     taken = categorical_log_probs(logits).gather(-1, actions.T[..., None])[..., 0]
     return taken.T
