@@ -139,8 +139,10 @@ def _random_episodes(env_id: str, steps: int) -> tuple[Any, np.ndarray, int | No
     import gymnasium as gym
 
     made = gym.make(env_id)
-    space = made.action_space
-    actions = np.random.default_rng(0).uniform(space.low, space.high, (steps, *space.shape))
+    space, rng = made.action_space, np.random.default_rng(0)
+    actions = (rng.integers(space.start, space.start + space.n, steps)
+               if isinstance(space, gym.spaces.Discrete)
+               else rng.uniform(space.low, space.high, (steps, *space.shape)))
     return made.unwrapped, actions, made.spec.max_episode_steps if made.spec else None
 
 

@@ -53,10 +53,12 @@ def test_every_env_gets_one_line_with_the_pack_ratios():
     assert lines[3].startswith("Ant-v5") and lines[3].split()[4] == "-"
 
 
-def test_raw_simulator_steps_a_real_env():
-    assert raw_simulator("InvertedPendulum-v5", 500) > 0
+@pytest.mark.parametrize("env_id", ["InvertedPendulum-v5", "CartPole-v1"])
+def test_raw_simulator_steps_a_real_env(env_id):
+    assert raw_simulator(env_id, 500) > 0
 
 
 def test_physics_is_measured_for_mujoco_envs_only():
     assert physics_rate("InvertedPendulum-v5", 500) > 0
     assert physics_rate("Pendulum-v1", 500) is None
+    assert physics_rate("CartPole-v1", 500) is None  # discrete actions

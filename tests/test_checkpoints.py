@@ -10,17 +10,20 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
+from gymnasium.utils import EzPickle
 
 from harness.ppo.agent import AgentSpec, EvalSchedule
 from harness.ppo.config import PPOConfig
-from harness.ppo.snapshot import SnapshotUnsupported, env_state
+from harness.ppo.snapshot import SnapshotUnsupported, env_state, load_env_state
 from harness.ppo.trainer import train_pack
 from harness.runs.checkpoints import (
     CheckpointWriter,
@@ -37,6 +40,8 @@ CASES = {
                             truncation="bootstrap"),
     # Ant reads body positions computed in the previous step: they must be restored too
     "Ant-v5": PPOConfig(num_steps=64, num_minibatches=2, update_epochs=2),
+    # a categorical policy; the env's state is its attributes (pickled), not MjData
+    "CartPole-v1": PPOConfig(num_steps=64, num_minibatches=2, update_epochs=2),
 }
 
 
@@ -115,6 +120,32 @@ def test_an_env_that_does_not_pickle_cannot_be_snapshot():
 
     with pytest.raises(SnapshotUnsupported, match="Unpicklable"):
         env_state(Unpicklable())
+
+
+def test_a_box2d_env_cannot_be_snapshot():
+    pytest.importorskip("Box2D", reason="the box2d extra is not installed")
+    env = gym.make("LunarLander-v3").unwrapped  # its b2World is a C++ object
+    with pytest.raises(SnapshotUnsupported, match="LunarLander: its state cannot be saved"):
+        env_state(env)
+
+
+class Counter(EzPickle):
+    """An ``EzPickle`` env (as gymnasium's Box2D and MuJoCo envs): pickled, it is its
+    constructor arguments; its state lives in ``count``, and a helper holds the env itself."""
+
+    def __init__(self, start: int = 0) -> None:
+        EzPickle.__init__(self, start)
+        self.count = start
+        self.helper = types.SimpleNamespace(env=self)
+
+
+def test_an_env_state_is_its_attributes_not_its_constructor_arguments():
+    env = Counter(3)
+    env.count = 7
+    blob = env_state(env)
+    env.count, env.helper = 0, None
+    load_env_state(env, blob)
+    assert env.count == 7 and env.helper.env is env  # the live env, not a copy
 
 
 def test_no_snapshot_after_the_last_update():

@@ -81,3 +81,49 @@ def test_select_drops_agents():
     env.select(np.array([0, 2]))
     assert len(env.envs) == 2 and env.obs_rms.mean.shape == (2, 3)
     assert env.step(np.zeros((2, 1))).obs.shape == (2, 3)
+
+
+def test_discrete_actions_are_indices_passed_unclipped():
+    env = pack(2, "CartPole-v1", normalize_obs=[False] * 2, normalize_reward=[False] * 2)
+    assert env.discrete and env.act_dim == 2 and env.obs_dim == 4
+    refs = [gym.make("CartPole-v1") for _ in range(2)]
+    assert np.array_equal(env.reset(), np.stack([r.reset(seed=s)[0] for s, r in enumerate(refs)]))
+    for t in range(5):
+        actions = np.array([t % 2, 1])
+        step = env.step(actions)
+        want = np.stack([r.step(a)[0] for r, a in zip(refs, actions, strict=True)])
+        assert np.array_equal(step.obs, want) and np.array_equal(step.reward, [1.0, 1.0])
+
+
+class OffsetActions(gym.Env):
+    """Records the actions it gets from a Discrete(3, start=-1) space."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(3, start=-1)
+
+    def __init__(self):
+        self.seen = []
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.seen.append(action)
+        return np.zeros(1, np.float32), 0.0, False, False, {}
+
+
+gym.register("OffsetActions-v0", entry_point=OffsetActions)
+
+
+def test_discrete_indices_count_from_the_spaces_first_action():
+    env = pack(1, "OffsetActions-v0")
+    env.reset()
+    for index in (0, 1, 2):
+        env.step(np.array([index]))
+    assert env.envs[0].seen == [-1, 0, 1]
+
+
+def test_unsupported_spaces_are_refused_in_one_line():
+    with pytest.raises(ValueError, match=r"^FrozenLake-v1 has a Discrete\(16\) observation space"):
+        pack(1, "FrozenLake-v1")

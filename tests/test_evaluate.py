@@ -71,12 +71,15 @@ def test_evaluation_acts_on_the_mean_and_leaves_the_statistics_alone():
     layers = [(rng.normal(size=(2, 11, 8)), rng.normal(size=(2, 1, 8))),
               (rng.normal(size=(2, 8, 3)), rng.normal(size=(2, 1, 3)))]
     mean, var = rng.normal(size=(2, 11)), rng.uniform(1, 2, size=(2, 11))
-    policy = FrozenPolicy(layers, mean.copy(), var.copy(), np.array([True, False]))
+    policy = FrozenPolicy(layers, mean.copy(), var.copy(), np.array([True, False]), False)
     raw = rng.normal(size=(2, 11))
     obs = np.stack([np.clip((raw[0] - mean[0]) / np.sqrt(var[0] + 1e-8), -10, 10), raw[1]])
     expected = numpy_mlp(layers, obs.astype(np.float32)[:, None])[:, 0]
     np.testing.assert_array_equal(policy.act(raw), expected)
-    np.testing.assert_array_equal(deterministic_action(layers, obs.astype(np.float32)), expected)
+    np.testing.assert_array_equal(
+        deterministic_action(layers, obs.astype(np.float32), discrete=False), expected)
+    np.testing.assert_array_equal(  # a categorical head's logits: their argmax
+        deterministic_action(layers, obs.astype(np.float32), discrete=True), expected.argmax(-1))
     envs = EvalEnvs("Hopper-v5", 2)
     try:
         first = envs.run(policy, [0, 1], [5, 6], evaluation=0, episodes=2)
@@ -139,3 +142,23 @@ def test_an_env_stepped_by_gymnasium_is_evaluated_too():
     cfg = PPOConfig(num_steps=200, num_minibatches=2, update_epochs=1)
     log = train_pack([AgentSpec("Pendulum-v1", 0, 400, cfg, EvalSchedule(400, 2))])[0]
     assert log.evals["episode_length"].tolist() == [200, 200]  # its time limit
+
+
+def test_a_categorical_policy_is_evaluated_on_its_argmax_and_replays():
+    """CartPole-v1 (Discrete(2)): the record has no log-std, evaluation acts on the most
+    likely action, and the saved policy alone repeats the last evaluation."""
+    cfg = PPOConfig(num_steps=64, num_minibatches=2, update_epochs=1)
+    log = train_pack([AgentSpec("CartPole-v1", 3, 256, cfg, EvalSchedule(128, 2))])[0]
+    record = log.policy
+    assert record["log_std"] is None and record["act_dim"] == 2
+    policy = from_record(record)
+    assert policy.discrete
+    actions = policy.act(np.zeros((1, 4), dtype=np.float32))
+    assert actions.shape == (1,) and actions.dtype.kind == "i"
+    envs = EvalEnvs("CartPole-v1", 1)
+    try:
+        episodes = envs.run(policy, [0], [3], record["evaluation"], 2)[0]
+    finally:
+        envs.close()
+    last = log.evals[log.evals["evaluation"] == record["evaluation"]]
+    assert [r for _, r, _ in episodes] == last["episode_return"].tolist()

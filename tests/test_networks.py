@@ -8,6 +8,8 @@ import torch
 from reference import reference_mlp
 
 from harness.ppo.networks import (
+    categorical_entropy,
+    categorical_log_probs,
     gaussian_entropy,
     gaussian_log_prob,
     init_actor_critic,
@@ -117,3 +119,30 @@ def test_every_agents_blocks_share_one_alignment():
     acts = mlp_forward(net.value, torch.randn(3, 7, 5))
     for t in [*net.parameters(), *net.value_grad[0], *acts]:
         assert [t[k].data_ptr() % 64 for k in range(3)] == [0, 0, 0]
+
+
+def test_categorical_policy_has_logits_and_no_log_std():
+    gens = [torch.Generator().manual_seed(s) for s in (0, 1)]
+    net = init_actor_critic(gens, 4, 3, (8, 8), discrete=True)
+    assert net.discrete and net.log_std is None and net.log_std_grad is None
+    assert net.policy[-1][0].shape == (2, 8, 3)  # one logit per action
+    assert len(net.parameters()) == 12  # weights and biases only
+    w = net.policy[-1][0][1]
+    assert torch.allclose(w.T @ w, 0.01**2 * torch.eye(3), atol=1e-7)  # ppo2's 0.01 head
+    sub = net.select(torch.tensor([1]))
+    assert sub.discrete and torch.equal(sub.flat[0], net.flat[1])
+    # the same draws as the Gaussian policy's layers: only the log-std differs
+    gaussian = init_actor_critic([torch.Generator().manual_seed(s) for s in (0, 1)], 4, 3,
+                                 (8, 8))
+    for a, b in zip(net.parameters(), gaussian.parameters(), strict=False):
+        assert torch.equal(a, b)
+
+
+def test_categorical_matches_torch_distributions():
+    logits, actions = 3 * torch.randn(2, 5, 4), torch.randint(0, 4, (2, 5))
+    dist = torch.distributions.Categorical(logits=logits)
+    log_probs = categorical_log_probs(logits)
+    assert torch.allclose(log_probs.gather(-1, actions[..., None])[..., 0], dist.log_prob(actions),
+                          atol=1e-6)
+    entropy = categorical_entropy(torch.softmax(logits, -1), log_probs)
+    assert torch.allclose(entropy, dist.entropy(), atol=1e-6)

@@ -29,6 +29,9 @@ ENV_CASES = {
     "InvertedPendulum-v5": {"num_steps": 60, "num_minibatches": 6, "hidden_sizes": (17,)},
     # Through gymnasium's own step (GymStepper), with a time limit every 50 steps bootstrapped.
     "Reacher-v5": {"num_steps": 64, "truncation": "bootstrap"},
+    # A categorical policy; minibatches of 10 put 20 logits per agent, so an agent's rows sit
+    # at other offsets of the pack's softmax inputs in every layout.
+    "CartPole-v1": {"num_steps": 60, "num_minibatches": 6},
 }
 MATES = [{"value_clip": "none"}, {"value_clip": "clipped", "vf_clip_eps": 1.0},
          {"normalize_reward": False, "learning_rate": 1e-3}, {"ent_coef": 0.01, "gamma": 0.95}]

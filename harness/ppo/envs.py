@@ -5,7 +5,8 @@ observations are normalised by a running mean/std updated on every observation t
 (reset observations included), rewards are divided by the running std of the discounted return
 ``ret = ret * gamma + r`` (reset to 0 at episode ends), both clipped to ±10. Each agent owns one
 env and its own statistics; no per-env wrapper stack, and MuJoCo envs step through
-``harness.ppo.mjstep`` so stepping stays thin.
+``harness.ppo.mjstep`` so stepping stays thin. Actions are a float ``Box`` (clipped to it, as
+ppo2 does for its Gaussian policy) or ``Discrete`` (an index, passed as it is).
 """
 
 from __future__ import annotations
@@ -38,6 +39,22 @@ def normalise_obs(raw: np.ndarray, mean: np.ndarray, var: np.ndarray,
     the statistics only (evaluation and replay use them frozen)."""
     norm = np.clip((raw - mean) / np.sqrt(var + EPS), -CLIP, CLIP)
     return np.where(enabled[:, None], norm, raw).astype(np.float32)
+
+
+def spaces_problem(env: gym.Env) -> str | None:
+    """Why the trainer cannot use ``env``'s spaces, or None: it needs a ``Box`` observation,
+    and a float ``Box`` action (a Gaussian policy) or a ``Discrete`` one (a categorical)."""
+    action, observation = env.action_space, env.observation_space
+    continuous = (isinstance(action, gym.spaces.Box)
+                  and np.issubdtype(action.dtype, np.floating))
+    if not (continuous or isinstance(action, gym.spaces.Discrete)):
+        return (f"has a {action} action space; the harness trains Gaussian policies for "
+                "continuous (Box) actions and categorical ones for Discrete actions, e.g. "
+                "Hopper-v5 or CartPole-v1")
+    if not isinstance(observation, gym.spaces.Box):
+        return (f"has a {observation} observation space; the harness needs a Box "
+                "(an array of numbers)")
+    return None
 
 
 class RunningMeanStd:
@@ -88,10 +105,20 @@ class PackEnv:
     def __init__(self, env_id: str, seeds: Sequence[int], *, normalize_obs: Sequence[bool],
                  normalize_reward: Sequence[bool], gamma: Sequence[float]) -> None:
         self.envs, self.max_steps = make_envs(env_id, len(seeds))  # TimeLimit re-done below
+        problem = spaces_problem(self.envs[0])
+        if problem:
+            for env in self.envs:
+                env.close()
+            raise ValueError(f"{env_id} {problem}")
         space = self.envs[0].action_space
-        self.action_low, self.action_high = space.low, space.high
+        self.discrete = isinstance(space, gym.spaces.Discrete)
+        # act_dim: the policy head's width, the action's dimensions or the number of actions
+        if self.discrete:
+            self.act_dim, self.action_start = int(space.n), int(space.start)
+        else:
+            self.action_low, self.action_high = space.low, space.high
+            self.act_dim = int(np.prod(space.shape))
         self.obs_dim = int(np.prod(self.envs[0].observation_space.shape))
-        self.act_dim = int(np.prod(space.shape))
         self.stepper = make_stepper(self.envs, self.obs_dim)
         self.seeds = list(seeds)
         self.normalize_obs = np.asarray(normalize_obs, dtype=bool)
@@ -111,8 +138,12 @@ class PackEnv:
         return self._filter_obs(raw)
 
     def step(self, actions: np.ndarray) -> StepResult:
-        """Step every env with its clipped action; ended episodes are reset immediately."""
-        actions = np.clip(actions, self.action_low, self.action_high)
+        """Step every env with its action, ``[K, act_dim]`` float or ``[K]`` int indices of a
+        ``Discrete`` space; ended episodes are reset immediately."""
+        # ppo2 clips a Gaussian's samples to the Box (CleanRL: ClipAction); a categorical's
+        # index is the action, counted from the space's first one (gymnasium Discrete.start).
+        actions = (actions + self.action_start if self.discrete
+                   else np.clip(actions, self.action_low, self.action_high))
         raw, reward, terminated = self.stepper.step(actions)
         self.ep_return += reward
         self.ep_length += 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import gymnasium as gym
 import numpy as np
 
 from harness.ppo.envs import make_envs
@@ -46,8 +47,7 @@ class EvalEnvs:
     def __init__(self, env_id: str, n_agents: int, **kwargs: object) -> None:
         self.envs, limit = make_envs(env_id, n_agents, **kwargs)
         self.max_steps = limit or NO_LIMIT_STEPS
-        space = self.envs[0].action_space
-        self.low, self.high = space.low, space.high
+        self.space = self.envs[0].action_space
         self.obs_dim = int(np.prod(self.envs[0].observation_space.shape))
 
     def run(self, policy: FrozenPolicy, agents: Sequence[int], seeds: Sequence[int],
@@ -67,8 +67,7 @@ class EvalEnvs:
             acting = policy.select(active)
             finished = False
             while not finished:
-                raw, reward, terminated = stepper.step(np.clip(acting.act(raw), self.low,
-                                                               self.high))
+                raw, reward, terminated = stepper.step(self._env_actions(acting.act(raw)))
                 if watch is not None:
                     watch()
                 ep_return[active] += reward
@@ -85,6 +84,13 @@ class EvalEnvs:
             keep = np.array([len(done[i]) < episodes for i in active], dtype=bool)
             active, raw = active[keep], raw[keep]
         return done
+
+    def _env_actions(self, actions: np.ndarray) -> np.ndarray:
+        """What the env takes, as ``PackEnv.step`` makes it: indices offset by the space's
+        start, or actions clipped to the Box."""
+        if isinstance(self.space, gym.spaces.Discrete):
+            return actions + int(self.space.start)
+        return np.clip(actions, self.space.low, self.space.high)
 
     def close(self) -> None:
         """Close every env."""

@@ -4,7 +4,9 @@ Each layer holds ``W [K, in, out]`` and ``b [K, 1, out]``; an input ``[K, B, in]
 ``[K, B, out]`` with one ``baddbmm``, so agent k only ever touches slice k (docs/design.md §3).
 Architecture and init follow ppo2's ``mlp`` policy / CleanRL ``ppo_continuous_action``:
 separate policy and value MLPs, tanh, orthogonal init (sqrt 2 hidden, 0.01 policy head,
-1.0 value head), zero biases, state-independent log-std initialised at 0.
+1.0 value head), zero biases, state-independent log-std initialised at 0. For a ``Discrete``
+action space the policy head gives the logits of a categorical instead and there is no log-std
+(ppo2 ``CategoricalPdType``, CleanRL ``ppo.py``: the same 0.01 head).
 """
 
 from __future__ import annotations
@@ -49,21 +51,29 @@ class ActorCritic:
     grad: Tensor
     """``[K, P]`` gradients, laid out like ``flat``."""
     policy: list[Layer]
-    """Policy MLP layers; the last maps to the action mean."""
+    """Policy MLP layers; the last maps to the action mean (Gaussian) or the logits
+    (categorical)."""
     value: list[Layer]
     """Value MLP layers; the last maps to one value."""
-    log_std: Tensor
-    """``[K, 1, act_dim]`` state-independent log standard deviation."""
+    log_std: Tensor | None
+    """``[K, 1, act_dim]`` state-independent log standard deviation; None for a categorical
+    policy."""
     policy_grad: list[Layer]
     """Views of ``grad`` shaped like ``policy``."""
     value_grad: list[Layer]
     """Views of ``grad`` shaped like ``value``."""
-    log_std_grad: Tensor
-    """View of ``grad`` shaped like ``log_std``."""
+    log_std_grad: Tensor | None
+    """View of ``grad`` shaped like ``log_std``; None for a categorical policy."""
+
+    @property
+    def discrete(self) -> bool:
+        """Whether the policy is categorical (the policy head gives logits)."""
+        return self.log_std is None
 
     def parameters(self) -> list[Tensor]:
         """All parameter views in ``flat`` order."""
-        return [t for layer in self.policy + self.value for t in layer] + [self.log_std]
+        layers = [t for layer in self.policy + self.value for t in layer]
+        return layers if self.log_std is None else [*layers, self.log_std]
 
     def select(self, keep: Tensor) -> ActorCritic:
         """The agents at indices ``keep`` (new buffers)."""
@@ -73,12 +83,15 @@ class ActorCritic:
 
 def from_flat(flat: Tensor, shapes: Sequence[torch.Size], n_policy_layers: int) -> ActorCritic:
     """An ``ActorCritic`` over ``flat [K, row_size(shapes)]``, with a zero gradient buffer of the
-    same layout."""
+    same layout. ``shapes``: each layer's weight and bias, policy first, then the log-std for a
+    Gaussian policy (an odd count) or nothing for a categorical one (an even count)."""
     grad = torch.zeros_like(flat)
     params, grads = _views(flat, shapes), _views(grad, shapes)
-    layers, grad_layers = _pairs(params), _pairs(grads)
-    return ActorCritic(flat, grad, layers[:n_policy_layers], layers[n_policy_layers:], params[-1],
-                       grad_layers[:n_policy_layers], grad_layers[n_policy_layers:], grads[-1])
+    n_layer_tensors = len(shapes) - len(shapes) % 2
+    layers, grad_layers = _pairs(params[:n_layer_tensors]), _pairs(grads[:n_layer_tensors])
+    log_std, log_std_grad = (params[-1], grads[-1]) if len(shapes) % 2 else (None, None)
+    return ActorCritic(flat, grad, layers[:n_policy_layers], layers[n_policy_layers:], log_std,
+                       grad_layers[:n_policy_layers], grad_layers[n_policy_layers:], log_std_grad)
 
 
 def row_size(shapes: Sequence[torch.Size]) -> int:
@@ -101,19 +114,23 @@ def _views(buffer: Tensor, shapes: Sequence[torch.Size]) -> list[Tensor]:
 
 
 def _pairs(tensors: list[Tensor]) -> list[Layer]:
-    """(weight, bias) pairs of a flat parameter list whose last entry is the log-std."""
-    return [(tensors[i], tensors[i + 1]) for i in range(0, len(tensors) - 1, 2)]
+    """(weight, bias) pairs of a list of layer tensors."""
+    return [(tensors[i], tensors[i + 1]) for i in range(0, len(tensors), 2)]
 
 
 def init_actor_critic(generators: Sequence[torch.Generator], obs_dim: int, act_dim: int,
-                      hidden_sizes: Sequence[int]) -> ActorCritic:
-    """Orthogonally initialised networks, agent k drawn from ``generators[k]`` only."""
+                      hidden_sizes: Sequence[int], *, discrete: bool = False) -> ActorCritic:
+    """Orthogonally initialised networks, agent k drawn from ``generators[k]`` only.
+
+    ``act_dim``: the action's dimensions, or with ``discrete`` the number of actions (a
+    categorical policy: the head gives one logit per action, and there is no log-std)."""
     sizes = [obs_dim, *hidden_sizes]
     hidden_gains = [math.sqrt(2)] * len(hidden_sizes)
     policy = _init_mlp(generators, [*sizes, act_dim], [*hidden_gains, 0.01])
     value = _init_mlp(generators, [*sizes, 1], [*hidden_gains, 1.0])
-    log_std = torch.zeros(len(generators), 1, act_dim)
-    params = [t for layer in policy + value for t in layer] + [log_std]
+    params = [t for layer in policy + value for t in layer]
+    if not discrete:
+        params.append(torch.zeros(len(generators), 1, act_dim))  # log-std
     shapes = [p.shape[1:] for p in params]
     flat = torch.zeros(len(generators), row_size(shapes))  # the padding stays 0
     for view, param in zip(_views(flat, shapes), params, strict=True):
@@ -213,13 +230,14 @@ def numpy_mlp(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray) ->
     return x
 
 
-def deterministic_action(policy: Sequence[tuple[np.ndarray, np.ndarray]],
-                         obs: np.ndarray) -> np.ndarray:
-    """``[K, act_dim]``: the action each agent takes without exploration on ``obs [K, obs_dim]``
-    (evaluation, replay): the Gaussian's mean, which the env clips to its bounds as it does a
-    sampled action. ``policy``: ``numpy_layers`` of the policy MLP. A categorical head would
-    return the argmax of its logits here."""
-    return numpy_mlp(policy, obs[:, None])[:, 0]
+def deterministic_action(policy: Sequence[tuple[np.ndarray, np.ndarray]], obs: np.ndarray,
+                         discrete: bool) -> np.ndarray:
+    """The action each agent takes without exploration on ``obs [K, obs_dim]`` (evaluation,
+    replay): ``[K, act_dim]`` the Gaussian's mean, which the env clips to its bounds as it
+    does a sampled action, or ``[K]`` the categorical's most likely action (the argmax of its
+    logits, as rl-zoo3's deterministic evaluation). ``policy``: ``numpy_layers``."""
+    out = numpy_mlp(policy, obs[:, None])[:, 0]
+    return out.argmax(-1) if discrete else out
 
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -238,3 +256,18 @@ def noise_log_prob(z: Tensor, log_std: Tensor) -> Tensor:
 def gaussian_entropy(log_std: Tensor) -> Tensor:
     """Entropy of a diagonal Gaussian, summed over the last dimension."""
     return (0.5 + LOG_SQRT_2PI + log_std).sum(-1)
+
+
+def categorical_log_probs(logits: Tensor) -> Tensor:
+    """``[..., n]`` log-probability of every action of the categoricals with ``logits [..., n]``
+    (ppo2 ``CategoricalPd.neglogp`` is minus the taken action's).
+
+    torch's log-softmax works row by row over the last dimension, so a row's numbers do not
+    depend on the rows around it (nor an agent's on its pack-mates)."""
+    return torch.log_softmax(logits, -1)
+
+
+def categorical_entropy(probs: Tensor, log_probs: Tensor) -> Tensor:
+    """Entropy ``-sum(p log p)`` over the last dimension of ``[..., n]`` probabilities and their
+    logs (ppo2 ``CategoricalPd.entropy``)."""
+    return -(probs * log_probs).sum(-1)

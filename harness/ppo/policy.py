@@ -31,28 +31,31 @@ class FrozenPolicy:
     """``[K, obs_dim]`` running observation variances."""
     normalize_obs: np.ndarray
     """``[K]`` bool: the agent acts on normalised observations."""
+    discrete: bool
+    """Categorical policies (actions are indices), else Gaussian."""
 
     def act(self, raw: np.ndarray) -> np.ndarray:
         """``[K, act_dim]`` deterministic actions for raw observations ``[K, obs_dim]``."""
         obs = normalise_obs(raw, self.obs_mean, self.obs_var, self.normalize_obs)
-        return deterministic_action(self.layers, obs)
+        return deterministic_action(self.layers, obs, self.discrete)
 
     def select(self, rows: np.ndarray) -> FrozenPolicy:
         """The agents at indices ``rows``."""
         return FrozenPolicy([(w[rows], b[rows]) for w, b in self.layers], self.obs_mean[rows],
-                            self.obs_var[rows], self.normalize_obs[rows])
+                            self.obs_var[rows], self.normalize_obs[rows], self.discrete)
 
 
 def pack_policy(state: PackState) -> FrozenPolicy:
     """The live agents' policies as they are now (copies: training goes on)."""
     rms = state.env.obs_rms
     return FrozenPolicy(numpy_layers(state.net.policy), rms.mean.copy(), rms.var.copy(),
-                        state.env.normalize_obs.copy())
+                        state.env.normalize_obs.copy(), state.net.discrete)
 
 
 def policy_record(state: PackState, slot: int, *, env_id: str, seed: int,
                   evaluation: int) -> dict[str, Any]:
-    """Agent ``slot``'s parameters (its slice only: policy and value layers, log-std),
+    """Agent ``slot``'s parameters (its slice only: policy and value layers, log-std; None
+    for a categorical policy),
     observation statistics and what rebuilding it needs.
 
     ``seed`` and ``evaluation`` (the index of the run's last evaluation, 0 without one) give
@@ -67,7 +70,7 @@ def policy_record(state: PackState, slot: int, *, env_id: str, seed: int,
             "obs_dim": env.obs_dim, "act_dim": env.act_dim,
             "hidden_sizes": [w.shape[-1] for w, _ in net.policy[:-1]],
             "policy": own(net.policy), "value": own(net.value),
-            "log_std": net.log_std[slot].clone(),
+            "log_std": None if net.discrete else net.log_std[slot].clone(),
             "normalize_obs": bool(env.normalize_obs[slot]),
             "obs_mean": torch.from_numpy(env.obs_rms.mean[slot].copy()),
             "obs_var": torch.from_numpy(env.obs_rms.var[slot].copy())}
@@ -78,4 +81,4 @@ def from_record(record: dict[str, Any]) -> FrozenPolicy:
     layers = [(layer["weight"][None], layer["bias"][None]) for layer in record["policy"]]
     return FrozenPolicy(numpy_layers(layers), record["obs_mean"].numpy()[None],
                         record["obs_var"].numpy()[None],
-                        np.array([record["normalize_obs"]]))
+                        np.array([record["normalize_obs"]]), record["log_std"] is None)

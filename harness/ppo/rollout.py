@@ -8,7 +8,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from harness.ppo.networks import noise_log_prob, numpy_layers, numpy_mlp
+from harness.ppo.networks import (
+    categorical_log_probs,
+    mlp_forward,
+    noise_log_prob,
+    numpy_layers,
+    numpy_mlp,
+)
 from harness.ppo.pack import PackState
 
 
@@ -19,7 +25,8 @@ class Rollout:
     obs: Tensor
     """``[T, K, obs_dim]`` normalised observations acted on."""
     actions: Tensor
-    """``[T, K, act_dim]`` sampled (unclipped) actions."""
+    """``[T, K, act_dim]`` sampled (unclipped) actions, or ``[T, K]`` int64 action indices for
+    a categorical policy."""
     log_probs: Tensor
     """``[T, K]`` log-probabilities of the actions under the rollout policy."""
     values: Tensor
@@ -37,15 +44,16 @@ class Rollout:
 def collect(state: PackState, obs: np.ndarray, update: int) -> tuple[Rollout, np.ndarray]:
     """Step every agent ``num_steps`` times; returns the rollout and the next observations."""
     n_steps, n_agents = state.schedule.num_steps, len(state.ids)
-    env = state.env
+    env, discrete = state.env, state.net.discrete
     # Each agent's action noise for the whole rollout, from its own generator in one call.
-    noise = torch.stack([torch.randn(n_steps, env.act_dim, generator=g)
-                         for g in state.generators], 1)
-    log_std = state.net.log_std[:, 0]  # [K, A]
-    scaled_noise = (noise * log_std.exp()).numpy()  # [T, K, A]: std * z, std fixed in a rollout
+    if discrete:
+        noise = _gumbel_noise(state, n_steps)
+    else:
+        noise, log_probs = _gaussian_noise(state, n_steps)
     policy, value = numpy_layers(state.net.policy), numpy_layers(state.net.value)
     obs_buf = np.empty((n_steps, n_agents, env.obs_dim), dtype=np.float32)
-    actions = np.empty((n_steps, n_agents, env.act_dim), dtype=np.float32)
+    actions = (np.empty((n_steps, n_agents), dtype=np.int64) if discrete
+               else np.empty((n_steps, n_agents, env.act_dim), dtype=np.float32))
     values = np.empty((n_steps, n_agents), dtype=np.float32)
     rewards = np.empty((n_steps, n_agents), dtype=np.float32)
     dones = np.empty((n_steps, n_agents), dtype=np.float32)
@@ -55,7 +63,10 @@ def collect(state: PackState, obs: np.ndarray, update: int) -> tuple[Rollout, np
     for t in range(n_steps):
         obs_buf[t] = obs
         values[t] = numpy_mlp(value, obs[:, None])[:, 0, 0]
-        actions[t] = numpy_mlp(policy, obs[:, None])[:, 0] + scaled_noise[t]
+        # A sample is the head's output plus noise: mean + std * z, or for a categorical the
+        # Gumbel-max trick argmax(logits + g) (ppo2 CategoricalPd.sample).
+        out = numpy_mlp(policy, obs[:, None])[:, 0] + noise[t]
+        actions[t] = out.argmax(-1) if discrete else out
         step = env.step(actions[t])
         rewards[t] = step.reward
         cut = step.truncated & bootstrap
@@ -68,8 +79,38 @@ def collect(state: PackState, obs: np.ndarray, update: int) -> tuple[Rollout, np
             episodes[agent].append((global_step, ret, length))
         obs = step.obs
     last_values = numpy_mlp(value, obs[:, None])[:, 0, 0]
-    log_probs = noise_log_prob(noise, log_std)
-    rollout = Rollout(*(torch.from_numpy(a) for a in (obs_buf, actions)), log_probs,
+    obs_t, actions_t = torch.from_numpy(obs_buf), torch.from_numpy(actions)
+    if discrete:
+        log_probs = _categorical_log_probs(state, obs_t, actions_t)
+    rollout = Rollout(obs_t, actions_t, log_probs,
                       *(torch.from_numpy(a) for a in (values, rewards, dones, last_values)),
                       episodes)
     return rollout, obs
+
+
+def _gaussian_noise(state: PackState, n_steps: int) -> tuple[np.ndarray, Tensor]:
+    """``[T, K, A]`` std * z, the std fixed within a rollout, and the samples' log-probs
+    ``[T, K]``, which depend on z alone."""
+    noise = torch.stack([torch.randn(n_steps, state.env.act_dim, generator=g)
+                         for g in state.generators], 1)
+    log_std = state.net.log_std[:, 0]  # [K, A]
+    return (noise * log_std.exp()).numpy(), noise_log_prob(noise, log_std)
+
+
+def _gumbel_noise(state: PackState, n_steps: int) -> np.ndarray:
+    """``[T, K, n]`` Gumbel noise -log(-log(u)), u uniform (ppo2 ``CategoricalPd.sample``); the
+    log-probs come after the rollout (``_categorical_log_probs``)."""
+    # Per agent before stacking: a transcendental's vector and scalar code paths may round
+    # apart, so an agent's elements must sit in the same place whatever its pack.
+    noise = torch.stack([torch.rand(n_steps, state.env.act_dim, generator=g).log_().neg_()
+                         .log_().neg_() for g in state.generators], 1)
+    return noise.numpy()
+
+
+def _categorical_log_probs(state: PackState, obs: Tensor, actions: Tensor) -> Tensor:
+    """``[T, K]`` log-probs of ``actions [T, K]`` taken on ``obs [T, K, obs_dim]``, from one
+    batched forward of the rollout's policy after the rollout. ppo2 keeps each step's own
+    ``neglogp``: the same policy, to rounding, without a log-softmax in the per-step loop."""
+    logits = mlp_forward(state.net.policy, obs.transpose(0, 1))[-1]  # [K, T, n]
+    taken = categorical_log_probs(logits).gather(-1, actions.T[..., None])[..., 0]
+    return taken.T

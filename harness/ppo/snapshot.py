@@ -13,6 +13,7 @@ per agent, not per pack, so a resume may pack runs differently.
 
 from __future__ import annotations
 
+import io
 import pickle
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,15 +94,23 @@ def restore(state: PackState, snapshots: list[AgentSnapshot]) -> np.ndarray:
 
 
 def env_state(env: Any) -> bytes:
-    """An unwrapped env's complete state: MuJoCo's ``MjData`` and the env's generator, or
-    the whole env for other envs that pickle."""
+    """An unwrapped env's complete state: MuJoCo's ``MjData`` and the env's generator, or the
+    attributes of any other env, when they pickle (classic control's state arrays and
+    ``np_random``).
+
+    Not ``pickle.dumps(env)``: gymnasium's ``EzPickle`` envs (Box2D's, MuJoCo's) pickle as
+    their constructor arguments, which would restore a new env instead of this one's state
+    (Box2D's worlds do not pickle: ``SnapshotUnsupported``). References to the env itself
+    among its attributes (a helper object that holds it) come back as the live env."""
     if isinstance(getattr(env, "data", None), mujoco.MjData):
         return pickle.dumps(("mujoco", env.data, env.np_random.bit_generator.state))
+    buffer = io.BytesIO()
     try:
-        return pickle.dumps(("pickle", env))
+        _EnvPickler(buffer, env).dump(vars(env))
     except Exception as e:  # any pickling failure means: cannot checkpoint this env
         raise SnapshotUnsupported(f"{type(env).__name__}: its state cannot be saved "
                                   f"({type(e).__name__}: {e})") from None
+    return pickle.dumps(("attributes", buffer.getvalue()))
 
 
 def load_env_state(env: Any, blob: bytes) -> None:
@@ -112,4 +121,28 @@ def load_env_state(env: Any, blob: bytes) -> None:
         mujoco.mj_copyData(env.data, env.model, data)
         env.np_random.bit_generator.state = rng
     else:
-        env.__dict__.update(saved[0].__dict__)
+        env.__dict__.update(_EnvUnpickler(io.BytesIO(saved[0]), env).load())
+
+
+class _EnvPickler(pickle.Pickler):
+    """Pickles the env itself as a reference (``persistent_id``), not as a copy."""
+
+    def __init__(self, file: io.BytesIO, env: Any) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.env = env
+
+    def persistent_id(self, obj: Any) -> str | None:
+        return "env" if obj is self.env else None
+
+
+class _EnvUnpickler(pickle.Unpickler):
+    """Reads ``_EnvPickler``'s output, resolving the env reference to ``env``."""
+
+    def __init__(self, file: io.BytesIO, env: Any) -> None:
+        super().__init__(file)
+        self.env = env
+
+    def persistent_load(self, pid: Any) -> Any:
+        if pid != "env":
+            raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+        return self.env

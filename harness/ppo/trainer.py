@@ -139,7 +139,8 @@ def _init_state(specs: Sequence[AgentSpec]) -> PackState:
                   gamma=[c.gamma for c in cfgs])
     # One generator per agent, seeded by its run alone: init, action noise, minibatch order.
     generators = [torch.Generator().manual_seed(s.seed) for s in specs]
-    net = init_actor_critic(generators, env.obs_dim, env.act_dim, cfgs[0].hidden_sizes)
+    net = init_actor_critic(generators, env.obs_dim, env.act_dim, cfgs[0].hidden_sizes,
+                            discrete=env.discrete)
     return PackState.create(env, net, generators, hyper_tensors(cfgs), cfgs[0])
 
 

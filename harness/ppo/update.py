@@ -10,10 +10,20 @@ through them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
-from harness.ppo.networks import gaussian_entropy, mlp_backward, mlp_forward, noise_log_prob
+from harness.ppo.networks import (
+    ActorCritic,
+    categorical_entropy,
+    categorical_log_probs,
+    gaussian_entropy,
+    mlp_backward,
+    mlp_forward,
+    noise_log_prob,
+)
 from harness.ppo.objectives import explained_variance, policy_loss, value_loss_per_agent
 from harness.ppo.optim import adam_step, clip_grad_norm
 from harness.ppo.pack import PackState
@@ -62,10 +72,8 @@ def minibatch_gradient(state: PackState, mb: dict[str, Tensor]) -> dict[str, Ten
     pg - ent_coef*H + 0.5*vf_coef*vf); returns the per-agent ``[K]`` diagnostics."""
     hyper, net = state.hyper, state.net
     policy_acts, value_acts = mlp_forward(net.policy, mb["obs"]), mlp_forward(net.value, mb["obs"])
-    inv_std = torch.exp(-net.log_std)
-    z = (mb["actions"] - policy_acts[-1]) * inv_std  # the action's noise, [K, B, A]
-    log_probs = noise_log_prob(z, net.log_std)
-    entropy = gaussian_entropy(net.log_std)[:, 0]
+    head = _categorical_head if net.discrete else _gaussian_head
+    log_probs, entropy, head_backward = head(net, policy_acts[-1], mb["actions"])
     adv = mb["advantages"]
     # ppo2 normalises per minibatch with numpy's std (ddof=0); CleanRL uses ddof=1.
     normed = (adv - adv.mean(1, keepdim=True)) / (adv.std(1, keepdim=True, correction=0) + 1e-8)
@@ -75,13 +83,59 @@ def minibatch_gradient(state: PackState, mb: dict[str, Tensor]) -> dict[str, Ten
     v_loss, v_plain, v_clip_fraction, d_values = value_loss_per_agent(
         value_acts[-1][..., 0], mb["values"], mb["returns"], codes=hyper.value_code,
         clip_eps=hyper.vf_clip_eps)
-    # d log_prob / d mean = z / std; d log_prob / d log_std = z^2 - 1; dH / d log_std = 1.
-    d_log_probs = d_log_probs[..., None]
-    mlp_backward(net.policy, policy_acts, d_log_probs * z * inv_std, net.policy_grad)
-    torch.sum(d_log_probs * (z * z - 1), 1, keepdim=True, out=net.log_std_grad)
-    net.log_std_grad.sub_(hyper.ent_coef[:, None, None])
+    mlp_backward(net.policy, policy_acts, head_backward(d_log_probs, hyper.ent_coef),
+                 net.policy_grad)
     mlp_backward(net.value, value_acts, (0.5 * hyper.vf_coef[:, None] * d_values)[..., None],
                  net.value_grad)
     return {"value_loss": v_loss, "value_loss_unclipped": v_plain,
             "value_clip_fraction": v_clip_fraction, "policy_loss": pg_loss,
             "clip_fraction": clip_fraction, "approx_kl": approx_kl, "entropy": entropy}
+
+
+HeadBackward = Callable[[Tensor, Tensor], Tensor]
+"""``(d loss / d log_probs [K, B], ent_coef [K]) -> d loss / d head output [K, B, A]`` of the
+loss ``pg - ent_coef * H``; writes any gradient of the head's own parameters (the log-std)."""
+
+
+def _gaussian_head(net: ActorCritic, mean: Tensor,
+                   actions: Tensor) -> tuple[Tensor, Tensor, HeadBackward]:
+    """Log-probs ``[K, B]`` of ``actions [K, B, A]`` under N(mean, std^2), the entropy ``[K]``
+    (state-independent) and the backward pass through both."""
+    inv_std = torch.exp(-net.log_std)
+    z = (actions - mean) * inv_std  # the action's noise, [K, B, A]
+    log_probs = noise_log_prob(z, net.log_std)
+    entropy = gaussian_entropy(net.log_std)[:, 0]
+
+    def backward(d_log_probs: Tensor, ent_coef: Tensor) -> Tensor:
+        # d log_prob / d mean = z / std; d log_prob / d log_std = z^2 - 1; dH / d log_std = 1.
+        d_log_probs = d_log_probs[..., None]
+        torch.sum(d_log_probs * (z * z - 1), 1, keepdim=True, out=net.log_std_grad)
+        net.log_std_grad.sub_(ent_coef[:, None, None])
+        return d_log_probs * z * inv_std
+
+    return log_probs, entropy, backward
+
+
+def _categorical_head(net: ActorCritic, logits: Tensor,
+                      actions: Tensor) -> tuple[Tensor, Tensor, HeadBackward]:
+    """Log-probs ``[K, B]`` of the action indices ``actions [K, B]`` under softmax(logits), the
+    entropy averaged over the minibatch ``[K]`` (ppo2 ``reduce_mean(pd.entropy())``) and the
+    backward pass through both."""
+    all_log_probs = categorical_log_probs(logits)  # [K, B, n]
+    # torch.softmax works row by row, like log_softmax; exp() of the whole [K, B, n] tensor may
+    # round its scalar tail apart from its vector body, and the tail falls on other agents'
+    # rows in other packs (networks.ALIGN)
+    probs = torch.softmax(logits, -1)
+    taken = actions[..., None]
+    log_probs = all_log_probs.gather(-1, taken)[..., 0]
+    entropies = categorical_entropy(probs, all_log_probs)  # [K, B]
+
+    def backward(d_log_probs: Tensor, ent_coef: Tensor) -> Tensor:
+        # d log p_a / d logits = onehot(a) - p; dH / d logits = -p (log p + H), and the loss
+        # has -ent_coef * mean_b H_b.
+        d_log_probs = d_log_probs[..., None]
+        d_logits = (ent_coef[:, None, None] / logits.shape[1]) * probs * (
+            all_log_probs + entropies[..., None]) - d_log_probs * probs
+        return d_logits.scatter_add_(-1, taken, d_log_probs)
+
+    return log_probs, entropies.mean(1), backward

@@ -166,7 +166,8 @@ def _env_problem(env_id: str) -> str | None:
     first MuJoCo env, which imports MuJoCo; no torch) is what finds a missing dependency
     (Box2D) and the spaces before any worker starts."""
     import gymnasium as gym
-    import numpy as np
+
+    from harness.ppo.envs import spaces_problem
 
     try:
         env = gym.make(env_id, disable_env_checker=True)
@@ -174,15 +175,9 @@ def _env_problem(env_id: str) -> str | None:
         return f"needs a package that is not installed: {first_line(e)}"
     except Exception as e:  # whatever a third-party constructor raises, as one line
         return f"cannot be created ({type(e).__name__}: {first_line(e)})"
-    action, observation = env.action_space, env.observation_space
+    problem = spaces_problem(env)
     env.close()
-    if not (isinstance(action, gym.spaces.Box) and np.issubdtype(action.dtype, np.floating)):
-        return (f"has a {action} action space; the harness trains Gaussian PPO policies, for "
-                "continuous (Box) action spaces only, e.g. Hopper-v5 or Pendulum-v1")
-    if not isinstance(observation, gym.spaces.Box):
-        return (f"has a {observation} observation space; the harness needs a Box "
-                "(an array of numbers)")
-    return None
+    return problem
 
 
 def first_line(error: Exception) -> str:
