@@ -114,9 +114,11 @@ def test_dry_run_prints_the_matrix_and_env_steps_and_trains_nothing(tmp_path):
     assert lines[5].split() == ["InvertedPendulum-v5__value_clip-none__s0__" +
                                 lines[5].split()[0][-8:], "InvertedPendulum-v5", "0",
                                 "value_clip=none", "pending"]
-    # then the expected wall time per env and in total (rates from the tests' cache)
+    # then what 2 runs per arm cannot give, and the expected wall time per env and in total
+    # (rates from the tests' cache)
+    assert lines[13].startswith("note: 2 runs per arm and env: P(X>Y) gets no interval")
     assert lines[-1].startswith("expected wall time: ")
-    assert len(lines) == 5 + 8 + 3 and not (tmp_path / "r").exists()
+    assert len(lines) == 5 + 8 + 4 and not (tmp_path / "r").exists()
     report = harness("report", path, "--results-dir", tmp_path / "r")
     assert report.returncode == 2 and report.stderr.startswith(
         f"error: {tmp_path / 'r' / 't'}: no finished runs of this experiment")
