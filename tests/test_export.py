@@ -6,12 +6,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from synthetic import make_experiment, write_results
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from harness.analysis.export import EPISODE_TAGS, UPDATE_TAGS, export_tensorboard
 from harness.analysis.report import experiment_results
+from harness.runs.schema import RUN_COLUMNS
 
 TESTS = Path(__file__).parent
 VARIANTS = {"value_clip=none": {"value_clip": "none"},
@@ -57,3 +59,24 @@ def test_export_without_results_is_one_line_exit_2(tmp_path):
     assert out.returncode == 2
     [line] = out.stderr.strip().splitlines()
     assert line.startswith("error: no finished runs in ")
+
+
+def test_evaluations_are_one_point_each_at_their_mean(tmp_path):
+    """An evals table written by hand for one run: two evaluations of two episodes."""
+    exp = make_experiment(VARIANTS, "value_clip=none", seeds=range(1))
+    write_results(tmp_path / "runs", exp, {v: 1.0 for v in VARIANTS}, n_episodes=30)
+    run_id = sorted(p.stem for p in (tmp_path / "runs" / "updates").glob("*.parquet"))[0]
+    first = pd.read_parquet(tmp_path / "runs" / "updates" / f"{run_id}.parquet").iloc[0]
+    evals = pd.DataFrame({"global_step": [100, 100, 200, 200], "evaluation": [0, 0, 1, 1],
+                          "episode": [0, 1, 0, 1], "episode_return": [1.0, 3.0, 5.0, 9.0],
+                          "episode_length": [10, 20, 30, 30]})
+    for column in reversed(RUN_COLUMNS):
+        evals.insert(0, column, first[column])
+    (tmp_path / "runs" / "evals").mkdir()
+    evals.to_parquet(tmp_path / "runs" / "evals" / f"{run_id}.parquet", index=False)
+    results = experiment_results(exp, tmp_path / "runs")
+    [run] = [d for d in export_tensorboard(results, tmp_path / "tb") if d.name == run_id]
+    events = EventAccumulator(str(run), size_guidance={"scalars": 0}).Reload()
+    assert [(e.step, e.value) for e in events.Scalars("eval/mean_reward")] == [(100, 2.0),
+                                                                                (200, 7.0)]
+    assert [e.value for e in events.Scalars("eval/mean_ep_length")] == [15.0, 30.0]

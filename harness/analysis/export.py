@@ -3,7 +3,9 @@
 CleanRL, SB3 and rl-zoo3 users read their runs in TensorBoard (or W&B's TensorBoard sync), so
 the tags follow CleanRL's ``ppo_continuous_action``: ``losses/*`` and ``charts/*`` against
 ``global_step``. Each update logs one point per scalar; each finished episode logs its raw
-return and length (``charts/episodic_return``, ``charts/episodic_length``), as CleanRL does.
+return and length (``charts/episodic_return``, ``charts/episodic_length``), as CleanRL does;
+each evaluation of the deterministic policy its mean return and length (``eval/mean_reward``,
+``eval/mean_ep_length``, as SB3's ``EvalCallback``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ UPDATE_TAGS = {  # updates column -> tag (CleanRL's names where it has one)
 }
 EPISODE_TAGS = {"episode_return": "charts/episodic_return",
                 "episode_length": "charts/episodic_length"}
+EVAL_TAGS = {"episode_return": "eval/mean_reward",  # SB3/rl-zoo3 EvalCallback's names
+             "episode_length": "eval/mean_ep_length"}
 
 
 def export_tensorboard(results: Results, out_dir: Path) -> list[Path]:
@@ -44,12 +48,16 @@ def export_tensorboard(results: Results, out_dir: Path) -> list[Path]:
                           "pip install -e '.[export]'") from None
     written = []
     episodes = dict(tuple(results.episodes.groupby("run_id", sort=True)))
+    # one point per evaluation: the mean over its episodes, at the steps trained before it
+    evals = dict(tuple(results.evals.groupby(["run_id", "global_step"], as_index=False)
+                       [list(EVAL_TAGS)].mean().groupby("run_id", sort=True)))
     for run_id, updates in results.updates.groupby("run_id", sort=True):
         run_dir = Path(out_dir) / str(run_id)
         with SummaryWriter(str(run_dir)) as writer:
             writer.add_text("run", _description(updates.iloc[0]), 0)
             _scalars(writer, updates, UPDATE_TAGS)
             _scalars(writer, episodes.get(run_id, pd.DataFrame()), EPISODE_TAGS)
+            _scalars(writer, evals.get(run_id, pd.DataFrame()), EVAL_TAGS)
         written.append(run_dir)
     return written
 
