@@ -171,3 +171,19 @@ def test_looked_runs_by_hand():
         {"runs_per_arm": 3, "comparisons": [{"variant": "b", "control": "c"}]}]}
     assert sequential.looked_runs(record, [7, 8, 9, 10]) == {
         ("a", 7), ("a", 8), ("b", 7), ("b", 8), ("b", 9), ("c", 7), ("c", 8), ("c", 9)}
+
+
+def test_the_report_says_an_unfinished_study_is_not_finished():
+    from harness.analysis.markdown import _sequential
+
+    comparison = {"variant": "a", "control": "c", "rel_diff": -0.1, "p_holm": 0.2,
+                  "p_tost_holm": 0.6, "verdict": "inconclusive"}
+    record = {"looks": [{"look": 1, "runs_per_arm": 10, "level": 0.0001,
+                         "comparisons": [comparison]}],
+              "stopped": "running", "undecided": [["a", "c"]]}
+    text = "\n".join(_sequential(record))
+    assert "The study is not finished: the comparisons still undecided (a vs c)" in text
+    assert "stopped because" not in text
+    done = {**record, "stopped": "the largest number of seeds is reached", "undecided": []}
+    assert "The study stopped because the largest number of seeds is reached." in "\n".join(
+        _sequential(done))

@@ -315,11 +315,16 @@ def _sequential(record: dict | None) -> list[str]:
                           "Holm p": c["p_holm"], "equivalence Holm p": c["p_tost_holm"],
                           "verdict": c["verdict"]}
                          for look in record["looks"] for c in look["comparisons"]])
+    undecided = ", ".join(f"{v} vs {c}" for v, c in record.get("undecided", []))
+    where = (f"The study stopped because {record['stopped']}." if record["stopped"] != "running"
+             else "The study is not finished: the comparisons still undecided "
+             f"({undecided}) get more runs at the next look, which `harness run` trains; "
+             "until then their verdict is the last look's `inconclusive`.")
     return ["## Sequential design", "",
             "The primary comparisons were looked at after each number of runs below, each look "
             "testing at its share of alpha (O'Brien-Fleming-type spending, the shares summing "
             "to alpha); a decided comparison got no more runs, and its verdict is the one the "
-            f"claims use. The study stopped because {record['stopped']}.", "", table(rows)]
+            f"claims use. {where}", "", table(rows)]
 
 
 def _provenance(sessions: Sequence[dict]) -> list[str]:
