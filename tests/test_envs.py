@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from harness.ppo.envs import PackEnv, RunningMeanStd
+from harness.ppo.envs import PackEnv, RunningMeanStd, make_env
 
 
 def pack(n=2, env_id="Pendulum-v1", **kw):
@@ -127,3 +127,15 @@ def test_discrete_indices_count_from_the_spaces_first_action():
 def test_unsupported_spaces_are_refused_in_one_line():
     with pytest.raises(ValueError, match=r"^FrozenLake-v1 has a Discrete\(16\) observation space"):
         pack(1, "FrozenLake-v1")
+
+
+def test_gymnasiums_settotalmass_deprecation_is_not_printed(capfd):
+    """HalfCheetah-v5's XML uses a deprecated MuJoCo attribute; the warning said nothing a
+    user could act on, on every env made. MuJoCo's own warning handler is back afterwards."""
+    import mujoco
+
+    before = mujoco.get_mju_user_warning()
+    make_env("HalfCheetah-v5").close()
+    out, err = capfd.readouterr()
+    assert "settotalmass" not in out + err
+    assert mujoco.get_mju_user_warning() is before

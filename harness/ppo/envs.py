@@ -11,6 +11,7 @@ ppo2 does for its Gaussian policy) or ``Discrete`` (an index, passed as it is).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +25,37 @@ CLIP = 10.0  # VecNormalize clipob / cliprew
 EPS = 1e-8  # VecNormalize epsilon
 
 
+MUTED_MUJOCO_WARNINGS = ("compiler attribute 'settotalmass' is deprecated",)
+"""MuJoCo warnings about Gymnasium's own model files that a user cannot act on: HalfCheetah-v5's
+XML sets ``settotalmass``, deprecated in MuJoCo 3.3, and MuJoCo printed it for every env made
+(every worker, every validation)."""
+
+
+def make_env(env_id: str, **kwargs: Any) -> gym.Env:
+    """``gym.make(env_id, **kwargs)`` without the env checker and without the MuJoCo warnings
+    in ``MUTED_MUJOCO_WARNINGS``; any other MuJoCo warning is printed as MuJoCo would."""
+    try:
+        import mujoco
+    except ImportError:  # not a MuJoCo install: nothing to mute
+        return gym.make(env_id, disable_env_checker=True, **kwargs)
+    previous = mujoco.get_mju_user_warning()
+
+    def warn(message: str) -> None:
+        if not message.startswith(MUTED_MUJOCO_WARNINGS):
+            print(f"WARNING: {message}", file=sys.stderr, flush=True)
+
+    mujoco.set_mju_user_warning(warn)
+    try:
+        return gym.make(env_id, disable_env_checker=True, **kwargs)
+    finally:
+        mujoco.set_mju_user_warning(previous)
+
+
 def make_envs(env_id: str, n: int, **kwargs: Any) -> tuple[list[Any], int | None]:
     """``n`` unwrapped instances of ``env_id`` (``kwargs`` go to ``gym.make``) and its time
     limit (None if it has none). The unwrapped env skips wrapper overhead, so callers count
     steps against the time limit themselves."""
-    made = [gym.make(env_id, disable_env_checker=True, **kwargs) for _ in range(n)]
+    made = [make_env(env_id, **kwargs) for _ in range(n)]
     return [e.unwrapped for e in made], made[0].spec.max_episode_steps if made[0].spec else None
 
 

@@ -167,10 +167,10 @@ def _env_problem(env_id: str) -> str | None:
     (Box2D) and the spaces before any worker starts."""
     import gymnasium as gym
 
-    from harness.ppo.envs import spaces_problem
+    from harness.ppo.envs import make_env, spaces_problem
 
     try:
-        env = gym.make(env_id, disable_env_checker=True)
+        env = make_env(env_id)
     except (ImportError, gym.error.DependencyNotInstalled) as e:
         return f"needs a package that is not installed: {first_line(e)}"
     except Exception as e:  # whatever a third-party constructor raises, as one line
