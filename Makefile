@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 EXP ?= experiments/ablation.yaml
 JOBS ?=
-PUBLISHED := ablation baselines_vs_unclipped
+PUBLISHED := ablation baselines_vs_unclipped eps_sweep reward_scale
 JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS),)
 
 .PHONY: setup test lint ablation report reproduce bench clean
