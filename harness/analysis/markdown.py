@@ -12,6 +12,7 @@ import pandas as pd
 from harness.analysis.claims import Claim
 from harness.analysis.load import Results, read_sequential, read_sessions
 from harness.analysis.published import PUBLISHED_STEPS, REFERENCE_RETURNS
+from harness.analysis.sequential import looked_runs
 from harness.analysis.tables import AUDIT_COLUMNS, COMPARISON_COLUMNS, resolved_configs
 from harness.runs.spec import AnalysisSettings, Experiment
 
@@ -73,7 +74,7 @@ def render(exp: Experiment, exp_dir: Path, results: Results, *, final: pd.DataFr
          "([summary_auc.csv](summary_auc.csv)); compared as metric `auc` above.", "",
          table(auc)],
         _references(exp, summary, baselines),
-        _failures(exp, results),
+        _failures(exp, results, read_sequential(exp_dir)),
         _provenance(read_sessions(exp_dir)),
     ]
     return "\n\n".join("\n".join(s) for s in sections if s) + "\n"
@@ -284,11 +285,15 @@ def _pm(mean: float | None, std: float | None) -> str:
     return "–" if mean is None else f"{mean:.2f} ± {std:.2f}"
 
 
-def _failures(exp: Experiment, results: Results) -> list[str]:
+def _failures(exp: Experiment, results: Results, record: dict | None) -> list[str]:
+    """Failed runs, and the runs expected but missing: every run of a fixed design, those its
+    looks analysed for a sequential one (seeds no look asked for are not missing)."""
     found = set(zip(results.updates["env_id"], results.updates["variant"],
                     results.updates["seed"], strict=True))
+    expected = (looked_runs(record, exp.seeds) if record
+                else {(v.label, s) for v in exp.variants for s in exp.seeds})
     missing = [f"{e} / {v.label} / seed {s}" for e in exp.envs for v in exp.variants
-               for s in exp.seeds if (e, v.label, s) not in found]
+               for s in exp.seeds if (v.label, s) in expected and (e, v.label, s) not in found]
     unevaluated = (sorted(set(results.updates["run_id"]) - set(results.evals["run_id"]))
                    if exp.analysis.eval_every is not None else [])
     if not missing and not results.failures and not unevaluated:
