@@ -189,3 +189,25 @@ def test_the_report_says_an_unfinished_study_is_not_finished():
     done = {**record, "stopped": "the largest number of seeds is reached", "undecided": []}
     assert "The study stopped because the largest number of seeds is reached." in "\n".join(
         _sequential(done))
+
+
+def test_missing_runs_of_a_sequential_study_are_those_its_looks_analysed():
+    """Hand-made: look 1 at 2 seeds of both arms, look 2 at 3 seeds; the table lacks
+    (a, seed 2) and (c, seed 1). Seeds 3-5 no look asked for are not missing."""
+    from synthetic import make_experiment
+
+    from harness.analysis.load import Results
+    from harness.analysis.markdown import _failures
+
+    exp = make_experiment({"c": {"value_clip": "none"}, "a": {"value_clip": "max"}}, "c",
+                          seeds=range(6))
+    have = [("a", 0), ("a", 1), ("c", 0), ("c", 2)]
+    updates = pd.DataFrame({"env_id": "Hopper-v5", "variant": [v for v, _ in have],
+                            "seed": [s for _, s in have], "run_id": [f"{v}{s}" for v, s in have]})
+    pair = [{"variant": "a", "control": "c"}]
+    record = {"looks": [{"runs_per_arm": 2, "comparisons": pair},
+                        {"runs_per_arm": 3, "comparisons": pair}]}
+    lines = _failures(exp, Results(updates, pd.DataFrame(), (), pd.DataFrame()), record)
+    assert [line for line in lines if line.startswith("- ")] == [
+        "- no results (failed or not run yet): Hopper-v5 / c / seed 1",
+        "- no results (failed or not run yet): Hopper-v5 / a / seed 2"]
