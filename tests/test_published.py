@@ -15,8 +15,8 @@ from harness.analysis.report import report_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
-PUBLISHED = ("ablation", "baselines_vs_unclipped")
-ANSWER = ("baselines_vs_unclipped",)
+PUBLISHED = ("ablation", "baselines_vs_unclipped", "reward_scale")
+ANSWER = ("baselines_vs_unclipped", "reward_scale")
 """The studies the README's answer is written from, in the order claims are taken."""
 
 

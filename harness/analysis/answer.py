@@ -30,9 +30,14 @@ def answer_table(claims: pd.DataFrame) -> str:
     for c in claims.itertuples():
         short = ", ".join(e.split("-v")[0] for e in c.envs)
         rows.append(f"| {c.claim} | **{c.verdict}** | {_estimate(c)} | "
-                    f"{c.runs} / {c.seeds_needed if c.seeds_needed > 0 else '–'} | {short} | "
+                    f"{c.runs} / {_to_decide(c)} | {short} | "
                     f"[{c.study}]({c.report}) |")
     return "\n".join(rows)
+
+
+def _to_decide(c) -> str:
+    """Runs per arm and env that would decide an inconclusive claim; a decided one needs none."""
+    return str(c.seeds_needed) if c.verdict == "inconclusive" and c.seeds_needed > 0 else "–"
 
 
 def _estimate(c) -> str:
