@@ -258,8 +258,9 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
     with contextlib.suppress(OSError, ValueError):  # not a sequential design, or no look yet
         record = json.loads((rdir.root / "sequential.json").read_text())
     asked = _asked(exp, record)
-    states = {s.run_id: "later" if rdir.state(s.run_id) == "pending" and
-              not asked(s.variant, s.seed) else rdir.state(s.run_id) for s in specs}
+    states = {s.run_id: rdir.state(s.run_id) for s in specs}  # reads each run's tables
+    states.update({s.run_id: "later" for s in specs
+                   if states[s.run_id] == "pending" and not asked(s.variant, s.seed)})
     columns = [*RUN_STATES, *(["later"] if exp.looks else [])]
     counts = {(e, v.label): dict.fromkeys(columns, 0) for e in exp.envs for v in exp.variants}
     for spec in specs:
