@@ -84,6 +84,15 @@ def spaces_problem(env: gym.Env) -> str | None:
     return None
 
 
+def env_actions(space: gym.Space, actions: np.ndarray) -> np.ndarray:
+    """What the envs take from a policy's ``actions``: ppo2 clips a Gaussian's samples to the
+    Box (CleanRL: ClipAction); a categorical's index is the action, counted from the space's
+    first one (gymnasium ``Discrete.start``)."""
+    if isinstance(space, gym.spaces.Discrete):
+        return actions + int(space.start)
+    return np.clip(actions, space.low, space.high)
+
+
 class RunningMeanStd:
     """Per-agent running mean/var of ``[K, *shape]`` samples (Baselines ``RunningMeanStd``)."""
 
@@ -137,14 +146,10 @@ class PackEnv:
             for env in self.envs:
                 env.close()
             raise ValueError(f"{env_id} {problem}")
-        space = self.envs[0].action_space
+        self.action_space = space = self.envs[0].action_space
         self.discrete = isinstance(space, gym.spaces.Discrete)
         # act_dim: the policy head's width, the action's dimensions or the number of actions
-        if self.discrete:
-            self.act_dim, self.action_start = int(space.n), int(space.start)
-        else:
-            self.action_low, self.action_high = space.low, space.high
-            self.act_dim = int(np.prod(space.shape))
+        self.act_dim = int(space.n) if self.discrete else int(np.prod(space.shape))
         self.obs_dim = int(np.prod(self.envs[0].observation_space.shape))
         self.stepper = make_stepper(self.envs, self.obs_dim)
         self.seeds = list(seeds)
@@ -167,11 +172,7 @@ class PackEnv:
     def step(self, actions: np.ndarray) -> StepResult:
         """Step every env with its action, ``[K, act_dim]`` float or ``[K]`` int indices of a
         ``Discrete`` space; ended episodes are reset immediately."""
-        # ppo2 clips a Gaussian's samples to the Box (CleanRL: ClipAction); a categorical's
-        # index is the action, counted from the space's first one (gymnasium Discrete.start).
-        actions = (actions + self.action_start if self.discrete
-                   else np.clip(actions, self.action_low, self.action_high))
-        raw, reward, terminated = self.stepper.step(actions)
+        raw, reward, terminated = self.stepper.step(env_actions(self.action_space, actions))
         self.ep_return += reward
         self.ep_length += 1
         # gymnasium's TimeLimit, which the unwrapped env lacks (its own step never truncates)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import gymnasium as gym
 import numpy as np
 
-from harness.ppo.envs import make_envs
+from harness.ppo.envs import env_actions, make_envs
 from harness.ppo.mjstep import make_stepper
 from harness.ppo.policy import FrozenPolicy
 
@@ -67,7 +66,7 @@ class EvalEnvs:
             acting = policy.select(active)
             finished = False
             while not finished:
-                raw, reward, terminated = stepper.step(self._env_actions(acting.act(raw)))
+                raw, reward, terminated = stepper.step(env_actions(self.space, acting.act(raw)))
                 if watch is not None:
                     watch()
                 ep_return[active] += reward
@@ -84,13 +83,6 @@ class EvalEnvs:
             keep = np.array([len(done[i]) < episodes for i in active], dtype=bool)
             active, raw = active[keep], raw[keep]
         return done
-
-    def _env_actions(self, actions: np.ndarray) -> np.ndarray:
-        """What the env takes, as ``PackEnv.step`` makes it: indices offset by the space's
-        start, or actions clipped to the Box."""
-        if isinstance(self.space, gym.spaces.Discrete):
-            return actions + int(self.space.start)
-        return np.clip(actions, self.space.low, self.space.high)
 
     def close(self) -> None:
         """Close every env."""
