@@ -18,13 +18,19 @@ OLD = torch.zeros(5)
 VALUES = [0.2, 0.5, -0.5, 1.0, -1.0]
 RETURNS = torch.tensor([1.0, 1.0, 1.0, 2.0, 0.0])
 # (v-R)^2 = .64 .25 2.25 1 1 ; v_clip = .2 .5 -.5 .5 -.5 ; (v_clip-R)^2 = .64 .25 2.25 2.25 .25
-EXPECTED = {"none": (5.14 / 5, 0.0), "max": (6.39 / 5, 0.4), "clipped": (5.64 / 5, 0.4)}
+# v-R = -.8 -.5 -1.5 -1 -1 ; v_clip-R = -.8 -.5 -1.5 -1.5 -.5 ; max of these, squared:
+# .64 .25 2.25 1 .25 (max_signed keeps the plain branch beyond +eps, the clipped one beyond -eps)
+EXPECTED = {"none": (5.14 / 5, 0.0), "max": (6.39 / 5, 0.4), "clipped": (5.64 / 5, 0.4),
+            "max_signed": (4.39 / 5, 0.4)}
 # d loss / d v for the max form: beyond +eps the clipped (constant) branch wins -> 0;
 # beyond -eps the plain branch wins -> 2(v-R)/n.
 EXPECTED_MAX_GRAD = [2 * (0.2 - 1) / 5, 2 * (0.5 - 1) / 5, 2 * (-0.5 - 1) / 5, 0.0, -2 / 5]
+# max_signed: the mirror image: full gradient beyond +eps, none beyond -eps.
+EXPECTED_SIGNED_GRAD = [2 * (0.2 - 1) / 5, 2 * (0.5 - 1) / 5, 2 * (-0.5 - 1) / 5, -2 / 5, 0.0]
+MODES = ["none", "max", "clipped", "max_signed"]
 
 
-@pytest.mark.parametrize("mode", ["none", "max", "clipped"])
+@pytest.mark.parametrize("mode", MODES)
 def test_value_loss_hand_computed(mode):
     loss, frac = value_loss(torch.tensor(VALUES), OLD, RETURNS, mode=mode, clip_eps=0.5)
     assert loss.item() == pytest.approx(EXPECTED[mode][0], abs=1e-6)
@@ -38,10 +44,10 @@ def test_value_loss_max_gradient_zero_beyond_eps_on_clipped_branch():
     assert values.grad[3].item() == 0.0
 
 
-@pytest.mark.parametrize("mode", ["none", "max", "clipped"])
+@pytest.mark.parametrize("mode", MODES)
 def test_returned_value_gradient_is_autograds(mode):
     # The trainer uses the returned gradient instead of autograd (harness/ppo/update.py).
-    codes = {"none": 0, "max": 1, "clipped": 2}
+    codes = {m: i for i, m in enumerate(MODES)}
     values = torch.tensor([VALUES], requires_grad=True)
     eps = torch.tensor([math.inf if mode == "none" else 0.5])
     loss, _, _, grad = value_loss_per_agent(values, OLD[None], RETURNS[None],
@@ -50,6 +56,26 @@ def test_returned_value_gradient_is_autograds(mode):
     assert torch.allclose(grad, values.grad, atol=1e-7)
     if mode == "max":
         assert grad[0].tolist() == pytest.approx(EXPECTED_MAX_GRAD, abs=1e-6)
+    if mode == "max_signed":
+        assert grad[0].tolist() == pytest.approx(EXPECTED_SIGNED_GRAD, abs=1e-6)
+
+
+def test_max_signed_is_engstroms_expression():
+    """Random cases against the released code's own form, ``ch.max(vs - val_targ, vs_clipped -
+    val_targ).pow(2).mean()`` (implementation-matters/code-for-paper, ``value_loss_gae``), loss
+    and gradient; and it differs from ppo2's ``max`` of the squares."""
+    gen = torch.Generator().manual_seed(0)
+    v, old, ret = (torch.randn(4096, generator=gen) for _ in range(3))
+    theirs_v = v.clone().requires_grad_()
+    clipped = old + torch.clamp(theirs_v - old, -0.2, 0.2)
+    theirs = torch.max(theirs_v - ret, clipped - ret).pow(2).mean()
+    theirs.backward()
+    ours_v = v.clone().requires_grad_()
+    ours, _ = value_loss(ours_v, old, ret, mode="max_signed", clip_eps=0.2)
+    ours.backward()
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-6)
+    assert torch.allclose(ours_v.grad, theirs_v.grad, atol=1e-9)
+    assert ours.item() < value_loss(v, old, ret, mode="max", clip_eps=0.2)[0].item()
 
 
 def test_value_loss_clipped_mode_gradient_zero_outside_band():

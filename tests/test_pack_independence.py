@@ -34,7 +34,8 @@ ENV_CASES = {
     "CartPole-v1": {"num_steps": 60, "num_minibatches": 6},
 }
 MATES = [{"value_clip": "none"}, {"value_clip": "clipped", "vf_clip_eps": 1.0},
-         {"normalize_reward": False, "learning_rate": 1e-3}, {"ent_coef": 0.01, "gamma": 0.95}]
+         {"normalize_reward": False, "learning_rate": 1e-3}, {"ent_coef": 0.01, "gamma": 0.95},
+         {"value_clip": "max_signed", "vf_clip_eps": 0.5}]
 """Pack-mates cycle through these settings (and differ in seed)."""
 
 

@@ -20,6 +20,7 @@ VARIANTS = [
     {"value_clip": "max", "vf_clip_eps": 0.2, "ent_coef": 0.01},
     {"value_clip": "clipped", "vf_clip_eps": 0.1, "clip_coef": 0.1, "vf_coef": 1.0},
     {"value_clip": "max", "vf_clip_eps": 0.3, "norm_adv": False, "ent_coef": 0.5},
+    {"value_clip": "max_signed", "vf_clip_eps": 0.1},
 ]
 ENVS = ["Hopper-v5", "Acrobot-v1"]
 """A Gaussian policy, and a categorical one of three actions."""

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-VALUE_CLIP_MODES = ("none", "max", "clipped")
+VALUE_CLIP_MODES = ("none", "max", "clipped", "max_signed")
 TRUNCATION_MODES = ("terminal", "bootstrap")
 
 
@@ -41,7 +41,8 @@ class PPOConfig:
     clip_coef: float = 0.2
     """Policy ratio clip epsilon (ppo2 ``cliprange``)."""
     value_clip: str = "max"
-    """Value-function clipping: none | max (Baselines/TorchRL) | clipped (SB3 ``clip_range_vf``)."""
+    """Value-function clipping: none | max (Baselines/TorchRL) | clipped (SB3 ``clip_range_vf``) |
+    max_signed (Engstrom et al.'s released code: the max of the signed residuals, squared)."""
     vf_clip_eps: float = 0.2
     """Value clip range in value units; ppo2 reuses ``cliprange`` (0.2). Ignored when none."""
     ent_coef: float = 0.0

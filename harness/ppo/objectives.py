@@ -25,8 +25,10 @@ def value_loss(values: Tensor, old_values: Tensor, returns: Tensor, *, mode: str
     """Value loss and clip fraction, averaged over all elements.
 
     ``none``: (v-R)^2; ``max``: max((v-R)^2, (v_clip-R)^2) (ppo2, TorchRL ``clip_value``);
-    ``clipped``: (v_clip-R)^2 (SB3 ``clip_range_vf``); ``v_clip = old + clamp(v-old, -eps, eps)``.
-    No 0.5 factor: the trainer applies ppo2's ``0.5 * vf_coef`` outside.
+    ``clipped``: (v_clip-R)^2 (SB3 ``clip_range_vf``); ``max_signed``: max(v-R, v_clip-R)^2
+    (Engstrom et al. 2020's code-for-paper ``steps.py value_loss_gae``, which takes the max
+    before squaring); ``v_clip = old + clamp(v-old, -eps, eps)``. No 0.5 factor: the trainer
+    applies ppo2's ``0.5 * vf_coef`` outside.
     """
     code = mode_code(mode)
     if code and not clip_eps > 0:
@@ -46,13 +48,16 @@ def value_loss_elements(values: Tensor, old_values: Tensor, returns: Tensor, *, 
     is strictly larger, and there it is constant (beyond eps) or equal to the plain one, so its
     gradient is ppo2's: zero where the clipped branch wins. ``torch.where`` routes autograd the
     same way, so the returned gradient is autograd's (``tests/test_update.py`` checks it).
+    ``max_signed`` takes the clipped branch where its signed residual is strictly larger, i.e.
+    only where v fell more than eps below old: it slows decreases of v and never increases.
     """
     delta = values - old_values
     err_plain = values - returns
     err_clipped = old_values + torch.clamp(delta, -clip_eps, clip_eps) - returns
     loss_plain, loss_clipped = err_plain**2, err_clipped**2
     clipped = delta.abs() > clip_eps
-    plain = (code == 0) | ((code == 1) & (loss_plain >= loss_clipped))
+    plain = ((code == 0) | ((code == 1) & (loss_plain >= loss_clipped))
+             | ((code == 3) & (err_plain >= err_clipped)))
     loss = torch.where(plain, loss_plain, loss_clipped)
     # clamp passes the gradient inside [-eps, eps] only
     grad = 2 * torch.where(plain, err_plain, torch.where(clipped, 0.0, err_clipped))
