@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 PUBLISHED = ("ablation", "baselines_vs_unclipped", "eps_sweep", "reward_scale")
 ANSWER = ("eps_sweep", "reward_scale", "baselines_vs_unclipped")
-"""The studies the README's answer is written from, in the order claims are taken: the
-widest first, so C2 ("no evidence that clipping helps") is judged on every clipped variant."""
+"""The studies the README's answer is written from, the widest first: C2 and C3 come from the
+first that tests them, so C2 ("no evidence that clipping helps") is judged on every clipped
+variant; the other claims from the one with the most runs per arm."""
 
 
 @pytest.mark.slow
@@ -66,18 +67,18 @@ def test_answer_table_by_hand():
                                      "10 / 63 | Hopper, Walker2d | [s](r/report.md) |")
 
 
-def test_each_claim_comes_from_the_first_study_that_tests_it(tmp_path):
-    """Hand-made claims.csv files: C1 is tested by both studies (the first wins), C3 by the
-    second only, C4 by neither (shown from the first, not tested)."""
-    def study(name, verdicts, seeds):
+def test_each_claim_comes_from_the_study_with_most_evidence_for_it(tmp_path):
+    """Hand-made claims.csv files: C1 is tested by both studies on as many runs (the first
+    wins), C3 by the second only, C4 by neither (shown from the first, not tested)."""
+    def study(name, verdicts, seeds, n=0):
         root = tmp_path / "results" / name
-        (root / "report").mkdir(parents=True)
+        (root / "report").mkdir(parents=True, exist_ok=True)
         exp = {"name": name, "envs": ["Hopper-v5"], "seeds": list(range(seeds)),
                "total_steps": 2048, "ppo": {}, "variants": [], "control": "value_clip=none",
                "axes": []}
         (root / "manifest.json").write_text(json.dumps({"experiment": exp}))
         pd.DataFrame([{"claim": c, "verdict": v, "metric": "final", "rel_diff": math.nan,
-                       "rel_ci_low": math.nan, "rel_ci_high": math.nan, "n": 0,
+                       "rel_ci_low": math.nan, "rel_ci_high": math.nan, "n": n,
                        "seeds_needed": -1, "evidence": ""} for c, v in verdicts.items()]
                      ).to_csv(root / "report" / "claims.csv", index=False)
         return root
@@ -89,3 +90,16 @@ def test_each_claim_comes_from_the_first_study_that_tests_it(tmp_path):
         ["| C1", "**inconclusive**", "10 / –"], ["| C3", "**contradicted**", "20 / –"],
         ["| C4", "**not tested**", "10 / –"]]
     assert lines[1].endswith("[b](results/b/report/report.md) |")
+
+    # with more runs per arm in the second study, C1 and C4 come from it; C2 and C3 (about
+    # every clipped variant) still from the first, the widest
+    a = study("a", {"C1": "inconclusive", "C2": "inconclusive", "C3": "inconclusive",
+                    "C4": "not tested"}, 10, n=30)
+    b = study("b", {"C1": "supported", "C2": "supported", "C3": "not tested",
+                    "C4": "supported"}, 20, n=60)
+    lines = answer.block([a, b], tmp_path).splitlines()[3:-1]
+    assert [line.split(" | ")[:2] + [line.split(" | ")[-1]] for line in lines] == [
+        ["| C1", "**supported**", "[b](results/b/report/report.md) |"],
+        ["| C2", "**inconclusive**", "[a](results/a/report/report.md) |"],
+        ["| C3", "**inconclusive**", "[a](results/a/report/report.md) |"],
+        ["| C4", "**supported**", "[b](results/b/report/report.md) |"]]

@@ -2,9 +2,9 @@
 
 ``python -m harness.analysis.answer README.md results/<study> [results/<study> ...]`` replaces
 the README's block between ``BEGIN``/``END`` markers with one row per claim (verdict, estimate
-and interval, runs, envs, link to the report), each taken from the first study listed that
-tests it; ``tests/test_published.py`` checks the README's block equals what this writes, so
-the front page cannot drift from the data.
+and interval, runs, envs, link to the report), each taken from the study with the most
+evidence for it (``block``); ``tests/test_published.py`` checks the README's block equals
+what this writes, so the front page cannot drift from the data.
 """
 
 from __future__ import annotations
@@ -60,13 +60,22 @@ def study_claims(study: Path, readme_dir: Path) -> pd.DataFrame:
                          report=report.as_posix())
 
 
+BREADTH_CLAIMS = ("C2", "C3")
+"""Claims about every clipped variant or threshold: taken from the first study listed that tests
+them (list the widest first), since a narrower study with more seeds would judge C2 ("no
+evidence that clipping helps") on fewer forms of clipping."""
+
+
 def block(studies: Sequence[Path], readme_dir: Path) -> str:
-    """The README block: each claim from the first of ``studies`` that tests it (else from
-    the first study, saying ``not tested``)."""
+    """The README block: C2 and C3 from the first of ``studies`` that tests them, every other
+    claim from the study that tests it on the most runs per arm (``claims.csv`` ``n``; ties go
+    to the first listed); a claim no study tests is shown from the first, ``not tested``."""
     every = pd.concat([study_claims(s, readme_dir).assign(order=i)
                        for i, s in enumerate(studies)], ignore_index=True)
     tested = every["verdict"] != "not tested"
-    chosen = (every.assign(untested=~tested).sort_values(["untested", "order"], kind="stable")
+    depth = every["n"].where(~every["claim"].isin(BREADTH_CLAIMS), 0)
+    chosen = (every.assign(untested=~tested, depth=-depth)
+              .sort_values(["untested", "depth", "order"], kind="stable")
               .drop_duplicates("claim"))
     claims = every.loc[every["claim"].drop_duplicates().index, ["claim"]]  # first-seen order
     return "\n".join([BEGIN, answer_table(claims.merge(chosen, on="claim")), END])
