@@ -5,6 +5,7 @@ import math
 
 import pandas as pd
 import pytest
+import scipy.stats
 from synthetic import make_experiment
 
 from harness.analysis.claims import (
@@ -46,9 +47,9 @@ def row(variant, control, verdict, *, scope="all", family="primary", metric="fin
             "p_tost_holm": 0.5, "mde": 0.3, "seeds_needed": seeds, "log_se": se, "df": 50.0}
 
 
-def judge(exp, rows, stability=()):
+def judge(exp, rows, stability=(), level=None):
     claims = evaluate_claims(exp, pd.DataFrame(rows),
-                             pd.DataFrame(list(stability), columns=STABILITY_COLUMNS))
+                             pd.DataFrame(list(stability), columns=STABILITY_COLUMNS), level)
     return {c.id: c for c in claims}
 
 
@@ -176,6 +177,43 @@ def test_c4_wide_interaction_is_inconclusive_and_says_what_would_decide():
     claim = judge(exp, norm_rows((0.10, -0.2, 0.4), (0.0, -0.3, 0.3), se=0.15))["C4"]
     assert claim.verdict == "inconclusive" and claim.seeds_needed > 30
     assert any("to decide" in e for e in claim.evidence)
+
+
+LOOK_1 = 1.6e-6
+"""The first look's share of alpha in a {min: 10, max: 60, step: 10} design."""
+
+
+def test_c2_at_a_looks_level_is_judged_on_the_repeated_interval():
+    """Upper limits below +10% at alpha (supported) are not at the first look's share of alpha:
+    the claim waits, as the primary comparisons do; a large enough effect still decides."""
+    exp = make_experiment(SWEEP, NONE)
+    rows = [row(v, NONE, "worse", rel=(-0.2, -0.28, -0.11), se=0.07) for v in (B02, B10, SB3)]
+    assert judge(exp, rows)["C2"].verdict == "supported"
+    claim = judge(exp, rows, level=LOOK_1)["C2"]
+    assert claim.verdict == "inconclusive"
+    # the interval shown is the look's: log(0.8) +- t(1 - 1.6e-6, 50) * 0.07
+    half = scipy.stats.t.ppf(1 - LOOK_1, 50) * 0.07
+    assert claim.rel_ci_high == pytest.approx(math.expm1(math.log(0.8) + half))
+    assert any("99.9997% CI" in e for e in claim.evidence)
+    far = [row(v, NONE, "worse", rel=(-0.6, -0.62, -0.58), se=0.02) for v in (B02, B10, SB3)]
+    assert judge(exp, far, level=LOOK_1)["C2"].verdict == "supported"
+
+
+def test_c4_at_a_looks_level():
+    exp = make_experiment(NORM, NONE_T)
+    rows = norm_rows((math.expm1(0.18), 0.0, 0.4), (math.expm1(-0.18), -0.4, 0.0))
+    assert judge(exp, rows)["C4"].verdict == "supported"
+    claim = judge(exp, rows, level=1e-9)["C4"]
+    assert claim.verdict == "inconclusive" and claim.rel_ci_low < 0
+
+
+def test_c1_stability_at_a_looks_level():
+    exp = make_experiment(SWEEP, NONE, envs=("Hopper-v5", "Walker2d-v5"))
+    stab = stability_row(0.6, 0.4, 0.9, p=0.01)
+    assert judge(exp, [row(B02, NONE, "inconclusive")], [stab])["C1-stability"].verdict == \
+        "supported"
+    claim = judge(exp, [row(B02, NONE, "inconclusive")], [stab], level=LOOK_1)["C1-stability"]
+    assert claim.verdict == "inconclusive"
 
 
 def test_c4_not_tested_without_a_normalisation_axis():

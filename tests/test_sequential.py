@@ -66,6 +66,21 @@ def test_an_effect_at_the_margin_is_rarely_called_equivalent_over_all_looks(rho)
     assert (names == "equivalent").mean() <= ALPHA + MC
 
 
+def test_a_bound_re_read_at_every_look_holds_at_the_looks_levels():
+    """C2 ("no benefit of +margin") reads the upper limit of a 1 - 2 level interval at every
+    look (``claims.evaluate_claims``). With a true benefit of exactly +margin it must rarely
+    ever fall below +margin: at the looks' levels the union bound holds; at alpha each time it
+    would not."""
+    ratios = simulate(1 + MARGIN, 0.3, seed=5)
+
+    def ever_below(levels):
+        below = [r.interval(1 - 2 * lv)[1] < MARGIN for r, lv in zip(ratios, levels, strict=True)]
+        return np.any(below, axis=0).mean()
+
+    assert ever_below(sequential.look_levels(LOOKS, ALPHA)) <= ALPHA + MC
+    assert ever_below(np.full(len(LOOKS), ALPHA)) > ALPHA + MC
+
+
 def test_a_large_effect_stops_at_an_early_look():
     ratios = simulate(1.5, 0.2, seed=3)
     where, names = rates(ratios, sequential.look_levels(LOOKS, ALPHA))

@@ -45,7 +45,8 @@ class Claim:
     rel_diff: float = math.nan
     """The deciding estimate, relative (rho - 1; for C4 the ratio of the two clip effects)."""
     rel_ci_low: float = math.nan
-    """Its ``1 - 2 alpha`` interval (the one equivalence and one-sided bounds use)."""
+    """Its ``1 - 2 level`` interval (the one equivalence and one-sided bounds use); ``level`` is
+    alpha, or in a sequential design the last look's share of it (``evaluate_claims``)."""
     rel_ci_high: float = math.nan
     n: int = 0
     """Runs of the variant behind the estimate."""
@@ -130,24 +131,43 @@ MIN_THRESHOLDS, MIN_SPAN = 3, 10.0
 """C3 ("regardless of the threshold") needs this many eps values spanning this factor."""
 
 
-def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame,
-                    stability: pd.DataFrame) -> list[Claim]:
+def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.DataFrame,
+                    level: float | None = None) -> list[Claim]:
     """Verdicts on C1 (return and stability), C2, C3 and C4 from the primary family of
     ``comparisons`` (``tables.comparison_table``) and from ``stability``
-    (``stability.stability_table``)."""
+    (``stability.stability_table``, its interval at ``level``).
+
+    ``level`` is what the claims' own tests and intervals spend: alpha in a fixed design (the
+    default). A sequential design re-judges every claim at each look, so there it is the last
+    look's share of alpha, as for the primary comparisons: over the looks the shares sum to
+    alpha (union bound), and the intervals shown are repeated confidence intervals (Jennison &
+    Turnbull 1989), valid whichever look one reads. C1's verdicts are the looks' own.
+    """
     configs = resolved_configs(exp)
     settings = exp.analysis
+    level = settings.alpha if level is None else level
     primary = clip_effects(exp, comparisons)
     primary = primary[primary["family"] == "primary"]
+    if level != settings.alpha:
+        primary = _with_intervals(primary, level, len(exp.envs))
     baselines = primary[primary["variant"].isin(baselines_variants(exp))]
     return [
-        _claim("C1", _judge_c1(baselines, settings.alpha)),
-        _stability_claim(baselines, stability, settings),
-        _claim("C2", _judge_c2(primary, settings.margin, settings.alpha)),
+        _claim("C1", _judge_c1(baselines, level)),
+        _stability_claim(baselines, stability, settings, level),
+        _claim("C2", _judge_c2(primary, settings.margin, level)),
         _claim("C3", _judge_c3(primary[primary["variant"].map(
-            lambda v: configs[v].value_clip == "max").astype(bool)], configs, settings.alpha)),
-        _claim("C4", _judge_c4(primary, configs, exp)),
+            lambda v: configs[v].value_clip == "max").astype(bool)], configs, level)),
+        _claim("C4", _judge_c4(primary, configs, exp, level)),
     ]
+
+
+def _with_intervals(rows: pd.DataFrame, level: float, n_envs: int) -> pd.DataFrame:
+    """``rows`` with ``rel_ci_low``/``rel_ci_high`` at ``1 - 2 level`` instead of alpha."""
+    out = rows.copy()
+    for i, row in rows.iterrows():
+        out.loc[i, ["rel_ci_low", "rel_ci_high"]] = [
+            float(x) for x in _effect(row, n_envs).interval(1 - 2 * level)]
+    return out
 
 
 Judgement = tuple[str, list[str], "pd.Series | None"]
@@ -231,7 +251,8 @@ def _judge_c3(rows: pd.DataFrame, configs: dict[str, PPOConfig], alpha: float) -
     return "inconclusive", _lines(rows, alpha) + _undecided(undecided), _widest(rows)
 
 
-def _judge_c4(rows: pd.DataFrame, configs: dict[str, PPOConfig], exp: Experiment) -> Judgement:
+def _judge_c4(rows: pd.DataFrame, configs: dict[str, PPOConfig], exp: Experiment,
+              level: float) -> Judgement:
     """The interaction: CI of log(clip effect with reward normalisation) - log(without), per
     clip setting. Supported if one excludes 0 (Holm over the settings), contradicted if all
     lie within +-margin (two one-sided tests), else inconclusive. Comparing the two verdict
@@ -254,13 +275,14 @@ def _judge_c4(rows: pd.DataFrame, configs: dict[str, PPOConfig], exp: Experiment
     effects_ = [_interaction(s[True], s[False], len(exp.envs)) for s in both]
     p_holm = stats.holm(np.array([float(d.p_value()) for d in effects_]))
     p_tost = np.array([float(d.p_equivalence(a.margin)) for d in effects_])
-    rows_out = [_interaction_row(d, s[True], a) for d, s in zip(effects_, both, strict=True)]
+    rows_out = [_interaction_row(d, s[True], a, level)
+                for d, s in zip(effects_, both, strict=True)]
     lines = [_interaction_line(r, s, p, q) for r, s, p, q in
              zip(rows_out, both, p_holm, p_tost, strict=True)]
     decisive = int(np.nanargmin(p_holm)) if not np.isnan(p_holm).all() else 0
-    if (p_holm < a.alpha).any():
+    if (p_holm < level).any():
         return "supported", lines, rows_out[decisive]
-    if (p_tost < a.alpha).all():
+    if (p_tost < level).all():
         return "contradicted", lines, rows_out[decisive]
     return "inconclusive", lines + _undecided(pd.DataFrame(rows_out)), rows_out[decisive]
 
@@ -279,8 +301,9 @@ def _effect(row: pd.Series, n_envs: int) -> effects.Effect:
                           "linear" if linear else "log")
 
 
-def _interaction_row(d: effects.Effect, like: pd.Series, a: AnalysisSettings) -> pd.Series:
-    low, high = d.interval(1 - 2 * a.alpha)
+def _interaction_row(d: effects.Effect, like: pd.Series, a: AnalysisSettings,
+                     level: float) -> pd.Series:
+    low, high = d.interval(1 - 2 * level)
     seeds = d.seeds_needed(a.margin, a.alpha, a.power)
     return pd.Series({"metric": like["metric"], "rel_diff": float(d.to_report(d.estimate)),
                       "rel_ci_low": float(low), "rel_ci_high": float(high), "n": like["n"],
@@ -296,11 +319,11 @@ def _interaction_line(row: pd.Series, pair: dict[bool, pd.Series], p_holm: float
             f"{p_holm:.3g}; equivalence p {p_tost:.3g}")
 
 
-def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame,
-                     a: AnalysisSettings) -> Claim:
+def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame, a: AnalysisSettings,
+                     level: float) -> Claim:
     """C1's stability half on Baselines' setting at the primary scope: supported if either the
     spread across seeds is smaller or collapses are fewer, contradicted if either goes the
-    other way or the spread is equivalent within +-margin, each test at alpha / 2
+    other way or the spread is equivalent within +-margin, each test at level / 2
     (Bonferroni over the two senses)."""
     keys = set(zip(rows["scope"], rows["variant"], rows["control"], strict=True))
     found = stability[pd.Series([k in keys for k in zip(
@@ -310,7 +333,7 @@ def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame,
         return Claim("C1-stability", *STABILITY, NOT_TESTED,
                      ("needs value_clip=max, vf_clip_eps=0.2 and an unclipped variant",))
     r = found.iloc[0]
-    level = a.alpha / 2
+    level = level / 2
     spread = r.dispersion_ratio - 1
     fewer = r.collapses / r.n - r.control_collapses / r.control_n
     calmer = (r.dispersion_p < level and spread < 0) or (r.collapse_p < level and fewer < 0)
@@ -320,7 +343,7 @@ def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame,
                else "contradicted" if wilder or same else "inconclusive")
     evidence = [f"{r.variant} vs {r.control} [{r.scope}]: spread across seeds (mean absolute "
                 f"deviation from the median) ratio {r.dispersion_ratio:.2f}, "
-                f"{1 - a.alpha:.0%} CI "
+                f"{confidence(1 - 2 * level)} CI "
                 f"{_interval(r.dispersion_ci_low, r.dispersion_ci_high, '.2f')}, p "
                 f"{r.dispersion_p:.3g}, equivalence p {r.dispersion_p_tost:.3g}; collapses "
                 f"{r.collapses}/{r.n} vs {r.control_collapses}/{r.control_n} (Fisher p "
@@ -350,11 +373,16 @@ def _undecided(rows: pd.DataFrame) -> list[str]:
 
 def _lines(rows: pd.DataFrame, alpha: float) -> list[str]:
     return [f"{r.variant} vs {r.control} [{r.scope}, {r.metric}]: **{r.verdict}** (relative "
-            f"difference {r.rel_diff:+.1%}, {1 - 2 * alpha:.0%} CI "
+            f"difference {r.rel_diff:+.1%}, {confidence(1 - 2 * alpha)} CI "
             f"{_interval(r.rel_ci_low, r.rel_ci_high, '+.1%')}; Holm p {r.p_holm:.3g}, "
             f"equivalence Holm p {r.p_tost_holm:.3g}; P(X>Y) {r.prob_improvement:.2f}; "
             f"{r.n} runs; detectable now {r.mde:+.0%}; {r.seeds_needed} runs per arm and env "
             "resolve the margin)" for r in rows.itertuples()]
+
+
+def confidence(level: float) -> str:
+    """A confidence level as a percentage with the digits it needs: 90%, 99.9997%."""
+    return f"{100 * level:.6g}%"
 
 
 def _interval(low: float, high: float, fmt: str) -> str:

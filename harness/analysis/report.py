@@ -83,16 +83,17 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     comparisons = tables.comparison_table(scores, pairs, primary=claims.primary_pairs(exp),
                                           settings=exp.analysis, n_boot=n_boot, seed=seed)
     record = read_sequential(exp_dir) if exp.looks else None
+    level = record["looks"][-1]["level"] if record else None  # see claims.evaluate_claims
     if record:
         comparisons = sequential.with_decisions(comparisons, sequential.decisions(record))
     steadiness = stability.stability_table(scores[exp.analysis.metric],
                                            stability.collapses(results.updates), pairs,
-                                           exp.analysis)
+                                           exp.analysis, level)
     return ReportTables(results, scores,
                         tables.summary_table(scores["final"], n_boot=n_boot, seed=seed),
                         tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed),
                         comparisons, steadiness,
-                        claims.evaluate_claims(exp, comparisons, steadiness))
+                        claims.evaluate_claims(exp, comparisons, steadiness, level))
 
 
 def run_scores(exp: Experiment, results: Results) -> dict[str, pd.DataFrame]:

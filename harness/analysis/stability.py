@@ -78,9 +78,12 @@ def deviations(scores: np.ndarray) -> np.ndarray:
 
 
 def stability_table(scores: pd.DataFrame, runs: pd.DataFrame,
-                    pairs: Sequence[tuple[str, str]], settings: AnalysisSettings) -> pd.DataFrame:
+                    pairs: Sequence[tuple[str, str]], settings: AnalysisSettings,
+                    level: float | None = None) -> pd.DataFrame:
     """Per (variant, control) pair, per env and over all envs: the dispersion ratio with its
-    ``1 - alpha`` interval and tests, and the collapse counts with Fisher's p.
+    ``1 - level`` interval (``level``: alpha unless given; a sequential design passes the
+    last look's share, ``claims.evaluate_claims``) and tests, and the collapse counts with
+    Fisher's p.
 
     ``scores``: ``env_id``, ``variant``, ``score`` per run (the primary metric); ``runs``:
     ``collapses`` output.
@@ -93,15 +96,16 @@ def stability_table(scores: pd.DataFrame, runs: pd.DataFrame,
         cells = [e for e in envs if (e, variant) in by_cell and (e, control) in by_cell]
         scopes = [(e, [e]) for e in cells] + ([(ALL_ENVS, cells)] if len(cells) > 1 else [])
         for scope, members in scopes:
-            rows.append(_row(scope, variant, control, members, by_cell, fell, settings))
+            rows.append(_row(scope, variant, control, members, by_cell, fell, settings,
+                             settings.alpha if level is None else level))
     return pd.DataFrame(rows, columns=STABILITY_COLUMNS)
 
 
 def _row(scope: str, variant: str, control: str, envs: list[str], by_cell: dict,
-         fell: dict, settings: AnalysisSettings) -> dict:
+         fell: dict, settings: AnalysisSettings, level: float) -> dict:
     ratio = effects.log_ratio([deviations(by_cell[e, variant]) for e in envs],
                               [deviations(by_cell[e, control]) for e in envs])
-    low, high = ratio.interval(1 - settings.alpha)
+    low, high = ratio.interval(1 - level)
     x = np.concatenate([fell.get((e, variant), np.zeros(0, bool)) for e in envs])
     y = np.concatenate([fell.get((e, control), np.zeros(0, bool)) for e in envs])
     table = [[x.sum(), len(x) - x.sum()], [y.sum(), len(y) - y.sum()]]
