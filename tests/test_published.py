@@ -59,12 +59,14 @@ def test_the_readme_answer_is_the_published_claims_table():
 def test_answer_table_by_hand():
     claims = pd.DataFrame([{"claim": "C2", "verdict": "inconclusive", "metric": "final",
                             "rel_diff": -0.056, "rel_ci_low": -0.189, "rel_ci_high": 0.099,
-                            "n": 30, "seeds_needed": 63, "evidence": "...", "study": "s",
+                            "confidence": 0.9, "n": 30, "seeds_needed": 63, "evidence": "...",
+                            "study": "s",
                             "envs": ["Hopper-v5", "Walker2d-v5"], "runs": 10,
                             "report": "r/report.md"}])
     table = answer.answer_table(claims)
-    assert table.splitlines()[2] == ("| C2 | **inconclusive** | -5.6% [-18.9%, +9.9%] (final) | "
-                                     "10 / 63 | Hopper, Walker2d | [s](r/report.md) |")
+    assert table.splitlines()[2] == ("| C2 | **inconclusive** | -5.6% [-18.9%, +9.9%] "
+                                     "(final, 90%) | 10 / 63 | Hopper, Walker2d | "
+                                     "[s](r/report.md) |")
 
 
 def test_each_claim_comes_from_the_study_with_most_evidence_for_it(tmp_path):
@@ -78,7 +80,8 @@ def test_each_claim_comes_from_the_study_with_most_evidence_for_it(tmp_path):
                "axes": []}
         (root / "manifest.json").write_text(json.dumps({"experiment": exp}))
         pd.DataFrame([{"claim": c, "verdict": v, "metric": "final", "rel_diff": math.nan,
-                       "rel_ci_low": math.nan, "rel_ci_high": math.nan, "n": n,
+                       "rel_ci_low": math.nan, "rel_ci_high": math.nan, "confidence": math.nan,
+                       "n": n,
                        "seeds_needed": -1, "evidence": ""} for c, v in verdicts.items()]
                      ).to_csv(root / "report" / "claims.csv", index=False)
         return root

@@ -48,20 +48,24 @@ class Claim:
     """Its ``1 - 2 level`` interval (the one equivalence and one-sided bounds use); ``level`` is
     alpha, or in a sequential design the last look's share of it (``evaluate_claims``)."""
     rel_ci_high: float = math.nan
+    confidence: float = math.nan
+    """The interval's confidence: ``1 - 2 level`` (``1 - level`` for the spread of C1-stability,
+    whose two tests each run at ``level / 2``)."""
     n: int = 0
     """Runs of the variant behind the estimate."""
     seeds_needed: int = -1
     """Runs per arm and env that would resolve ``margin`` (-1: not applicable)."""
 
 
-CLAIM_COLUMNS = ["claim", "verdict", "metric", "rel_diff", "rel_ci_low", "rel_ci_high", "n",
-                 "seeds_needed", "evidence"]
+CLAIM_COLUMNS = ["claim", "verdict", "metric", "rel_diff", "rel_ci_low", "rel_ci_high",
+                 "confidence", "n", "seeds_needed", "evidence"]
 
 
 def claims_table(claims: Sequence[Claim]) -> pd.DataFrame:
     """``claims.csv``: one row per claim, evidence lines joined by `` | ``."""
     return pd.DataFrame([[c.id, c.verdict, c.metric, c.rel_diff, c.rel_ci_low, c.rel_ci_high,
-                          c.n, c.seeds_needed, " | ".join(c.evidence)] for c in claims],
+                          c.confidence, c.n, c.seeds_needed, " | ".join(c.evidence)]
+                         for c in claims],
                         columns=CLAIM_COLUMNS)
 
 
@@ -152,12 +156,12 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
         primary = _with_intervals(primary, level, len(exp.envs))
     baselines = primary[primary["variant"].isin(baselines_variants(exp))]
     return [
-        _claim("C1", _judge_c1(baselines, level)),
+        _claim("C1", _judge_c1(baselines, level), level),
         _stability_claim(baselines, stability, settings, level),
-        _claim("C2", _judge_c2(primary, settings.margin, level)),
+        _claim("C2", _judge_c2(primary, settings.margin, level), level),
         _claim("C3", _judge_c3(primary[primary["variant"].map(
-            lambda v: configs[v].value_clip == "max").astype(bool)], configs, level)),
-        _claim("C4", _judge_c4(primary, configs, exp, level)),
+            lambda v: configs[v].value_clip == "max").astype(bool)], configs, level), level),
+        _claim("C4", _judge_c4(primary, configs, exp, level), level),
     ]
 
 
@@ -174,13 +178,13 @@ Judgement = tuple[str, list[str], "pd.Series | None"]
 """Verdict, evidence lines, and the row whose estimate the claims table shows."""
 
 
-def _claim(cid: str, judgement: Judgement) -> Claim:
+def _claim(cid: str, judgement: Judgement, level: float) -> Claim:
     verdict, evidence, row = judgement
     if row is None:
         return Claim(cid, *STATEMENTS[cid], verdict, tuple(evidence))
     return Claim(cid, *STATEMENTS[cid], verdict, tuple(evidence), metric=row["metric"],
                  rel_diff=row["rel_diff"], rel_ci_low=row["rel_ci_low"],
-                 rel_ci_high=row["rel_ci_high"], n=int(row["n"]),
+                 rel_ci_high=row["rel_ci_high"], confidence=1 - 2 * level, n=int(row["n"]),
                  seeds_needed=int(row["seeds_needed"]))
 
 
@@ -353,7 +357,7 @@ def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame, a: AnalysisSet
                         f"{a.margin:.0%} difference in spread")
     return Claim("C1-stability", *STABILITY, verdict, tuple(evidence), metric="dispersion",
                  rel_diff=spread, rel_ci_low=r.dispersion_ci_low - 1,
-                 rel_ci_high=r.dispersion_ci_high - 1, n=int(r.n),
+                 rel_ci_high=r.dispersion_ci_high - 1, confidence=1 - 2 * level, n=int(r.n),
                  seeds_needed=int(r.seeds_needed))
 
 
