@@ -101,8 +101,11 @@ def run_experiment(exp: Experiment, results_root: str | Path, *, jobs: int | Non
               flush=True)
         sessions = rdir.sessions()  # resumes keep their history
         session = _session(backend, scheduler, n_workers)
-        if found:  # where each copied run came from, for provenance
-            session["reused"] = {run_id: str(src[0].root) for run_id, src in found.items()}
+        if found:  # where each copied run came from, for provenance: relative to the
+            # manifest's folder, so the record stays true in a clone (e.g. ../reward_scale)
+            session["reused"] = {run_id: os.path.relpath(src[0].root.resolve(),
+                                                         rdir.root.resolve())
+                                 for run_id, src in found.items()}
         _write_manifest(rdir, exp, specs, [*sessions, session])
         status = "interrupted"  # unless training returns
         try:
