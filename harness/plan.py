@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis import claims, effects
+from harness.analysis import claims, effects, sequential
 from harness.analysis.load import load_results
 from harness.analysis.published import run_cv
 from harness.analysis.scores import auc_scores, eval_scores, final_scores
@@ -54,15 +54,15 @@ class Need:
 
 
 def needs(exp: Experiment, spread: Spread) -> list[Need]:
-    """Seeds for each primary comparison (clip effects over all of ``exp``'s envs)."""
-    a = exp.analysis
+    """Seeds for each primary comparison (clip effects over all of ``exp``'s envs); for a
+    sequential design, the first look with the power to decide (``sequential.need_for``)."""
+    need = sequential.need_for(exp.analysis, exp.looks)
     found = []
     for variant, control in claims.primary_pairs(exp):
         cells = [(spread(e, variant), spread(e, control)) for e in exp.envs]
         # se^2 with one run per arm and env, as in effects.log_ratio: sum of CV^2 over k^2
         unit = sum(x[0] + y[0] for x, y in cells) / len(exp.envs) ** 2
-        seeds = effects.Effect(0.0, math.nan, math.nan, unit).seeds_needed(
-            a.margin, a.alpha, a.power)
+        seeds = need(effects.Effect(0.0, math.nan, math.nan, unit))
         sources = tuple(f"{e}: {x[1]}" for e, (x, _) in zip(exp.envs, cells, strict=True))
         found.append(Need(variant, control, sources, int(seeds)))
     return found
@@ -182,7 +182,8 @@ def render(exp: Experiment, found: Sequence[Need], table: pd.DataFrame, jobs: in
     a = exp.analysis
     lines = [f"plan for {exp.name}: seeds per arm and env to resolve ±{a.margin:.0%} "
              f"({a.metric} score, alpha {a.alpha:g}, power {a.power:.0%}), "
-             + (f"looks at {', '.join(map(str, exp.looks))}:" if exp.looks
+             + (f"looks at {', '.join(map(str, exp.looks))} (the first look whose own share "
+                "of alpha has that power):" if exp.looks
                 else f"now {len(exp.seeds)}:")]
     lines += [f"  note: {text}" for text in
               effects.small_n_notes(exp.looks[0] if exp.looks else len(exp.seeds))]

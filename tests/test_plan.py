@@ -1,6 +1,7 @@
 """harness plan: seeds from a pilot's spread against the textbook formula, costs by hand, and
 the command as a user runs it."""
 
+import dataclasses
 import json
 import os
 import socket
@@ -48,6 +49,16 @@ def test_published_spreads_give_the_statistics_issue_numbers():
     assert 55 <= need.seeds <= 75
     [hopper] = plan.needs(make_experiment(VARIANTS, NONE), plan.published_spread)
     assert hopper.seeds == pytest.approx(textbook(run_cv("Hopper-v5")[0]), rel=0.10)
+
+
+def test_a_sequential_design_plans_the_first_look_with_the_power():
+    """Its looks test at shares of alpha, so a fixed design's count would fall short
+    (tests/test_sequential.py simulates it): the plan names the first look that suffices."""
+    exp = make_experiment(VARIANTS, NONE, envs=("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"))
+    [fixed] = plan.needs(exp, plan.published_spread)
+    looks = dataclasses.replace(exp, seeds=tuple(range(100)), looks=(20, 40, 60, 80, 100))
+    [need] = plan.needs(looks, plan.published_spread)
+    assert need.seeds in looks.looks and need.seeds > fixed.seeds
 
 
 def test_cost_by_hand():

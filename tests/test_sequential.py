@@ -81,6 +81,34 @@ def test_a_bound_re_read_at_every_look_holds_at_the_looks_levels():
     assert ever_below(np.full(len(LOOKS), ALPHA)) > ALPHA + MC
 
 
+@pytest.mark.parametrize("cv", [0.12, 0.15])
+def test_runs_to_decide_reach_the_power_where_the_fixed_count_does_not(cv):
+    """An effect of exactly the margin (log scale): by the look ``runs_to_decide`` names, the
+    procedure has called it ``better`` with at least the set power; by the look the
+    fixed-design count at alpha names, it has not (the looks' levels are below alpha)."""
+    ratios = simulate(math.exp(math.atanh(MARGIN)), cv, seed=7)
+    where, names = rates(ratios, sequential.look_levels(LOOKS, ALPHA))
+    one_run = effects.Effect(0.0, math.nan, math.nan, 2 * cv**2)  # se^2 of one run per arm
+
+    def power_by(n):
+        look = next(j for j, m in enumerate(LOOKS) if m >= n)
+        return ((names == "better") & (where <= look)).mean()
+
+    assert power_by(sequential.runs_to_decide(one_run, MARGIN, 0.8, LOOKS, ALPHA)) >= 0.8 - MC
+    assert power_by(one_run.seeds_needed(MARGIN, ALPHA, 0.8)) < 0.8 - MC
+
+
+def test_runs_to_decide_by_hand():
+    # fixed need at the looks' levels: 1.6e-6 ... 0.018; 39 runs at alpha
+    e = effects.Effect(np.zeros(3), math.nan, math.nan, np.array([0.01, 0.05, 0.2]))
+    assert e.seeds_needed(MARGIN, ALPHA, 0.8).tolist() == [8, 39, 156]
+    levels = sequential.look_levels(LOOKS, ALPHA)
+    last = e.seeds_needed(MARGIN, levels[-1], 0.8)[2]
+    assert sequential.runs_to_decide(e, MARGIN, 0.8, LOOKS, ALPHA).tolist() == [20, 60, last]
+    assert last > 60  # beyond the design: what its last level would need
+    assert sequential.runs_to_decide(e, MARGIN, 0.8, [30], ALPHA).tolist() == [30, 39, 156]
+
+
 def test_a_large_effect_stops_at_an_early_look():
     ratios = simulate(1.5, 0.2, seed=3)
     where, names = rates(ratios, sequential.look_levels(LOOKS, ALPHA))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.analysis import effects, stats
+from harness.analysis import effects, sequential, stats
 from harness.analysis.tables import ALL_ENVS, resolved_configs
 from harness.ppo.config import PPOConfig
 from harness.runs.spec import AnalysisSettings, Experiment
@@ -145,15 +145,17 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
     default). A sequential design re-judges every claim at each look, so there it is the last
     look's share of alpha, as for the primary comparisons: over the looks the shares sum to
     alpha (union bound), and the intervals shown are repeated confidence intervals (Jennison &
-    Turnbull 1989), valid whichever look one reads. C1's verdicts are the looks' own.
+    Turnbull 1989), valid whichever look one reads. C1's verdicts are the looks' own, and the
+    runs to decide count the looks' levels (``sequential.runs_to_decide``).
     """
     configs = resolved_configs(exp)
     settings = exp.analysis
-    level = settings.alpha if level is None else level
+    need = sequential.need_for(settings, exp.looks if level is not None else ())
     primary = clip_effects(exp, comparisons)
     primary = primary[primary["family"] == "primary"]
-    if level != settings.alpha:
-        primary = _with_intervals(primary, level, len(exp.envs))
+    if level is not None:
+        primary = _at_look(primary, level, settings.power, len(exp.envs), need)
+    level = settings.alpha if level is None else level
     baselines = primary[primary["variant"].isin(baselines_variants(exp))]
     return [
         _claim("C1", _judge_c1(baselines, level), level),
@@ -161,16 +163,22 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
         _claim("C2", _judge_c2(primary, settings.margin, level), level),
         _claim("C3", _judge_c3(primary[primary["variant"].map(
             lambda v: configs[v].value_clip == "max").astype(bool)], configs, level), level),
-        _claim("C4", _judge_c4(primary, configs, exp, level), level),
+        _claim("C4", _judge_c4(primary, configs, exp, level, need), level),
     ]
 
 
-def _with_intervals(rows: pd.DataFrame, level: float, n_envs: int) -> pd.DataFrame:
-    """``rows`` with ``rel_ci_low``/``rel_ci_high`` at ``1 - 2 level`` instead of alpha."""
+def _at_look(rows: pd.DataFrame, level: float, power: float, n_envs: int,
+             need: sequential.Need) -> pd.DataFrame:
+    """``rows`` with the interval (``1 - 2 level``), detectable effect and runs to decide of
+    a look at ``level`` instead of a fixed design's at alpha."""
     out = rows.copy()
     for i, row in rows.iterrows():
-        out.loc[i, ["rel_ci_low", "rel_ci_high"]] = [
-            float(x) for x in _effect(row, n_envs).interval(1 - 2 * level)]
+        e = _effect(row, n_envs)
+        low, high = e.interval(1 - 2 * level)
+        seeds = float(need(e))
+        out.loc[i, ["rel_ci_low", "rel_ci_high", "mde"]] = [float(low), float(high),
+                                                            float(e.mde(level, power))]
+        out.loc[i, "seeds_needed"] = int(seeds) if seeds == seeds else -1
     return out
 
 
@@ -256,7 +264,7 @@ def _judge_c3(rows: pd.DataFrame, configs: dict[str, PPOConfig], alpha: float) -
 
 
 def _judge_c4(rows: pd.DataFrame, configs: dict[str, PPOConfig], exp: Experiment,
-              level: float) -> Judgement:
+              level: float, need: sequential.Need) -> Judgement:
     """The interaction: CI of log(clip effect with reward normalisation) - log(without), per
     clip setting. Supported if one excludes 0 (Holm over the settings), contradicted if all
     lie within +-margin (two one-sided tests), else inconclusive. Comparing the two verdict
@@ -279,7 +287,7 @@ def _judge_c4(rows: pd.DataFrame, configs: dict[str, PPOConfig], exp: Experiment
     effects_ = [_interaction(s[True], s[False], len(exp.envs)) for s in both]
     p_holm = stats.holm(np.array([float(d.p_value()) for d in effects_]))
     p_tost = np.array([float(d.p_equivalence(a.margin)) for d in effects_])
-    rows_out = [_interaction_row(d, s[True], a, level)
+    rows_out = [_interaction_row(d, s[True], level, need)
                 for d, s in zip(effects_, both, strict=True)]
     lines = [_interaction_line(r, s, p, q) for r, s, p, q in
              zip(rows_out, both, p_holm, p_tost, strict=True)]
@@ -305,10 +313,10 @@ def _effect(row: pd.Series, n_envs: int) -> effects.Effect:
                           "linear" if linear else "log")
 
 
-def _interaction_row(d: effects.Effect, like: pd.Series, a: AnalysisSettings,
-                     level: float) -> pd.Series:
+def _interaction_row(d: effects.Effect, like: pd.Series, level: float,
+                     need: sequential.Need) -> pd.Series:
     low, high = d.interval(1 - 2 * level)
-    seeds = d.seeds_needed(a.margin, a.alpha, a.power)
+    seeds = need(d)
     return pd.Series({"metric": like["metric"], "rel_diff": float(d.to_report(d.estimate)),
                       "rel_ci_low": float(low), "rel_ci_high": float(high), "n": like["n"],
                       "seeds_needed": int(seeds) if seeds == seeds else -1})

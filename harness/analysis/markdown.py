@@ -144,7 +144,8 @@ def _method(a: AnalysisSettings, n_boot: int, seed: int,
             "interest, `analysis.margin`); otherwise `inconclusive`. Not significant is not "
             "the same as no effect: `mde` is the smallest effect each comparison could detect "
             f"with {a.power:.0%} power, `seeds_needed` the runs per arm and env to resolve "
-            f"±{a.margin:.0%}.",
+            f"±{a.margin:.0%} (in this table a fixed design's, at alpha; a sequential study's "
+            "claims count the first look whose own share of alpha has that power).",
             f"- **Holm families**: `primary` ({families.get('primary', 0)} comparisons): "
             "the clip effects the claims are judged on (a clipped variant against the "
             f"unclipped variant equal in every other setting), on `{a.metric}`, over all envs "

@@ -88,7 +88,7 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
         comparisons = sequential.with_decisions(comparisons, sequential.decisions(record))
     steadiness = stability.stability_table(scores[exp.analysis.metric],
                                            stability.collapses(results.updates), pairs,
-                                           exp.analysis, level)
+                                           exp.analysis, level, exp.looks if record else ())
     return ReportTables(results, scores,
                         tables.summary_table(scores["final"], n_boot=n_boot, seed=seed),
                         tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed),

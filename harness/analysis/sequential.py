@@ -23,13 +23,14 @@ Within a look, Holm's correction runs over the primary family as in a fixed desi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.stats
 
 from harness.analysis import effects, stats
+from harness.runs.spec import AnalysisSettings
 
 
 def spent(fractions: np.ndarray, alpha: float) -> np.ndarray:
@@ -46,6 +47,35 @@ def look_levels(looks: Sequence[int], alpha: float) -> np.ndarray:
         raise ValueError(f"looks must increase, got {list(looks)}")
     cumulative = spent(looks / looks[-1], alpha)
     return np.diff(cumulative, prepend=0.0)
+
+
+def runs_to_decide(effect: effects.Effect, margin: float, power: float, looks: Sequence[int],
+                   alpha: float) -> np.ndarray:
+    """Runs per arm and env to resolve ``margin`` in a sequential design: the first of
+    ``looks`` whose own test, at its share of alpha, has ``power`` (``Effect.seeds_needed``);
+    past the last look, what its level would need. Conservative, since earlier looks can only
+    stop sooner; larger than the fixed-design count at alpha (about 1.4x at the late looks of
+    {10, ..., 60}, whose levels are 1-2%). Fields of ``effect`` [...] -> [...]."""
+    levels = look_levels(looks, alpha)
+    need = np.stack([np.asarray(effect.seeds_needed(margin, lv, power), float) for lv in levels])
+    n = np.asarray(looks, float).reshape((-1,) + (1,) * (need.ndim - 1))
+    enough = need <= n
+    first = np.take_along_axis(np.broadcast_to(n, need.shape), enough.argmax(0)[None], 0)[0]
+    return np.where(enough.any(0), first, need[-1])
+
+
+Need = Callable[[effects.Effect], np.ndarray]
+"""``need(effect) -> runs per arm and env`` to resolve the margin (``need_for``)."""
+
+
+def need_for(settings: AnalysisSettings, looks: Sequence[int]) -> Need:
+    """Runs per arm and env an effect needs to resolve the margin with the set power:
+    ``runs_to_decide`` over ``looks`` in a sequential design, the fixed-design count at alpha
+    when ``looks`` is empty."""
+    a = settings
+    if not looks:
+        return lambda e: e.seeds_needed(a.margin, a.alpha, a.power)
+    return lambda e: runs_to_decide(e, a.margin, a.power, looks, a.alpha)
 
 
 def first_decisions(looks: Sequence[effects.Effect], levels: np.ndarray,

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from harness.analysis import effects
+from harness.analysis import effects, sequential
 from harness.analysis.tables import ALL_ENVS
 from harness.runs.spec import AnalysisSettings
 
@@ -79,16 +79,18 @@ def deviations(scores: np.ndarray) -> np.ndarray:
 
 def stability_table(scores: pd.DataFrame, runs: pd.DataFrame,
                     pairs: Sequence[tuple[str, str]], settings: AnalysisSettings,
-                    level: float | None = None) -> pd.DataFrame:
+                    level: float | None = None, looks: Sequence[int] = ()) -> pd.DataFrame:
     """Per (variant, control) pair, per env and over all envs: the dispersion ratio with its
     ``1 - level`` interval (``level``: alpha unless given; a sequential design passes the
-    last look's share, ``claims.evaluate_claims``) and tests, and the collapse counts with
+    last look's share, ``claims.evaluate_claims``) and tests, the runs to resolve the margin
+    (over ``looks`` when given, ``sequential.need_for``), and the collapse counts with
     Fisher's p.
 
     ``scores``: ``env_id``, ``variant``, ``score`` per run (the primary metric); ``runs``:
     ``collapses`` output.
     """
     by_cell = {k: g["score"].to_numpy(float) for k, g in scores.groupby(["env_id", "variant"])}
+    need = sequential.need_for(settings, looks)
     fell = {k: g["collapsed"].to_numpy(bool) for k, g in runs.groupby(["env_id", "variant"])}
     envs = list(dict.fromkeys(scores["env_id"]))
     rows = []
@@ -97,12 +99,12 @@ def stability_table(scores: pd.DataFrame, runs: pd.DataFrame,
         scopes = [(e, [e]) for e in cells] + ([(ALL_ENVS, cells)] if len(cells) > 1 else [])
         for scope, members in scopes:
             rows.append(_row(scope, variant, control, members, by_cell, fell, settings,
-                             settings.alpha if level is None else level))
+                             settings.alpha if level is None else level, need))
     return pd.DataFrame(rows, columns=STABILITY_COLUMNS)
 
 
 def _row(scope: str, variant: str, control: str, envs: list[str], by_cell: dict,
-         fell: dict, settings: AnalysisSettings, level: float) -> dict:
+         fell: dict, settings: AnalysisSettings, level: float, need: sequential.Need) -> dict:
     ratio = effects.log_ratio([deviations(by_cell[e, variant]) for e in envs],
                               [deviations(by_cell[e, control]) for e in envs])
     low, high = ratio.interval(1 - level)
@@ -110,7 +112,7 @@ def _row(scope: str, variant: str, control: str, envs: list[str], by_cell: dict,
     y = np.concatenate([fell.get((e, control), np.zeros(0, bool)) for e in envs])
     table = [[x.sum(), len(x) - x.sum()], [y.sum(), len(y) - y.sum()]]
     fisher = scipy.stats.fisher_exact(table).pvalue if len(x) and len(y) else np.nan
-    seeds = ratio.seeds_needed(settings.margin, settings.alpha, settings.power)
+    seeds = need(ratio)
     return {"scope": scope, "variant": variant, "control": control,
             "n": sum(len(by_cell[e, variant]) for e in envs),
             "dispersion_ratio": float(np.exp(ratio.estimate)),
