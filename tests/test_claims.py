@@ -13,6 +13,7 @@ from harness.analysis.claims import (
     NOT_TESTED,
     claims_table,
     comparison_pairs,
+    confidence,
     evaluate_claims,
     primary_pairs,
 )
@@ -179,6 +180,13 @@ def test_c4_wide_interaction_is_inconclusive_and_says_what_would_decide():
     assert any("to decide" in e for e in claim.evidence)
 
 
+@pytest.mark.parametrize("level, text", [(0.9, "90%"), (0.95, "95%"), (0.5, "50%"),
+                                         (1 - 0.00137, "99.86%"), (1 - 3.2e-6, "99.99968%"),
+                                         (1.0, "100%")])
+def test_confidence_shows_two_digits_of_what_it_leaves_out(level, text):
+    assert confidence(level) == text
+
+
 LOOK_1 = 1.6e-6
 """The first look's share of alpha in a {min: 10, max: 60, step: 10} design."""
 
@@ -194,7 +202,7 @@ def test_c2_at_a_looks_level_is_judged_on_the_repeated_interval():
     # the interval shown is the look's: log(0.8) +- t(1 - 1.6e-6, 50) * 0.07
     half = scipy.stats.t.ppf(1 - LOOK_1, 50) * 0.07
     assert claim.rel_ci_high == pytest.approx(math.expm1(math.log(0.8) + half))
-    assert any("99.9997% CI" in e for e in claim.evidence)
+    assert any("99.99968% CI" in e for e in claim.evidence)
     far = [row(v, NONE, "worse", rel=(-0.6, -0.62, -0.58), se=0.02) for v in (B02, B10, SB3)]
     assert judge(exp, far, level=LOOK_1)["C2"].verdict == "supported"
 

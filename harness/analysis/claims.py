@@ -393,8 +393,12 @@ def _lines(rows: pd.DataFrame, alpha: float) -> list[str]:
 
 
 def confidence(level: float) -> str:
-    """A confidence level as a percentage with the digits it needs: 90%, 99.9997%."""
-    return f"{100 * level:.6g}%"
+    """A confidence level as a percentage, to two significant digits of what it leaves out:
+    90%, 95%, 99.86%, 99.99968%."""
+    out = 100 * (1 - level)
+    digits = max(0, 1 - math.floor(math.log10(out))) if out > 0 else 0
+    text = f"{100 * level:.{digits}f}"
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
 
 
 def _interval(low: float, high: float, fmt: str) -> str:
