@@ -182,6 +182,20 @@ def test_a_small_sequential_study_end_to_end(tmp_path):
     assert "## Sequential design" in text
     assert "no results" not in text  # seeds no look asked for are not missing runs
 
+    # an arm added later (as max_signed joined eps_sweep): the looks are replayed with its
+    # comparison in each; the runs already finished stay as they are
+    finished = {f: f.stat().st_mtime_ns for f in (tmp_path / "r" / "s" / "updates").iterdir()}
+    spec = yaml.safe_load(path.read_text())
+    spec["variants"] = [{"value_clip": "max_signed", "vf_clip_eps": 0.2}]
+    path.write_text(yaml.safe_dump(spec))
+    added = harness("run", path, "--jobs", 2, "--results-dir", tmp_path / "r")
+    assert added.returncode == 0, added.stderr
+    record = json.loads((tmp_path / "r" / "s" / "sequential.json").read_text())
+    assert "value_clip=max_signed,vf_clip_eps=0.2" in {
+        c["variant"] for c in record["looks"][0]["comparisons"]}
+    assert len(record["looks"][0]["comparisons"]) == 2
+    assert all(f.stat().st_mtime_ns == t for f, t in finished.items())
+
 
 @pytest.mark.parametrize("record, pending, later", [
     (None, 2 * 3, 2 * 3),  # look 1 under way: every arm at 3 seeds
