@@ -362,7 +362,7 @@ def _plan(args: argparse.Namespace, argv: list[str]) -> int:
     except ValueError as e:
         raise InputError(str(e)) from None
     found = plan.needs(exp, spread)
-    table = plan.cost(exp, max((n.seeds for n in found), default=len(exp.seeds)),
+    table = plan.cost(exp, plan.planned_seeds(exp, found),
                       plan.calibrate(exp.envs)) if found else None
     print(plan.render(exp, found, table, args.jobs or os.cpu_count() or 1))
     return EXIT_OK

@@ -177,6 +177,13 @@ def steady_rate(env_id: str, updates: int = 4) -> float:
     return (updates - 1) * CALIBRATION_PACK * cfg.num_steps / (stamps[-1] - stamps[0])
 
 
+def planned_seeds(exp: Experiment, found: Sequence[Need]) -> int:
+    """Seeds per arm to cost: the most any comparison needs, but no more than a sequential
+    design's last look (it never trains beyond)."""
+    most = max((n.seeds for n in found), default=len(exp.seeds))
+    return min(most, exp.looks[-1]) if exp.looks else most
+
+
 def render(exp: Experiment, found: Sequence[Need], table: pd.DataFrame, jobs: int) -> str:
     """The plan as text: seeds per comparison, then the cost of the largest."""
     a = exp.analysis
@@ -196,7 +203,12 @@ def render(exp: Experiment, found: Sequence[Need], table: pd.DataFrame, jobs: in
                      "variant)")
         return "\n".join(lines)
     hours = table.iloc[-1]["worker_hours"]
-    lines += [f"cost at {max(n.seeds for n in found)} seeds per arm "
+    seeds = planned_seeds(exp, found)
+    beyond = [n for n in found if n.seeds > seeds]
+    if beyond:
+        lines.append(f"  note: {len(beyond)} of {len(found)} comparisons need more than the "
+                     f"design's {seeds} seeds per arm: at {seeds} they may stay inconclusive")
+    lines += [f"cost at {seeds} seeds per arm "
               f"({', '.join(f'{exp.steps(e):,}' for e in exp.envs)} steps per run):",
               *("  " + line for line in table.to_string(index=False, formatters={
                   "env_steps": "{:,.0f}".format, "worker_hours": "{:.2f}".format,

@@ -59,6 +59,13 @@ def test_a_sequential_design_plans_the_first_look_with_the_power():
     looks = dataclasses.replace(exp, seeds=tuple(range(100)), looks=(20, 40, 60, 80, 100))
     [need] = plan.needs(looks, plan.published_spread)
     assert need.seeds in looks.looks and need.seeds > fixed.seeds
+    # a design that stops short is costed at its last look, and says what that leaves
+    short = dataclasses.replace(looks, seeds=tuple(range(40)), looks=(20, 40))
+    [need] = plan.needs(short, plan.published_spread)
+    assert need.seeds > 40 and plan.planned_seeds(short, [need]) == 40
+    text = plan.render(short, [need], plan.cost(short, 40, {e: 1e4 for e in short.envs}), 2)
+    assert "1 of 1 comparisons need more than the design's 40 seeds" in text
+    assert "cost at 40 seeds per arm" in text
 
 
 def test_cost_by_hand():
