@@ -15,6 +15,7 @@ from harness.analysis.claims import (
     comparison_pairs,
     confidence,
     evaluate_claims,
+    inactive_clips,
     primary_pairs,
 )
 from harness.analysis.stability import STABILITY_COLUMNS
@@ -48,9 +49,10 @@ def row(variant, control, verdict, *, scope="all", family="primary", metric="fin
             "p_tost_holm": 0.5, "mde": 0.3, "seeds_needed": seeds, "log_se": se, "df": 50.0}
 
 
-def judge(exp, rows, stability=(), level=None):
+def judge(exp, rows, stability=(), level=None, inactive=()):
     claims = evaluate_claims(exp, pd.DataFrame(rows),
-                             pd.DataFrame(list(stability), columns=STABILITY_COLUMNS), level)
+                             pd.DataFrame(list(stability), columns=STABILITY_COLUMNS), level,
+                             inactive)
     return {c.id: c for c in claims}
 
 
@@ -150,6 +152,30 @@ def test_c3_rules_over_four_thresholds(found, expected):
     rows = [row(v, NONE, f) for v, f in zip((B005, B02, B10, B5), found, strict=True)]
     rows.append(row(SB3, NONE, "better"))  # SB3's form is not PPO-style max clipping
     assert verdicts(exp, rows)["C3"] == expected
+
+
+def test_c2_and_c3_leave_out_a_clip_that_never_acted():
+    """max at eps 5 never clipped (reward normalisation keeps values small): it is the
+    unclipped loss, so its verdict neither contradicts C3 nor keeps C2 open."""
+    exp = make_experiment(WIDE_SWEEP, NONE)
+    rows = [row(v, NONE, "worse") for v in (B005, B02, B10)]
+    same = rows + [row(B5, NONE, "equivalent")]
+    assert verdicts(exp, same)["C3"] == "contradicted"
+    claim = judge(exp, same, inactive=[B5])["C3"]
+    assert claim.verdict == "supported"
+    assert f"{B5}: never clipped a value prediction, so it is the unclipped loss; left out" \
+        in claim.evidence
+    wide = rows + [row(B5, NONE, "inconclusive", rel=(0.05, -0.15, 0.25))]
+    assert verdicts(exp, wide)["C2"] == "inconclusive"  # +10% not excluded at eps 5
+    assert judge(exp, wide, inactive=[B5])["C2"].verdict == "supported"
+    assert judge(exp, wide, inactive=[B5])["C1"].verdict == "contradicted"  # C1 unchanged
+
+
+def test_inactive_clips_by_hand():
+    exp = make_experiment(WIDE_SWEEP, NONE)
+    updates = pd.DataFrame({"variant": [NONE, NONE, B02, B02, B5, B5, B10],
+                            "value_clip_fraction": [0.0, 0.0, 0.3, 0.0, 0.0, 0.0, 1e-4]})
+    assert inactive_clips(exp, updates) == [B5]  # the control never clips by definition
 
 
 def norm_rows(with_rel, without_rel, se=0.05):

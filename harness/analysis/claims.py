@@ -135,11 +135,27 @@ MIN_THRESHOLDS, MIN_SPAN = 3, 10.0
 """C3 ("regardless of the threshold") needs this many eps values spanning this factor."""
 
 
+def inactive_clips(exp: Experiment, updates: pd.DataFrame) -> list[str]:
+    """Clipped variants whose clip never acted (value clip fraction 0 in every update of every
+    run in ``updates``): their loss is the unclipped one, so their comparisons measure chance
+    (bit-level rounding in ``v_old + (v - v_old)`` still sends their runs apart), not
+    clipping. With reward normalisation, ``max`` at eps 5 is one."""
+    configs = resolved_configs(exp)
+    clipped = updates[updates["variant"].map(
+        lambda v: configs[v].clips_value if v in configs else False).astype(bool)]
+    fractions = clipped.groupby("variant", sort=False)["value_clip_fraction"].max()
+    return [v for v, top in fractions.items() if top == 0]
+
+
 def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.DataFrame,
-                    level: float | None = None) -> list[Claim]:
+                    level: float | None = None, inactive: Sequence[str] = ()) -> list[Claim]:
     """Verdicts on C1 (return and stability), C2, C3 and C4 from the primary family of
     ``comparisons`` (``tables.comparison_table``) and from ``stability``
     (``stability.stability_table``, its interval at ``level``).
+
+    C2 and C3, claims about clipping in every form and at every threshold, leave out the
+    ``inactive`` variants (``inactive_clips``): a clip that never acted is the unclipped loss,
+    and its `equivalent` would otherwise contradict "hurts regardless of the threshold".
 
     ``level`` is what the claims' own tests and intervals spend: alpha in a fixed design (the
     default). A sequential design re-judges every claim at each look, so there it is the last
@@ -157,12 +173,15 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
         primary = _at_look(primary, level, settings.power, len(exp.envs), need)
     level = settings.alpha if level is None else level
     baselines = primary[primary["variant"].isin(baselines_variants(exp))]
+    acting = primary[~primary["variant"].isin(inactive)]
+    idle = [f"{v}: never clipped a value prediction, so it is the unclipped loss; left out"
+            for v in inactive if v in set(primary["variant"])]
     return [
         _claim("C1", _judge_c1(baselines, level), level),
         _stability_claim(baselines, stability, settings, level),
-        _claim("C2", _judge_c2(primary, settings.margin, level), level),
-        _claim("C3", _judge_c3(primary[primary["variant"].map(
-            lambda v: configs[v].value_clip == "max").astype(bool)], configs, level), level),
+        _claim("C2", _noting(idle, _judge_c2(acting, settings.margin, level)), level),
+        _claim("C3", _noting(idle, _judge_c3(acting[acting["variant"].map(
+            lambda v: configs[v].value_clip == "max").astype(bool)], configs, level)), level),
         _claim("C4", _judge_c4(primary, configs, exp, level, need), level),
     ]
 
@@ -184,6 +203,12 @@ def _at_look(rows: pd.DataFrame, level: float, power: float, n_envs: int,
 
 Judgement = tuple[str, list[str], "pd.Series | None"]
 """Verdict, evidence lines, and the row whose estimate the claims table shows."""
+
+
+def _noting(lines: list[str], judgement: Judgement) -> Judgement:
+    """``judgement`` with ``lines`` added to its evidence."""
+    verdict, evidence, row = judgement
+    return verdict, [*evidence, *lines], row
 
 
 def _claim(cid: str, judgement: Judgement, level: float) -> Claim:

@@ -39,8 +39,8 @@ class Figures:
 def render(exp: Experiment, exp_dir: Path, results: Results, *, final: pd.DataFrame,
            summary: pd.DataFrame,
            auc: pd.DataFrame, comparisons: pd.DataFrame, stability: pd.DataFrame,
-           claims: Sequence[Claim], figures: Figures, baselines: Sequence[str], n_boot: int,
-           seed: int) -> str:
+           claims: Sequence[Claim], figures: Figures, baselines: Sequence[str],
+           inactive: Sequence[str], n_boot: int, seed: int) -> str:
     """The whole report as markdown; plots are referenced by file name (same directory)."""
     shown = [c for c in COMPARISON_COLUMNS if c not in AUDIT_COLUMNS]
     record = read_sequential(exp_dir) if exp.looks else None
@@ -62,7 +62,7 @@ def render(exp: Experiment, exp_dir: Path, results: Results, *, final: pd.DataFr
          "which also has the columns behind each verdict: `log_se`, `df`, `p_tost`, "
          "`p_tost_holm`); `mean_diff` is in return units per env and the relative difference "
          "for `all`.", "",
-         *_inactive_clips(exp, results),
+         *_inactive_clips(inactive),
          *(["P(a run of the variant beats a run of the control) with its 95% CI, per env "
             "and over all envs, on the primary score.", "",
             f"![probability of improvement]({figures.prob_improvement})", ""]
@@ -187,17 +187,12 @@ def _estimate(c: Claim) -> str:
     return f"{c.rel_diff:+.1%} {interval} ({c.metric}, n = {c.n})"
 
 
-def _inactive_clips(exp: Experiment, results: Results) -> list[str]:
-    """Flag clipped variants whose clip never acted: their loss equalled the unclipped one in
-    every update, so any difference from it is chance, not clipping."""
-    configs = resolved_configs(exp)
-    clipped = results.updates[results.updates["variant"].map(
-        lambda v: configs[v].clips_value if v in configs else False).astype(bool)]
-    fractions = clipped.groupby("variant", sort=False)["value_clip_fraction"].max()
-    idle = [v for v, top in fractions.items() if top == 0]
+def _inactive_clips(idle: Sequence[str]) -> list[str]:
+    """Flag clipped variants whose clip never acted (``claims.inactive_clips``)."""
     return [f"**Note:** `{v}` never clipped a value prediction (value clip fraction 0 in every "
             "update of every run): its loss equalled the unclipped one, so its comparisons "
-            "measure chance, not clipping." for v in idle] + ([""] if idle else [])
+            "measure chance, not clipping, and C2 and C3 leave it out." for v in idle
+            ] + ([""] if idle else [])
 
 
 def _window_note(final: pd.DataFrame) -> list[str]:

@@ -64,6 +64,8 @@ class ReportTables:
     """``stability.csv``."""
     claims: list[claims.Claim]
     """The verdicts (``claims.csv``)."""
+    inactive: list[str]
+    """Clipped variants whose clip never acted (``claims.inactive_clips``)."""
 
     def csv(self) -> dict[str, pd.DataFrame]:
         """The tables written as ``<name>.csv``, by name."""
@@ -89,11 +91,13 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     steadiness = stability.stability_table(scores[exp.analysis.metric],
                                            stability.collapses(results.updates), pairs,
                                            exp.analysis, level, exp.looks if record else ())
+    inactive = claims.inactive_clips(exp, results.updates)
     return ReportTables(results, scores,
                         tables.summary_table(scores["final"], n_boot=n_boot, seed=seed),
                         tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed),
                         comparisons, steadiness,
-                        claims.evaluate_claims(exp, comparisons, steadiness, level))
+                        claims.evaluate_claims(exp, comparisons, steadiness, level, inactive),
+                        inactive)
 
 
 def run_scores(exp: Experiment, results: Results) -> dict[str, pd.DataFrame]:
@@ -123,7 +127,8 @@ def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: 
     text = markdown.render(
         exp, exp_dir, t.results, final=t.scores["final"], summary=t.summary, auc=t.auc,
         comparisons=t.comparisons, stability=t.stability, claims=t.claims, figures=figures,
-        baselines=claims.baselines_variants(exp), n_boot=n_boot, seed=seed)
+        baselines=claims.baselines_variants(exp), inactive=t.inactive, n_boot=n_boot,
+        seed=seed)
     _write_text(report_dir / "report.md", text)
     return report_dir
 
