@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.runs.expand import expand
 from harness.runs.experiment import ExperimentError, load_experiment, step_warnings
+from harness.runs.looks import looked_runs
 from harness.runs.provenance import current, differences
 from harness.runs.results import RUN_STATES, ResultsDir, ResultsLocked
 from harness.runs.spec import Experiment
@@ -192,9 +193,12 @@ def _train(exp: Experiment, args: argparse.Namespace) -> RunSummary:
     except BackendError as e:
         raise InputError(str(e)) from None
     _print_looks(record)
-    return RunSummary(total=looks[-1].total, skipped=looks[0].skipped,
-                      trained=sum(s.trained for s in looks),
-                      failed=tuple(dict.fromkeys(f for s in looks for f in s.failed)))
+    # over the looks: every run one of them asked for, each counted once
+    total = len(looked_runs(record, exp.seeds)) * len(exp.envs)
+    trained = sum(s.trained for s in looks)
+    failed = tuple(dict.fromkeys(f for s in looks for f in s.failed))
+    return RunSummary(total=total, skipped=total - trained - len(failed), trained=trained,
+                      failed=failed)
 
 
 @contextlib.contextmanager
@@ -290,9 +294,9 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _asked(exp: Experiment, record: dict | None) -> Callable[[str, int], bool]:
-    """Whether a sequential design has asked for a (variant, seed) run so far: every arm at
-    the seeds of the looks done or under way, but past the last look done only the arms of
-    comparisons still undecided (``harness.sequential``). Every run of a fixed design."""
+    """Whether a sequential design has asked for a (variant, seed) run so far: the runs its
+    looks analysed, and the arms of comparisons still undecided at the seeds of the look
+    under way (``harness.sequential``). Every run of a fixed design."""
     if not exp.looks:
         return lambda variant, seed: True
     looks = (record or {}).get("looks", [])
@@ -301,7 +305,8 @@ def _asked(exp: Experiment, record: dict | None) -> Callable[[str, int], bool]:
     current = done if stopped or len(looks) == len(exp.looks) else exp.looks[len(looks)]
     open_arms = ({arm for pair in record.get("undecided", []) for arm in pair} if record
                  else {v.label for v in exp.variants})
-    return lambda variant, seed: (seed in exp.seeds[:done]
+    looked = looked_runs(record, exp.seeds) if record else set()
+    return lambda variant, seed: ((variant, seed) in looked
                                   or (seed in exp.seeds[:current] and variant in open_arms))
 
 
@@ -321,8 +326,10 @@ def _unevaluated(exp: Experiment, rdir: ResultsDir) -> str | None:
 def _print_looks(record: dict) -> None:
     """A sequential design's looks so far (``sequential.json``), one line each."""
     for look in record.get("looks", []):
-        verdicts = "; ".join(f"{c['variant']} vs {c['control']}: {c['verdict']}"
-                             for c in look["comparisons"])
+        verdicts = "; ".join([f"{c['variant']} vs {c['control']}: {c['verdict']}"
+                              for c in look["comparisons"]]
+                             + [f"{v} never clipped: no more seeds"
+                                for v in look.get("never_clipped", [])])
         print(f"look {look['look']} ({look['runs_per_arm']} runs per arm and env, level "
               f"{look['level']:.3g}): {verdicts}")
     stopped = record.get("stopped")

@@ -2,10 +2,13 @@
 
 At each look it trains the runs missing for the primary comparisons still undecided (their
 two arms, every env, the look's number of seeds), then tests those comparisons at the look's
-share of alpha (``analysis.sequential``). Decided comparisons stop; the others get ``step``
-more seeds, until all are decided or ``max`` is reached. The decisions are replayed from the
-run files at every invocation, so resuming an interrupted study continues at the right look;
-``results/<name>/sequential.json`` records each look and why the study stopped.
+share of alpha (``analysis.sequential``). Decided comparisons stop, and so do those whose
+clipped arm never clipped a value prediction in the look's runs (it is the unclipped loss:
+``claims.inactive_clips``; C2 and C3 leave it out, so more seeds would buy nothing); the
+others get ``step`` more seeds, until all are decided or ``max`` is reached. The decisions
+are replayed from the run files at every invocation, so resuming an interrupted study
+continues at the right look; ``results/<name>/sequential.json`` records each look and why
+the study stopped.
 """
 
 from __future__ import annotations
@@ -36,14 +39,17 @@ def run_sequential(exp: Experiment, results_root: str | Path,
         arms = {v for pair in open_pairs for v in pair}
         wanted = {s.run_id for s in expand(exp) if s.variant in arms and s.seed in seeds}
         summaries.append(run_experiment(exp, results_root, only=wanted, **options))
-        scores = run_scores(exp, experiment_results(exp, root))[a.metric]
+        results = experiment_results(exp, root)
+        scores = run_scores(exp, results)[a.metric]
         found = sequential.decide(scores, open_pairs, seeds, float(levels[j]), a.margin)
+        never = claims.inactive_clips(exp, results.updates[results.updates["seed"].isin(seeds)])
+        idle = [v for v, _ in open_pairs if v in never]
         looks.append({"look": j + 1, "runs_per_arm": n, "level": float(levels[j]),
-                      "comparisons": found.to_dict("records")})
+                      "comparisons": found.to_dict("records"), "never_clipped": idle})
         decided = set(zip(found.loc[found["verdict"] != "inconclusive", "variant"],
                           found.loc[found["verdict"] != "inconclusive", "control"],
                           strict=True))
-        open_pairs = [p for p in open_pairs if p not in decided]
+        open_pairs = [p for p in open_pairs if p not in decided and p[0] not in idle]
         record = _record(looks, open_pairs, last=j == len(exp.looks) - 1)
         write_json(root / RECORD, record)
         if not open_pairs:
@@ -52,7 +58,9 @@ def run_sequential(exp: Experiment, results_root: str | Path,
 
 
 def _record(looks: list[dict], open_pairs: list[tuple[str, str]], last: bool) -> dict:
-    stopped = ("every primary comparison is decided" if not open_pairs
+    idle = any(look.get("never_clipped") for look in looks)
+    stopped = ("every primary comparison is decided" + (" or its clip never acted" if idle else "")
+               if not open_pairs
                else "the largest number of seeds is reached" if last else "running")
     return {"looks": looks, "stopped": stopped,
             "undecided": [list(p) for p in open_pairs]}

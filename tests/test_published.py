@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.analysis import answer, sequential
+from harness.analysis import answer
 from harness.analysis.load import experiment_from_manifest, read_sequential, read_sessions
 from harness.analysis.report import report_tables
+from harness.runs.looks import looked_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -29,7 +30,7 @@ def test_committed_report_tables_are_reproduced_from_the_committed_runs(name):
     exp = experiment_from_manifest(exp_dir)
     record = read_sequential(exp_dir)
     # a sequential study publishes the runs its looks analysed, a fixed one every run
-    runs = len(exp.envs) * (len(sequential.looked_runs(record, exp.seeds)) if record
+    runs = len(exp.envs) * (len(looked_runs(record, exp.seeds)) if record
                             else len(exp.seeds) * len(exp.variants))
     assert len(list((exp_dir / "updates").glob("*.parquet"))) == runs
     assert len(list((exp_dir / "episodes").glob("*.parquet"))) == runs

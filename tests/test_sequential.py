@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from harness.analysis import effects, sequential
+from harness.runs.looks import looked_runs
 from harness.runs.spec import schedule
 
 ALPHA, MARGIN = 0.05, 0.10
@@ -155,7 +156,7 @@ def test_a_small_sequential_study_end_to_end(tmp_path):
     path.write_text(yaml.safe_dump({
         "name": "s", "envs": ["InvertedPendulum-v5"], "seeds": {"min": 3, "max": 6, "step": 3},
         "total_steps": 512, "ppo": {"num_steps": 128, "num_minibatches": 4, "update_epochs": 1},
-        "matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.2]},
+        "matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.01]},
         "control": {"value_clip": "none"}}))
 
     def harness(*args):
@@ -182,28 +183,48 @@ def test_a_small_sequential_study_end_to_end(tmp_path):
     assert "## Sequential design" in text
     assert "no results" not in text  # seeds no look asked for are not missing runs
 
-    # an arm added later (as max_signed joined eps_sweep): the looks are replayed with its
-    # comparison in each; the runs already finished stay as they are
+    # arms added later (as max_signed joined eps_sweep): the looks are replayed with their
+    # comparisons in each, and the runs already finished stay as they are; a clip so wide it
+    # never acts (max at eps 5 on normalised rewards) gets no seeds past the first look
     finished = {f: f.stat().st_mtime_ns for f in (tmp_path / "r" / "s" / "updates").iterdir()}
     spec = yaml.safe_load(path.read_text())
-    spec["variants"] = [{"value_clip": "max_signed", "vf_clip_eps": 0.2}]
+    spec["variants"] = [{"value_clip": "max_signed", "vf_clip_eps": 0.01},
+                        {"value_clip": "max", "vf_clip_eps": 1000.0}]
     path.write_text(yaml.safe_dump(spec))
     added = harness("run", path, "--jobs", 2, "--results-dir", tmp_path / "r")
     assert added.returncode == 0, added.stderr
     record = json.loads((tmp_path / "r" / "s" / "sequential.json").read_text())
-    assert "value_clip=max_signed,vf_clip_eps=0.2" in {
-        c["variant"] for c in record["looks"][0]["comparisons"]}
-    assert len(record["looks"][0]["comparisons"]) == 2
+    idle = "value_clip=max,vf_clip_eps=1000.0"
+    assert {c["variant"] for c in record["looks"][0]["comparisons"]} == {
+        "value_clip=max,vf_clip_eps=0.01", "value_clip=max_signed,vf_clip_eps=0.01", idle}
+    assert record["looks"][0]["never_clipped"] == [idle]
+    assert all(c["variant"] != idle for look in record["looks"][1:] for c in look["comparisons"])
+    assert len(list((tmp_path / "r" / "s" / "updates").glob("*vf_clip_eps-1000.0__*"))) == 3
     assert all(f.stat().st_mtime_ns == t for f, t in finished.items())
+    status = harness("status", path, "--results-dir", tmp_path / "r")
+    assert f"{idle} never clipped: no more seeds" in status.stdout
+
+
+A02, A1, CONTROL = "value_clip=max,vf_clip_eps=0.2", "value_clip=max,vf_clip_eps=1.0", \
+    "value_clip=none"
+
+
+def look(n, *variants):
+    return {"look": n // 3, "runs_per_arm": n, "level": 0.01,
+            "comparisons": [{"variant": v, "control": CONTROL, "verdict": "inconclusive"}
+                            for v in variants]}
 
 
 @pytest.mark.parametrize("record, pending, later", [
-    (None, 2 * 3, 2 * 3),  # look 1 under way: every arm at 3 seeds
-    ({"looks": [{"look": 1, "runs_per_arm": 3, "level": 0.01, "comparisons": []}],
-      "stopped": "running", "undecided": [["value_clip=max,vf_clip_eps=0.2",
-                                           "value_clip=none"]]}, 2 * 6, 0),
-    ({"looks": [{"look": 1, "runs_per_arm": 3, "level": 0.01, "comparisons": []}],
-      "stopped": "every primary comparison is decided", "undecided": []}, 2 * 3, 2 * 3),
+    (None, 3 * 3, 3 * 3),  # look 1 under way: every arm at 3 seeds
+    ({"looks": [look(3, A02, A1)], "stopped": "running",
+      "undecided": [[A02, CONTROL], [A1, CONTROL]]}, 3 * 6, 0),
+    ({"looks": [look(3, A02, A1)], "stopped": "every primary comparison is decided",
+      "undecided": []}, 3 * 3, 3 * 3),
+    # eps 1 decided at look 1: its seeds 3-5 were never asked for, though look 2 ran
+    ({"looks": [look(3, A02, A1), look(6, A02)],
+      "stopped": "the largest number of seeds is reached", "undecided": [[A02, CONTROL]]},
+     2 * 6 + 3, 3),
 ])
 def test_status_counts_runs_no_look_has_asked_for_as_later(tmp_path, record, pending, later):
     """A hand-made ``sequential.json`` (no runs trained): seeds past the look under way, and
@@ -212,7 +233,7 @@ def test_status_counts_runs_no_look_has_asked_for_as_later(tmp_path, record, pen
     path.write_text(yaml.safe_dump({
         "name": "s", "envs": ["InvertedPendulum-v5"], "seeds": {"min": 3, "max": 6, "step": 3},
         "total_steps": 512, "ppo": {"num_steps": 128},
-        "matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.2]},
+        "matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.2, 1.0]},
         "control": {"value_clip": "none"}}))
     if record is not None:
         (tmp_path / "r" / "s").mkdir(parents=True)
@@ -228,7 +249,7 @@ def test_looked_runs_by_hand():
         {"runs_per_arm": 2, "comparisons": [{"variant": "a", "control": "c"},
                                             {"variant": "b", "control": "c"}]},
         {"runs_per_arm": 3, "comparisons": [{"variant": "b", "control": "c"}]}]}
-    assert sequential.looked_runs(record, [7, 8, 9, 10]) == {
+    assert looked_runs(record, [7, 8, 9, 10]) == {
         ("a", 7), ("a", 8), ("b", 7), ("b", 8), ("b", 9), ("c", 7), ("c", 8), ("c", 9)}
 
 

@@ -12,8 +12,8 @@ import pandas as pd
 from harness.analysis.claims import Claim, confidence
 from harness.analysis.load import Results, read_sequential, read_sessions
 from harness.analysis.published import PUBLISHED_STEPS, REFERENCE_RETURNS
-from harness.analysis.sequential import looked_runs
 from harness.analysis.tables import AUDIT_COLUMNS, COMPARISON_COLUMNS, resolved_configs
+from harness.runs.looks import looked_runs
 from harness.runs.spec import AnalysisSettings, Experiment
 
 PROVENANCE_PACKAGES = ("vclip-harness", "torch", "gymnasium", "mujoco", "numpy")
@@ -331,11 +331,15 @@ def _sequential(record: dict | None) -> list[str]:
              else "The study is not finished: the comparisons still undecided "
              f"({undecided}) get more runs at the next look, which `harness run` trains; "
              "until then their verdict is the last look's `inconclusive`.")
+    idle = [f"`{v}` (look {look['look']})" for look in record["looks"]
+            for v in look.get("never_clipped", [])]
+    dropped = ([] if not idle else
+               ["", f"Never clipped a value prediction, so no more runs: {', '.join(idle)}."])
     return ["## Sequential design", "",
             "The primary comparisons were looked at after each number of runs below, each look "
             "testing at its share of alpha (O'Brien-Fleming-type spending, the shares summing "
             "to alpha); a decided comparison got no more runs, and its verdict is the one the "
-            f"claims use. {where}", "", table(rows)]
+            f"claims use. {where}", "", table(rows), *dropped]
 
 
 def _provenance(sessions: Sequence[dict]) -> list[str]:

@@ -147,10 +147,3 @@ def with_decisions(comparisons: pd.DataFrame, decided: pd.DataFrame) -> pd.DataF
                                        strict=True)]
     return out
 
-
-def looked_runs(record: dict, seeds: Sequence[int]) -> set[tuple[str, int]]:
-    """The (variant, seed) runs the looks in ``record`` (``sequential.json``) analysed: at
-    each look, both arms of each comparison it tested, at the look's first ``runs_per_arm``
-    of ``seeds``."""
-    return {(arm, seed) for look in record["looks"] for c in look["comparisons"]
-            for arm in (c["variant"], c["control"]) for seed in seeds[:look["runs_per_arm"]]}
