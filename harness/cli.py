@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--reuse", metavar="DIR", action="append", default=[],
                      help="copy the runs that another results/<name> directory has done with "
                           "the same config hash instead of training them (repeatable)")
+    run.add_argument("--until-look", metavar="N", type=_positive_int, default=None,
+                     help="a sequential design: pause once its Nth look is recorded (before "
+                          "the next starts); the next `harness run` goes on")
     run.add_argument("--dry-run", action="store_true",
                      help="print the expanded matrix and env steps; train nothing")
     run.set_defaults(command=_run)
@@ -143,6 +146,9 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         raise InputError("--scheduler: only used with --backend dask")
     if args.backend == "dask" and not args.scheduler:
         raise InputError("--backend dask: needs --scheduler ADDRESS (e.g. tcp://10.0.0.1:8786)")
+    if args.until_look is not None and not exp.looks:
+        raise InputError(f"--until-look: {exp.source} has no looks (seeds is a list or a "
+                         "number, not {min, max, step})")
     rdir = ResultsDir(Path(args.results_dir) / exp.name)
     _check_results_dir(args.results_dir, rdir.root)
     _print_notes(exp, rdir)
@@ -189,7 +195,8 @@ def _train(exp: Experiment, args: argparse.Namespace) -> RunSummary:
             return run_experiment(exp, args.results_dir, **options)
         from harness.sequential import run_sequential
 
-        looks, record = run_sequential(exp, args.results_dir, **options)
+        looks, record = run_sequential(exp, args.results_dir, until_look=args.until_look,
+                                       **options)
     except BackendError as e:
         raise InputError(str(e)) from None
     _print_looks(record)
@@ -333,7 +340,11 @@ def _print_looks(record: dict) -> None:
         print(f"look {look['look']} ({look['runs_per_arm']} runs per arm and env, level "
               f"{look['level']:.3g}): {verdicts}")
     stopped = record.get("stopped")
-    print(f"sequential design: {'' if stopped == 'running' else 'stopped because '}{stopped}")
+    if stopped == "running":
+        print(f"sequential design: running; the next `harness run` trains look "
+              f"{len(record.get('looks', [])) + 1}")
+    else:
+        print(f"sequential design: stopped because {stopped}")
 
 
 def _report(args: argparse.Namespace, argv: list[str]) -> int:

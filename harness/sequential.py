@@ -26,9 +26,11 @@ from harness.runs.spec import Experiment
 RECORD = "sequential.json"
 
 
-def run_sequential(exp: Experiment, results_root: str | Path,
+def run_sequential(exp: Experiment, results_root: str | Path, until_look: int | None = None,
                    **options: Any) -> tuple[list[RunSummary], dict]:
-    """Train look after look; returns each look's ``RunSummary`` and the record written."""
+    """Train look after look, pausing once look ``until_look`` is recorded (the record says
+    ``running``: the next call goes on); returns each look's ``RunSummary`` and the record
+    written."""
     root = Path(results_root) / exp.name
     a = exp.analysis
     levels = sequential.look_levels(exp.looks, a.alpha)
@@ -52,7 +54,7 @@ def run_sequential(exp: Experiment, results_root: str | Path,
         open_pairs = [p for p in open_pairs if p not in decided and p[0] not in idle]
         record = _record(looks, open_pairs, last=j == len(exp.looks) - 1)
         write_json(root / RECORD, record)
-        if not open_pairs:
+        if not open_pairs or j + 1 == until_look:
             break
     return summaries, record
 

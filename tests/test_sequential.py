@@ -167,6 +167,13 @@ def test_a_small_sequential_study_end_to_end(tmp_path):
     assert dry.returncode == 0, dry.stderr
     assert "first look (3 seeds per arm and env):" in dry.stdout
     assert "at most (every look, up to 6 seeds):" in dry.stdout
+    paused = harness("run", path, "--jobs", 2, "--results-dir", tmp_path / "r",
+                     "--until-look", 1)
+    assert paused.returncode == 0, paused.stderr
+    record = json.loads((tmp_path / "r" / "s" / "sequential.json").read_text())
+    assert len(record["looks"]) == 1 and record["stopped"] == "running"
+    assert "the next `harness run` trains look 2" in paused.stdout
+    assert len(list((tmp_path / "r" / "s" / "updates").iterdir())) == 2 * 3  # look 1 only
     first = harness("run", path, "--jobs", 2, "--results-dir", tmp_path / "r")
     assert first.returncode == 0, first.stderr
     record = json.loads((tmp_path / "r" / "s" / "sequential.json").read_text())
@@ -213,6 +220,18 @@ def look(n, *variants):
     return {"look": n // 3, "runs_per_arm": n, "level": 0.01,
             "comparisons": [{"variant": v, "control": CONTROL, "verdict": "inconclusive"}
                             for v in variants]}
+
+
+def test_until_look_needs_a_sequential_design(tmp_path):
+    path = tmp_path / "f.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "f", "envs": ["InvertedPendulum-v5"], "seeds": 2, "total_steps": 4096,
+        "matrix": {"value_clip": ["none", "max"]}, "control": {"value_clip": "none"}}))
+    out = subprocess.run([sys.executable, "-m", "harness", "run", str(path), "--until-look",
+                          "1", "--results-dir", str(tmp_path / "r")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "--until-look" in out.stderr and "has no looks" in out.stderr
 
 
 @pytest.mark.parametrize("record, pending, later", [
