@@ -370,27 +370,27 @@ def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame, a: AnalysisSet
         return Claim("C1-stability", *STABILITY, NOT_TESTED,
                      ("needs value_clip=max, vf_clip_eps=0.2 and an unclipped variant",))
     r = found.iloc[0]
-    level = level / 2
+    each = level / 2  # Bonferroni over the two senses
     spread = r.dispersion_ratio - 1
     fewer = r.collapses / r.n - r.control_collapses / r.control_n
-    calmer = (r.dispersion_p < level and spread < 0) or (r.collapse_p < level and fewer < 0)
-    wilder = (r.dispersion_p < level and spread > 0) or (r.collapse_p < level and fewer > 0)
-    same = r.dispersion_p_tost < level
+    calmer = (r.dispersion_p < each and spread < 0) or (r.collapse_p < each and fewer < 0)
+    wilder = (r.dispersion_p < each and spread > 0) or (r.collapse_p < each and fewer > 0)
+    same = r.dispersion_p_tost < each
     verdict = ("inconclusive" if calmer and wilder else "supported" if calmer
                else "contradicted" if wilder or same else "inconclusive")
     evidence = [f"{r.variant} vs {r.control} [{r.scope}]: spread across seeds (mean absolute "
                 f"deviation from the median) ratio {r.dispersion_ratio:.2f}, "
-                f"{confidence(1 - 2 * level)} CI "
+                f"{confidence(1 - level)} CI "
                 f"{_interval(r.dispersion_ci_low, r.dispersion_ci_high, '.2f')}, p "
                 f"{r.dispersion_p:.3g}, equivalence p {r.dispersion_p_tost:.3g}; collapses "
                 f"{r.collapses}/{r.n} vs {r.control_collapses}/{r.control_n} (Fisher p "
-                f"{r.collapse_p:.3g}); each test at {level:g}"]
+                f"{r.collapse_p:.3g}); each test at {each:g}"]
     if verdict == "inconclusive":
         evidence.append(f"about {r.seeds_needed} runs per arm and env would resolve a "
                         f"{a.margin:.0%} difference in spread")
     return Claim("C1-stability", *STABILITY, verdict, tuple(evidence), metric="dispersion",
                  rel_diff=spread, rel_ci_low=r.dispersion_ci_low - 1,
-                 rel_ci_high=r.dispersion_ci_high - 1, confidence=1 - 2 * level, n=int(r.n),
+                 rel_ci_high=r.dispersion_ci_high - 1, confidence=1 - level, n=int(r.n),
                  seeds_needed=int(r.seeds_needed))
 
 

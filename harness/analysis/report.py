@@ -66,6 +66,8 @@ class ReportTables:
     """The verdicts (``claims.csv``)."""
     inactive: list[str]
     """Clipped variants whose clip never acted (``claims.inactive_clips``)."""
+    record: dict | None
+    """A sequential design's ``sequential.json`` (None for a fixed design or before a look)."""
 
     def csv(self) -> dict[str, pd.DataFrame]:
         """The tables written as ``<name>.csv``, by name."""
@@ -97,7 +99,7 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
                         tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed),
                         comparisons, steadiness,
                         claims.evaluate_claims(exp, comparisons, steadiness, level, inactive),
-                        inactive)
+                        inactive, record)
 
 
 def run_scores(exp: Experiment, results: Results) -> dict[str, pd.DataFrame]:
@@ -127,8 +129,8 @@ def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: 
     text = markdown.render(
         exp, exp_dir, t.results, final=t.scores["final"], summary=t.summary, auc=t.auc,
         comparisons=t.comparisons, stability=t.stability, claims=t.claims, figures=figures,
-        baselines=claims.baselines_variants(exp), inactive=t.inactive, n_boot=n_boot,
-        seed=seed)
+        baselines=claims.baselines_variants(exp), inactive=t.inactive, record=t.record,
+        n_boot=n_boot, seed=seed)
     _write_text(report_dir / "report.md", text)
     return report_dir
 
