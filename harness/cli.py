@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -25,10 +24,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.runs.expand import expand
 from harness.runs.experiment import ExperimentError, load_experiment, step_warnings
-from harness.runs.looks import looked_runs
+from harness.runs.looks import asked, looked_runs, may_train, read_sequential, stopped
 from harness.runs.provenance import current, differences
 from harness.runs.results import RUN_STATES, ResultsDir, ResultsLocked
-from harness.runs.spec import Experiment
+from harness.runs.spec import Experiment, RunSpec
 
 if TYPE_CHECKING:  # the runner imports torch
     from harness.runs.runner import RunSummary
@@ -265,13 +264,9 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
     rdir = ResultsDir(Path(args.results_dir) / exp.name)
     _print_notes(exp, rdir)
     specs = expand(exp)
-    record = None
-    with contextlib.suppress(OSError, ValueError):  # not a sequential design, or no look yet
-        record = json.loads((rdir.root / "sequential.json").read_text())
-    asked = _asked(exp, record)
+    record = read_sequential(rdir.root) if exp.looks else None
     states = {s.run_id: rdir.state(s.run_id) for s in specs}  # reads each run's tables
-    states.update({s.run_id: "later" for s in specs
-                   if states[s.run_id] == "pending" and not asked(s.variant, s.seed)})
+    states.update(_later(exp, specs, states, record))
     columns = [*RUN_STATES, *(["later"] if exp.looks else [])]
     counts = {(e, v.label): dict.fromkeys(columns, 0) for e in exp.envs for v in exp.variants}
     for spec in specs:
@@ -300,21 +295,12 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
     return EXIT_OK
 
 
-def _asked(exp: Experiment, record: dict | None) -> Callable[[str, int], bool]:
-    """Whether a sequential design has asked for a (variant, seed) run so far: the runs its
-    looks analysed, and the arms of comparisons still undecided at the seeds of the look
-    under way (``harness.sequential``). Every run of a fixed design."""
-    if not exp.looks:
-        return lambda variant, seed: True
-    looks = (record or {}).get("looks", [])
-    done = looks[-1]["runs_per_arm"] if looks else 0
-    stopped = record is not None and record.get("stopped") != "running"
-    current = done if stopped or len(looks) == len(exp.looks) else exp.looks[len(looks)]
-    open_arms = ({arm for pair in record.get("undecided", []) for arm in pair} if record
-                 else {v.label for v in exp.variants})
-    looked = looked_runs(record, exp.seeds) if record else set()
-    return lambda variant, seed: ((variant, seed) in looked
-                                  or (seed in exp.seeds[:current] and variant in open_arms))
+def _later(exp: Experiment, specs: Sequence[RunSpec], states: dict[str, str],
+           record: dict | None) -> dict[str, str]:
+    """The pending runs a sequential design has not asked for (yet): state ``later``."""
+    now = asked(exp, record)
+    return {s.run_id: "later" for s in specs
+            if states[s.run_id] == "pending" and not now(s.variant, s.seed)}
 
 
 def _unevaluated(exp: Experiment, rdir: ResultsDir) -> str | None:
@@ -442,26 +428,49 @@ def _print_matrix(exp: Experiment, rdir: ResultsDir, workers: int,
         print(f"  {'*' if v.label == exp.control else ' '} {v.label}")
     from harness.runs.reuse import reusable  # reads parquet: pandas
 
+    record = read_sequential(rdir.root) if exp.looks else None
     states = {s.run_id: rdir.state(s.run_id) for s in specs}
+    states.update(_later(exp, specs, states, record))
     for run_id, (source, _) in reusable([s for s in specs if states[s.run_id] == "pending"],
                                         reuse).items():
         states[run_id] = f"copy from {source.root}"
     rows = [[s.run_id, s.env_id, str(s.seed), s.variant, states[s.run_id]] for s in specs]
     print(_table(["run_id", "env_id", "seed", "variant", "state"], rows))
-    todo = [s for s in specs if states[s.run_id] in ("pending", "failed", "damaged")]
-    if todo:
-        from harness import plan  # calibration imports torch in its own process
-        from harness.analysis.effects import small_n_notes
+    if record is not None:
+        _print_looks(record)
+    todo = [s for s in specs if states[s.run_id] in ("pending", "failed", "damaged", "later")]
+    _print_cost(exp, record, todo, workers)
 
-        for text in small_n_notes(exp.looks[0] if exp.looks else len(exp.seeds)):
-            print(f"note: {text}")
-        rates = plan.calibrate(exp.envs)
-        if exp.looks:  # later looks train only the arms still undecided: print both ends
-            first = [s for s in todo if s.seed in exp.seeds[:exp.looks[0]]]
-            print(f"first look ({exp.looks[0]} seeds per arm and env):")
-            print("\n".join(plan.estimate(first, rates, workers)))
-            print(f"at most (every look, up to {exp.looks[-1]} seeds):")
-        print("\n".join(plan.estimate(todo, rates, workers)))
+
+def _print_cost(exp: Experiment, record: dict | None, todo: Sequence[RunSpec],
+                workers: int) -> None:
+    """The expected wall time of the runs left: all of a fixed design's; for a sequential one,
+    the next look's and, at most, every seed up to ``max`` of the comparisons still undecided
+    (decided ones and clips that never acted get no more: ``harness.sequential``)."""
+    now, may = asked(exp, record), may_train(exp, record)
+    next_look = [s for s in todo if now(s.variant, s.seed)]
+    at_most = [s for s in todo if may(s.variant, s.seed)]
+    if not at_most:
+        print("nothing left to train" + (f": the sequential design stopped because "
+                                         f"{record['stopped']}" if stopped(record) else ""))
+        return
+    from harness import plan  # calibration imports torch in its own process
+    from harness.analysis.effects import small_n_notes
+
+    for text in small_n_notes(exp.looks[0] if exp.looks else len(exp.seeds)):
+        print(f"note: {text}")
+    rates = plan.calibrate(exp.envs)
+    if exp.looks and not stopped(record):
+        k = len((record or {}).get("looks", []))
+        print(f"look {k + 1} ({exp.looks[k]} seeds per arm and env)" + (
+            ":" if next_look else ": trained; the next `harness run` analyses it"))
+        if next_look:
+            print("\n".join(plan.estimate(next_look, rates, workers)))
+        print(f"at most (the {'undecided comparisons' if record else 'comparisons'}, "
+              f"up to {exp.looks[-1]} seeds):")
+    elif exp.looks:
+        print("runs the recorded looks lack (the sequential design stopped):")
+    print("\n".join(plan.estimate(at_most, rates, workers)))
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from harness.analysis import answer
-from harness.analysis.load import experiment_from_manifest, read_sequential, read_sessions
+from harness.analysis.load import experiment_from_manifest, read_sessions
 from harness.analysis.report import report_tables
-from harness.runs.looks import looked_runs
+from harness.runs.looks import looked_runs, read_sequential
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"

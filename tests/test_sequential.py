@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from harness.analysis import effects, sequential
-from harness.runs.looks import looked_runs
+from harness.runs.looks import asked, looked_runs, may_train
 from harness.runs.spec import schedule
 
 ALPHA, MARGIN = 0.05, 0.10
@@ -165,8 +166,8 @@ def test_a_small_sequential_study_end_to_end(tmp_path):
 
     dry = harness("run", path, "--jobs", 2, "--results-dir", tmp_path / "r", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "first look (3 seeds per arm and env):" in dry.stdout
-    assert "at most (every look, up to 6 seeds):" in dry.stdout
+    assert "look 1 (3 seeds per arm and env):" in dry.stdout
+    assert "at most (the comparisons, up to 6 seeds):" in dry.stdout
     paused = harness("run", path, "--jobs", 2, "--results-dir", tmp_path / "r",
                      "--until-look", 1)
     assert paused.returncode == 0, paused.stderr
@@ -261,6 +262,48 @@ def test_status_counts_runs_no_look_has_asked_for_as_later(tmp_path, record, pen
                           str(tmp_path / "r")], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert f"0 done, 0 failed, 0 damaged, {pending} pending, {later} later" in out.stdout
+
+
+@pytest.mark.parametrize("record, now, most", [
+    (None, 3 * 3, 6 * 3),  # before look 1: every arm, any seed, may train
+    # eps 1 decided at look 1: only eps 0.2 and the control go on, up to 6 seeds
+    ({"looks": [look(3, A02, A1)], "stopped": "running", "undecided": [[A02, CONTROL]]},
+     3 * 3 + 2 * 3, 3 * 3 + 2 * 3),
+    # stopped: nothing beyond what the looks analysed, though a comparison stays undecided
+    ({"looks": [look(3, A02, A1), look(6, A02)],
+      "stopped": "the largest number of seeds is reached", "undecided": [[A02, CONTROL]]},
+     2 * 6 + 3, 2 * 6 + 3),
+])
+def test_runs_a_design_may_still_train_by_hand(record, now, most):
+    """``asked``: runs asked for so far; ``may_train``: the bound ``--dry-run`` costs."""
+    from synthetic import make_experiment
+
+    exp = replace(make_experiment({CONTROL: {"value_clip": "none"}, A02: {"value_clip": "max"},
+                                   A1: {"value_clip": "max"}}, CONTROL, seeds=range(6)),
+                  looks=(3, 6))
+    runs = [(v.label, seed) for v in exp.variants for seed in exp.seeds]
+    assert sum(asked(exp, record)(*r) for r in runs) == now
+    assert sum(may_train(exp, record)(*r) for r in runs) == most
+
+
+def test_dry_run_of_a_stopped_design_costs_nothing(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "s", "envs": ["InvertedPendulum-v5"], "seeds": {"min": 3, "max": 6, "step": 3},
+        "total_steps": 512, "ppo": {"num_steps": 128},
+        "matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.2, 1.0]},
+        "control": {"value_clip": "none"}}))
+    (tmp_path / "r" / "s").mkdir(parents=True)
+    (tmp_path / "r" / "s" / "sequential.json").write_text(json.dumps(
+        {"looks": [look(3)], "stopped": "every primary comparison is decided",
+         "undecided": []}))
+    out = subprocess.run([sys.executable, "-m", "harness", "run", str(path), "--dry-run",
+                          "--results-dir", str(tmp_path / "r")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert ("nothing left to train: the sequential design stopped because every primary "
+            "comparison is decided") in out.stdout
+    assert " pending\n" not in out.stdout and out.stdout.count(" later\n") == 3 * 6
 
 
 def test_looked_runs_by_hand():

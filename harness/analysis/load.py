@@ -123,14 +123,6 @@ def read_sessions(exp_dir: Path) -> list[dict]:
     return [s for s in sessions if isinstance(s, dict)] if isinstance(sessions, list) else []
 
 
-def read_sequential(exp_dir: Path) -> dict | None:
-    """The looks of a sequential design (``sequential.json``), or None."""
-    try:
-        return json.loads((Path(exp_dir) / "sequential.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def read_failures(directory: Path) -> list[Failure]:
     """``directory/<run_id>.json`` files written by the runner for failed runs."""
     failures = []

@@ -15,10 +15,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from harness.analysis import aggregates, claims, markdown, plots, sequential, stability, tables
-from harness.analysis.load import Results, load_results, read_sequential
+from harness.analysis.load import Results, load_results
 from harness.analysis.scores import auc_scores, eval_scores, final_scores, run_curves
 from harness.runs.expand import expand
 from harness.runs.files import atomic_write
+from harness.runs.looks import read_sequential
 from harness.runs.spec import Experiment
 
 
