@@ -235,6 +235,23 @@ def test_until_look_needs_a_sequential_design(tmp_path):
     assert "--until-look" in out.stderr and "has no looks" in out.stderr
 
 
+def hand_made(tmp_path, record: dict | None, *command: str) -> subprocess.CompletedProcess:
+    """``harness COMMAND`` on a design of eps 0.2 and 1 against unclipped, 3 then 6 seeds, with
+    ``record`` as its ``sequential.json`` and no runs trained."""
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "s", "envs": ["InvertedPendulum-v5"], "seeds": {"min": 3, "max": 6, "step": 3},
+        "total_steps": 512, "ppo": {"num_steps": 128},
+        "matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.2, 1.0]},
+        "control": {"value_clip": "none"}}))
+    if record is not None:
+        (tmp_path / "r" / "s").mkdir(parents=True)
+        (tmp_path / "r" / "s" / "sequential.json").write_text(json.dumps(record))
+    return subprocess.run([sys.executable, "-m", "harness", command[0], str(path),
+                           *command[1:], "--results-dir", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.parametrize("record, pending, later", [
     (None, 3 * 3, 3 * 3),  # look 1 under way: every arm at 3 seeds
     ({"looks": [look(3, A02, A1)], "stopped": "running",
@@ -249,17 +266,7 @@ def test_until_look_needs_a_sequential_design(tmp_path):
 def test_status_counts_runs_no_look_has_asked_for_as_later(tmp_path, record, pending, later):
     """A hand-made ``sequential.json`` (no runs trained): seeds past the look under way, and
     every seed past the last look once the design stopped, are 'later', not 'pending'."""
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": "s", "envs": ["InvertedPendulum-v5"], "seeds": {"min": 3, "max": 6, "step": 3},
-        "total_steps": 512, "ppo": {"num_steps": 128},
-        "matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.2, 1.0]},
-        "control": {"value_clip": "none"}}))
-    if record is not None:
-        (tmp_path / "r" / "s").mkdir(parents=True)
-        (tmp_path / "r" / "s" / "sequential.json").write_text(json.dumps(record))
-    out = subprocess.run([sys.executable, "-m", "harness", "status", str(path), "--results-dir",
-                          str(tmp_path / "r")], capture_output=True, text=True, timeout=120)
+    out = hand_made(tmp_path, record, "status")
     assert out.returncode == 0, out.stderr
     assert f"0 done, 0 failed, 0 damaged, {pending} pending, {later} later" in out.stdout
 
@@ -287,19 +294,9 @@ def test_runs_a_design_may_still_train_by_hand(record, now, most):
 
 
 def test_dry_run_of_a_stopped_design_costs_nothing(tmp_path):
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": "s", "envs": ["InvertedPendulum-v5"], "seeds": {"min": 3, "max": 6, "step": 3},
-        "total_steps": 512, "ppo": {"num_steps": 128},
-        "matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.2, 1.0]},
-        "control": {"value_clip": "none"}}))
-    (tmp_path / "r" / "s").mkdir(parents=True)
-    (tmp_path / "r" / "s" / "sequential.json").write_text(json.dumps(
-        {"looks": [look(3)], "stopped": "every primary comparison is decided",
-         "undecided": []}))
-    out = subprocess.run([sys.executable, "-m", "harness", "run", str(path), "--dry-run",
-                          "--results-dir", str(tmp_path / "r")],
-                         capture_output=True, text=True, timeout=120)
+    out = hand_made(tmp_path, {"looks": [look(3)], "undecided": [],
+                               "stopped": "every primary comparison is decided"},
+                    "run", "--dry-run")
     assert out.returncode == 0, out.stderr
     assert ("nothing left to train: the sequential design stopped because every primary "
             "comparison is decided") in out.stdout
