@@ -431,8 +431,9 @@ def _print_matrix(exp: Experiment, rdir: ResultsDir, workers: int,
     record = read_sequential(rdir.root) if exp.looks else None
     states = {s.run_id: rdir.state(s.run_id) for s in specs}
     states.update(_later(exp, specs, states, record))
-    for run_id, (source, _) in reusable([s for s in specs if states[s.run_id] == "pending"],
-                                        reuse).items():
+    # a later look copies its runs as the first does (harness.sequential), so price neither
+    waiting = [s for s in specs if states[s.run_id] in ("pending", "later")]
+    for run_id, (source, _) in reusable(waiting, reuse).items():
         states[run_id] = f"copy from {source.root}"
     rows = [[s.run_id, s.env_id, str(s.seed), s.variant, states[s.run_id]] for s in specs]
     print(_table(["run_id", "env_id", "seed", "variant", "state"], rows))

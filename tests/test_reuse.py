@@ -77,3 +77,19 @@ def test_dry_run_shows_what_would_be_copied_and_a_missing_source_is_one_line(tmp
     bad = harness("run", b, "--results-dir", tmp_path / "r", "--reuse", tmp_path / "nowhere")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "--reuse" in bad.stderr
+
+
+def test_dry_run_of_a_sequential_design_copies_later_looks_too(tmp_path):
+    """Seeds a later look asks for are copied then as at the first look, so the dry-run marks
+    them as copies and prices none of them."""
+    a = write(tmp_path, "a", value_clip=["none", "max"], vf_clip_eps=[0.2])
+    a.write_text(yaml.safe_dump({**yaml.safe_load(a.read_text()), "seeds": 4}))
+    run_experiment(load_experiment(a), tmp_path / "r", jobs=1)
+    s = write(tmp_path, "s", value_clip=["none", "max"], vf_clip_eps=[0.2])
+    s.write_text(yaml.safe_dump({**yaml.safe_load(s.read_text()),
+                                 "seeds": {"min": 2, "max": 4, "step": 2}}))
+    out = harness("run", s, "--results-dir", tmp_path / "r", "--reuse", tmp_path / "r" / "a",
+                  "--dry-run")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count(f"copy from {tmp_path / 'r' / 'a'}") == 2 * 4
+    assert "nothing left to train" in out.stdout
