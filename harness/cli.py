@@ -264,9 +264,7 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
     rdir = ResultsDir(Path(args.results_dir) / exp.name)
     _print_notes(exp, rdir)
     specs = expand(exp)
-    record = read_sequential(rdir.root) if exp.looks else None
-    states = {s.run_id: rdir.state(s.run_id) for s in specs}  # reads each run's tables
-    states.update(_later(exp, specs, states, record))
+    states, record = _states(exp, rdir, specs)
     columns = [*RUN_STATES, *(["later"] if exp.looks else [])]
     counts = {(e, v.label): dict.fromkeys(columns, 0) for e in exp.envs for v in exp.variants}
     for spec in specs:
@@ -295,12 +293,16 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
     return EXIT_OK
 
 
-def _later(exp: Experiment, specs: Sequence[RunSpec], states: dict[str, str],
-           record: dict | None) -> dict[str, str]:
-    """The pending runs a sequential design has not asked for (yet): state ``later``."""
+def _states(exp: Experiment, rdir: ResultsDir,
+            specs: Sequence[RunSpec]) -> tuple[dict[str, str], dict | None]:
+    """Each run's state (reading its tables), with the pending runs a sequential design has
+    not asked for (yet) as ``later``; and the design's ``sequential.json`` (None if fixed)."""
+    record = read_sequential(rdir.root) if exp.looks else None
     now = asked(exp, record)
-    return {s.run_id: "later" for s in specs
-            if states[s.run_id] == "pending" and not now(s.variant, s.seed)}
+    states = {s.run_id: rdir.state(s.run_id) for s in specs}
+    states.update({s.run_id: "later" for s in specs
+                   if states[s.run_id] == "pending" and not now(s.variant, s.seed)})
+    return states, record
 
 
 def _unevaluated(exp: Experiment, rdir: ResultsDir) -> str | None:
@@ -428,9 +430,7 @@ def _print_matrix(exp: Experiment, rdir: ResultsDir, workers: int,
         print(f"  {'*' if v.label == exp.control else ' '} {v.label}")
     from harness.runs.reuse import reusable  # reads parquet: pandas
 
-    record = read_sequential(rdir.root) if exp.looks else None
-    states = {s.run_id: rdir.state(s.run_id) for s in specs}
-    states.update(_later(exp, specs, states, record))
+    states, record = _states(exp, rdir, specs)
     # a later look copies its runs as the first does (harness.sequential), so price neither
     waiting = [s for s in specs if states[s.run_id] in ("pending", "later")]
     for run_id, (source, _) in reusable(waiting, reuse).items():
