@@ -1,13 +1,17 @@
 """The thin MuJoCo stepper gives exactly what gymnasium's own ``env.step`` gives."""
 
 import dataclasses
+from types import SimpleNamespace
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.envs.mujoco.humanoid_v5 import mass_center
 
 from harness.ppo.envs import PackEnv
 from harness.ppo.mjstep import THIN_RULES, GymStepper, ThinStepper, make_stepper
+from harness.ppo.mjstep.humanoid import HumanoidRules
+from harness.ppo.mjstep.rules import action_cost, norms, sum_squares
 
 NEVER_END = {"HalfCheetah-v5", "Swimmer-v5", "Reacher-v5", "Pusher-v5", "HumanoidStandup-v5"}
 V5 = ["Ant-v5", "HalfCheetah-v5", "Hopper-v5", "Humanoid-v5", "HumanoidStandup-v5",
@@ -79,6 +83,37 @@ def test_thin_stepper_matches_gymnasium_step_exactly(env_id, kwargs):
             ended += bool(want[2][i])
     if env_id not in NEVER_END and kwargs.get("terminate_when_unhealthy", True):
         assert ended > 0  # the comparison covered terminations and resets
+
+
+# Lengths across numpy's and BLAS's unrolled and SIMD paths (tails, 8-wide blocks, pairwise
+# blocks of 128), so that a batched reduction taking another kernel than gymnasium's per-env
+# call shows on the CPU the tests run on (AVX-512 Xeons fuse the multiply-adds of a BLAS dot).
+LENGTHS = [1, 2, 3, 7, 8, 9, 16, 17, 33, 84, 129, 255, 1000]
+
+
+@pytest.mark.parametrize("n", LENGTHS)
+def test_each_reward_term_is_gymnasiums_expression_bit_for_bit(n):
+    rng = np.random.default_rng(n)
+    k = 37
+    vectors = rng.normal(0, 3, (k, n))
+    # reacher/pusher _get_rew: np.linalg.norm of one env's fresh difference vector
+    want = [np.linalg.norm(vectors[i].copy()) for i in range(k)]
+    np.testing.assert_array_equal(norms(vectors), want)
+    # every ctrl cost: weight * np.sum(np.square(action)), in float32 (reacher: sum() first)
+    actions = rng.normal(0, 1.5, (k, n)).astype(np.float32)
+    want = [0.1 * np.sum(np.square(actions[i])) for i in range(k)]
+    np.testing.assert_array_equal(action_cost(0.1, actions), want)
+    assert action_cost(0.1, actions).dtype == np.float32
+    # ant/humanoid contact cost: np.sum(np.square(cfrc_ext)) of one env's [nbody, 6]
+    forces = rng.normal(0, 50, (k, n, 6))
+    np.testing.assert_array_equal(sum_squares(forces), [np.sum(np.square(f)) for f in forces])
+    # humanoid mass_center, gymnasium's own function on one env's model and data
+    mass = rng.uniform(0.1, 10, n)
+    xipos = rng.normal(0, 2, (k, n, 3))
+    rules = SimpleNamespace(body_mass=tuple(mass.tolist()))
+    want = [mass_center(SimpleNamespace(body_mass=mass), SimpleNamespace(xipos=x))[0]
+            for x in xipos]
+    np.testing.assert_array_equal(HumanoidRules.mass_center_x(rules, xipos), want)
 
 
 @pytest.mark.parametrize("env_id, weight", [

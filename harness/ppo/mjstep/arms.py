@@ -10,12 +10,12 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from harness.ppo.mjstep.rules import Captured, Outcome, action_cost, read_rules
+from harness.ppo.mjstep.rules import Captured, Outcome, action_cost, norms, read_rules
 
 
 def distance(xpos: np.ndarray, a: int, b: int) -> np.ndarray:
     """``np.linalg.norm(xpos[a] - xpos[b])`` per env of ``xpos [K, nbody, 3]``, ``[K]``."""
-    return np.linalg.norm(xpos[:, a] - xpos[:, b], axis=1)
+    return norms(xpos[:, a] - xpos[:, b])
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class ReacherRules(ArmRules):
         """``step`` after ``do_simulation``: ``_get_obs`` and ``_get_rew``."""
         qpos, qvel, xpos = post["qpos"], post["qvel"], post["xpos"]
         vec = xpos[:, self.fingertip] - xpos[:, self.target]
-        reward_dist = -np.linalg.norm(vec, axis=1) * self.reward_dist_weight
+        reward_dist = -norms(vec) * self.reward_dist_weight
         # -np.square(action).sum() * weight, in float32: negating is exact either side
         reward_ctrl = -action_cost(self.reward_control_weight, actions)
         obs = np.concatenate((np.cos(qpos[:, :2]), np.sin(qpos[:, :2]), qpos[:, 2:], qvel[:, :2],

@@ -92,8 +92,10 @@ class HumanoidRules(HumanoidObservation):
 
     def mass_center_x(self, xipos: np.ndarray) -> np.ndarray:
         """``mass_center(model, data)[0]`` of ``xipos [K, nbody, 3]``, ``[K]``."""
+        # per env, as gymnasium's mass_center: einsum's sum-of-products kernels may fuse the
+        # multiply-adds, and a batched "b,kbj->kj" need not take the same loop as "b,bj->j"
         mass = np.asarray(self.body_mass)
-        return (np.einsum("b,kbj->kj", mass, xipos) / mass.sum())[:, 0]
+        return np.array([np.einsum("b,bj->j", mass, x)[0] for x in xipos]) / mass.sum()
 
     def outcome(self, pre: Captured, post: Captured, actions: np.ndarray) -> Outcome:
         """``step`` after ``do_simulation`` (humanoid_v5.py:472-517)."""

@@ -68,6 +68,17 @@ def action_cost(weight: float, actions: np.ndarray) -> np.ndarray:
     return weight * np.sum(np.square(actions), axis=1)
 
 
+def norms(x: np.ndarray) -> np.ndarray:
+    """``np.linalg.norm(x_i)`` of each env's vector, ``x [K, n]`` -> ``[K]``, bit for bit.
+
+    numpy's norm of a 1-D vector is ``sqrt(x.dot(x))``: a BLAS dot whose kernel differs between
+    CPUs (AVX-512 Xeons fuse its multiply-adds), while ``norm(x, axis=1)`` squares and adds.
+    The two disagree in the last bit for about one 3-vector in ten on such a CPU, so each env's
+    dot is taken as gymnasium takes it.
+    """
+    return np.sqrt([row.dot(row) for row in x])
+
+
 def sum_squares(x: np.ndarray) -> np.ndarray:
     """``np.sum(np.square(x_i))`` over all of each env's ``x_i``: ``[K, ...]`` -> ``[K]``.
 
