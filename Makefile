@@ -51,5 +51,6 @@ clean:
 	# your experiments' run files and reports go; the published studies (committed, with their
 	# raw data) stay, without their checkpoints and progress files
 	find results -mindepth 1 -maxdepth 1 -type d $(PUBLISHED:%=! -name %) -exec rm -rf {} +
-	rm -rf $(PUBLISHED:%=results/%/checkpoints) $(PUBLISHED:%=results/%/.progress)
+	rm -rf $(PUBLISHED:%=results/%/checkpoints) $(PUBLISHED:%=results/%/.progress) \
+		$(PUBLISHED:%=results/%/.workers)
 	find results -mindepth 1 -maxdepth 1 -type f ! -name README.md -delete

@@ -15,7 +15,7 @@ import yaml
 
 from harness.runs import progress
 from harness.runs.experiment import load_experiment
-from harness.runs.results import ResultsDir
+from harness.runs.results import ResultsDir, ResultsLocked
 from harness.runs.runner import run_experiment
 
 TESTS = Path(__file__).parent
@@ -230,6 +230,46 @@ def test_interrupt_stops_cleanly_and_says_how_to_resume(tmp_path, stop, code, wo
     manifest = json.loads((exp_dir / "manifest.json").read_text())
     assert manifest["sessions"][-1]["status"] == "interrupted"
     assert not with_leftovers, "worker processes outlived harness run"
+
+
+@pytest.mark.slow
+def test_sigkill_of_harness_run_takes_its_workers_with_it(tmp_path):
+    # SIGKILL cannot be caught: the workers must notice by themselves that their parent died.
+    path = write_experiment(tmp_path, total_steps=10**6, ppo={**TINY, "num_steps": 256})
+    proc = _start(path, tmp_path / "r", tmp_path / "log")
+    try:
+        _wait_for(lambda: any((tmp_path / "r" / "t" / ".progress").glob("*.json")), proc)
+        os.kill(proc.pid, signal.SIGKILL)  # the main process only
+        proc.wait()
+    finally:
+        with_leftovers = _kill_group(proc.pid)
+    assert not with_leftovers, "worker processes outlived a SIGKILLed harness run"
+
+
+def test_live_workers_of_an_earlier_run_keep_the_results_dir(tmp_path):
+    rdir = ResultsDir(tmp_path / "x")
+    rdir.workers_dir.mkdir(parents=True)
+    # A worker whose `harness run` (pid 1 here) died, still holding its lock file.
+    script = ("import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+              "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)")
+    worker = subprocess.Popen([sys.executable, "-c", script, rdir.workers_dir / "1-worker.lock"],
+                              stdout=subprocess.PIPE, text=True)
+    stale = rdir.workers_dir / "2-3.lock"  # a worker that died: nobody holds its file
+    stale.touch()
+    ours = rdir.workers_dir / f"{os.getpid()}-4.lock"  # this process's own worker: skipped
+    ours.touch()
+    try:
+        assert worker.stdout.readline() == "held\n"
+        taken = r"workers of an earlier `harness run` still write here \(pids worker\)"
+        with (pytest.raises(ResultsLocked, match=taken),
+              rdir.lock("harness run x.yaml", workers_grace_s=0.3)):
+            pass
+    finally:
+        worker.kill()
+        worker.wait()
+    assert not stale.exists() and ours.exists()
+    with rdir.lock("harness run x.yaml", workers_grace_s=0.3):
+        assert not (rdir.workers_dir / "1-worker.lock").exists()
 
 
 @pytest.mark.slow

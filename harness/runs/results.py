@@ -55,6 +55,11 @@ class ResultsDir:
         return self.root / ".lock"
 
     @property
+    def workers_dir(self) -> Path:
+        """One lock file per live loky worker (``worker_signals.init_worker``)."""
+        return self.root / ".workers"
+
+    @property
     def progress_dir(self) -> Path:
         """Workers' per-pack progress files while a run is going."""
         return self.root / ".progress"
@@ -145,8 +150,9 @@ class ResultsDir:
                 path.unlink(missing_ok=True)
 
     @contextlib.contextmanager
-    def lock(self, command: str) -> Iterator[None]:
-        """Hold the directory for one ``harness run``; raise ``ResultsLocked`` if taken."""
+    def lock(self, command: str, workers_grace_s: float = 10.0) -> Iterator[None]:
+        """Hold the directory for one ``harness run``; raise ``ResultsLocked`` if taken, by
+        another run or, after ``workers_grace_s``, by the workers of a run that died."""
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.lock_path, "a+") as f:
             try:
@@ -159,7 +165,22 @@ class ResultsDir:
             json.dump({"pid": os.getpid(), "host": socket.gethostname(), "command": command,
                        "started": time.strftime("%Y-%m-%d %H:%M:%S")}, f)
             f.flush()
+            self._wait_for_old_workers(workers_grace_s)
             yield
+
+    def _wait_for_old_workers(self, grace_s: float) -> None:
+        """Wait until no worker of an earlier ``harness run`` holds its lock file (a SIGKILLed
+        run's workers notice within ``PARENT_POLL_S`` and die); raise ``ResultsLocked`` if some
+        still do after ``grace_s``. This process's own workers (a sequential study's earlier
+        looks, a warm-up) are named after it and skipped."""
+        deadline = time.monotonic() + grace_s
+        while alive := _foreign_workers(self.workers_dir):
+            if time.monotonic() > deadline:
+                raise ResultsLocked(
+                    f"{self.root}: workers of an earlier `harness run` still write here "
+                    f"(pids {', '.join(alive)}); stop them (kill {' '.join(alive)}) and "
+                    "run again")
+            time.sleep(0.1)
 
     def running(self) -> str | None:
         """Who holds the lock (for ``status``), or None when no run is going."""
@@ -178,6 +199,24 @@ class ResultsDir:
             return f"pid {info['pid']} on {info['host']} since {info['started']}"
         except (OSError, ValueError, KeyError):
             return "holder unknown"
+
+
+def _foreign_workers(workers_dir: Path) -> list[str]:
+    """Pids of live workers of other ``harness run`` processes; stale lock files (their
+    worker died) are removed."""
+    alive = []
+    for path in sorted(workers_dir.glob("*.lock")):
+        parent, _, pid = path.stem.partition("-")
+        if parent == str(os.getpid()):
+            continue
+        with open(path, "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                alive.append(pid)
+                continue
+        path.unlink(missing_ok=True)
+    return alive
 
 
 def _readable(path: Path) -> bool:

@@ -42,7 +42,7 @@ from harness.runs.results import ResultsDir
 from harness.runs.reuse import Source, copy_run, reusable
 from harness.runs.spec import Experiment, RunSpec
 from harness.runs.train import RunResult, pack_key, train_runs
-from harness.runs.worker_signals import ignore_stop_signals
+from harness.runs.worker_signals import init_worker
 
 WORKER_ATTEMPTS = 3
 """Times a pack is trained before a worker that keeps dying makes its runs failed."""
@@ -77,7 +77,8 @@ def run_experiment(exp: Experiment, results_root: str | Path, *, jobs: int | Non
     ``reuse`` directory has done under the same config hash are copied, not trained."""
     rdir = ResultsDir(Path(results_root) / exp.name)
     specs = [s for s in expand(exp) if only is None or s.run_id in only]
-    with rdir.lock(" ".join(sys.argv)), _parallel(backend, scheduler, jobs) as n_workers:
+    with (rdir.lock(" ".join(sys.argv)),
+          _parallel(backend, scheduler, jobs, rdir.workers_dir) as n_workers):
         rdir.remove_temp_files()
         states = {s.run_id: rdir.state(s.run_id) for s in specs}
         for run_id in (r for r, state in states.items() if state == "damaged"):
@@ -239,9 +240,10 @@ def _done(spec: RunSpec, resume: dict[str, int]) -> int:
 
 
 @contextlib.contextmanager
-def _parallel(backend: str, scheduler: str | None, jobs: int | None) -> Iterator[int]:
+def _parallel(backend: str, scheduler: str | None, jobs: int | None,
+              workers_dir: Path) -> Iterator[int]:
     """Configure joblib for ``backend``; yields the number of workers (``jobs``: None or -1
-    for all cores or all cluster threads)."""
+    for all cores or all cluster threads). Loky workers hold lock files in ``workers_dir``."""
     jobs = None if jobs == -1 else jobs
     if backend == "loky":
         n_workers = loky_workers(jobs)
@@ -249,8 +251,9 @@ def _parallel(backend: str, scheduler: str | None, jobs: int | None) -> Iterator
         # only the main process should handle them (it stops the workers). The initializer's
         # module imports nothing else, so a worker ignores them before it imports torch (a
         # worker interrupted while importing would print a traceback over the resume message).
-        with joblib.parallel_config(backend="loky", n_jobs=n_workers,
-                                    initializer=ignore_stop_signals):
+        # Each worker also dies with this process and holds a lock file while alive.
+        with joblib.parallel_config(backend="loky", n_jobs=n_workers, initializer=init_worker,
+                                    initargs=(str(workers_dir),)):
             yield n_workers
         return
     if backend != "dask" or not scheduler:
