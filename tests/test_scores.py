@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from harness.analysis.scores import auc_scores, eval_scores, final_scores, run_curves
+from harness.analysis.tables import curve_bands
 
 
 def _run(run_id: str, **columns) -> pd.DataFrame:
@@ -61,6 +62,16 @@ def test_run_curves_share_a_grid_per_env():
     assert list(wide.index) == [0.0, 5.0, 10.0]
     np.testing.assert_allclose(wide["a"], [0.0, 5.0, 10.0])
     np.testing.assert_allclose(wide["b"], [4.0, 4.0, 8.0])  # held flat before its first value
+
+
+def test_runs_of_one_logged_step_give_a_one_point_curve():
+    # total_steps = 2 x num_steps, first update dropped (log-scale plots): one step per run
+    runs = pd.concat([_run(r, global_step=[128], value_clip_fraction=[0.1 * i])
+                      for i, r in enumerate("ab")])
+    curves = run_curves(runs, "value_clip_fraction")
+    assert list(curves["global_step"]) == [128.0, 128.0]
+    bands = curve_bands(curves, n_boot=10, seed=0)
+    assert list(bands["global_step"]) == [128.0] and bands["mean"].item() == pytest.approx(0.05)
 
 
 def test_eval_score_is_the_mean_return_of_the_last_evaluation():

@@ -76,7 +76,8 @@ def _per_run_mean(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def run_curves(updates: pd.DataFrame, metric: str, n_points: int = 100) -> pd.DataFrame:
-    """Each run's ``metric`` linearly interpolated onto a per-env grid of ``n_points`` steps.
+    """Each run's ``metric`` linearly interpolated onto a per-env grid of ``n_points`` steps
+    (one, when the env's runs logged a single step).
 
     Runs of one env can log at different steps (different ``num_steps``), so curves are put on
     a shared grid before they are averaged. NaN values (no episode ended) are skipped; beyond a
@@ -85,13 +86,14 @@ def run_curves(updates: pd.DataFrame, metric: str, n_points: int = 100) -> pd.Da
     """
     columns: dict[str, list] = {k: [] for k in [*RUN_KEYS, "global_step", "value"]}
     for _, env_updates in updates.groupby("env_id", sort=True):
-        grid = np.linspace(env_updates["global_step"].min(), env_updates["global_step"].max(),
-                           n_points)
+        # unique: runs that logged one step only (two updates, the first dropped) get one point
+        grid = np.unique(np.linspace(env_updates["global_step"].min(),
+                                     env_updates["global_step"].max(), n_points))
         finite = env_updates.dropna(subset=[metric]).sort_values("global_step", kind="stable")
         steps, values = finite["global_step"].to_numpy(float), finite[metric].to_numpy(float)
         for keys, rows in finite.groupby(RUN_KEYS, sort=True).indices.items():
             for key, value in zip(RUN_KEYS, keys, strict=True):
-                columns[key].append(np.repeat(value, n_points))
+                columns[key].append(np.repeat(value, len(grid)))
             columns["global_step"].append(grid)
             columns["value"].append(np.interp(grid, steps[rows], values[rows]))
     if not columns["value"]:
