@@ -40,6 +40,16 @@ def git() -> dict[str, Any] | None:
         return None
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (Linux's /proc/cpuinfo, else ``platform.processor()``): runs are
+    equal bit for bit only on CPUs that take the same SIMD kernels."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or None
+
+
 def current() -> dict[str, Any]:
     """This process's provenance, in a session record's shape."""
     return {"git": git(), "versions": versions()}

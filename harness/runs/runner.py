@@ -37,7 +37,7 @@ from harness.runs.expand import Pack, expand, make_packs
 from harness.runs.experiment import experiment_to_dict
 from harness.runs.files import write_json
 from harness.runs.progress import PackProgress, ProgressBar, pack_progress_path
-from harness.runs.provenance import current
+from harness.runs.provenance import cpu_model, current
 from harness.runs.results import ResultsDir
 from harness.runs.reuse import Source, copy_run, reusable
 from harness.runs.spec import Experiment, RunSpec
@@ -292,7 +292,7 @@ def _session(backend: str, scheduler: str | None, n_workers: int) -> dict[str, A
             "workers": n_workers, "host": {"name": socket.gethostname(),
                                            "platform": platform.platform(),
                                            "python": platform.python_version(),
-                                           "cpus": os.cpu_count()},
+                                           "cpus": os.cpu_count(), "cpu": cpu_model()},
             **current()}
 
 
