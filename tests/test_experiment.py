@@ -229,6 +229,24 @@ BAD = [
      "must be a positive integer"),
     ("eval_episodes_text", BASE + "analysis: {eval_every: 1000, eval_episodes: ten}\n",
      "analysis.eval_episodes", "must be a positive integer"),
+    ("huge_total_steps", BASE.replace("4096", "1e30"), "total_steps",
+     "must be at most 1e+10 env steps, got 1e+30"),
+    ("huge_eval_every", BASE + "analysis: {eval_every: 1e12}\n", "analysis.eval_every",
+     "must be at most 1e+10 env steps"),
+    ("seed_beyond_int64", BASE.replace("seeds: 2", "seeds: [0, 9223372036854775808]"), "seeds",
+     "distinct non-negative integers up to 2**63-1"),
+    ("too_many_seeds", BASE.replace("seeds: 2", "seeds: 100000000"), "seeds",
+     "a positive count up to 10,000"),
+    ("image_observations", BASE.replace("Hopper-v5", "unusable_envs:ImageObservation-v0"),
+     "envs", "has image observations (96, 96, 3); the harness's policies are MLPs"),
+    ("duplicate_variants", BASE + "variants: [{value_clip: none}, {value_clip: max}, "
+     "{value_clip: none}]\n", "variants[2]", "repeats variants[0] (listed twice"),
+    ("duplicate_variants_reordered", BASE + "variants: [{value_clip: max, vf_clip_eps: 0.5}, "
+     "{vf_clip_eps: 0.5, value_clip: max}]\n", "variants[1]", "repeats variants[0]"),
+    ("eps_without_clip_repeats", BASE + "variants: [{value_clip: none}, "
+     "{value_clip: none, vf_clip_eps: 0.5}]\n", "variants[1]",
+     "vf_clip_eps given where value_clip does not clip"),
+    ("empty_matrix", BASE + "matrix: {}\n", "matrix", "must be a non-empty mapping"),
     ("steps_of_another_env", BASE.replace("total_steps: 4096", "total_steps: {Ant-v5: 4096}"),
      "total_steps.Ant-v5", "not one of the experiment's envs (Hopper-v5) or default"),
     ("steps_without_default", BASE.replace("envs: [Hopper-v5]", "envs: [Hopper-v5, Ant-v5]")

@@ -1,6 +1,7 @@
 """Envs the validator must refuse, registered as ``unusable_envs:<id>``: one whose package is
-missing (as Box2D's envs without Box2D), one whose observations are not an array and one whose
-actions are neither a float Box nor Discrete."""
+missing (as Box2D's envs without Box2D), one whose observations are not an array, one whose
+observations are images (as CarRacing-v3's) and one whose actions are neither a float Box nor
+Discrete."""
 
 import gymnasium as gym
 import numpy as np
@@ -19,6 +20,13 @@ class DictObservationEnv(gym.Env):
     action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
 
 
+class ImageObservationEnv(gym.Env):
+    """Continuous actions, but pixels for observations (CarRacing-v3's shape)."""
+
+    observation_space = spaces.Box(0, 255, (96, 96, 3), np.uint8)
+    action_space = spaces.Box(-1.0, 1.0, (3,), np.float32)
+
+
 class MultiDiscreteActionEnv(gym.Env):
     """Box observations, but several discrete choices per step."""
 
@@ -28,4 +36,5 @@ class MultiDiscreteActionEnv(gym.Env):
 
 gym.register("NeedsMissingPackage-v0", entry_point=needs_missing_package)
 gym.register("DictObservation-v0", entry_point=DictObservationEnv)
+gym.register("ImageObservation-v0", entry_point=ImageObservationEnv)
 gym.register("MultiDiscreteAction-v0", entry_point=MultiDiscreteActionEnv)

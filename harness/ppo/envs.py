@@ -69,8 +69,9 @@ def normalise_obs(raw: np.ndarray, mean: np.ndarray, var: np.ndarray,
 
 
 def spaces_problem(env: gym.Env) -> str | None:
-    """Why the trainer cannot use ``env``'s spaces, or None: it needs a ``Box`` observation,
-    and a float ``Box`` action (a Gaussian policy) or a ``Discrete`` one (a categorical)."""
+    """Why the trainer cannot use ``env``'s spaces, or None: it needs a ``Box`` observation
+    of numbers, not an image, and a float ``Box`` action (a Gaussian policy) or a
+    ``Discrete`` one (a categorical)."""
     action, observation = env.action_space, env.observation_space
     continuous = (isinstance(action, gym.spaces.Box)
                   and np.issubdtype(action.dtype, np.floating))
@@ -81,6 +82,9 @@ def spaces_problem(env: gym.Env) -> str | None:
     if not isinstance(observation, gym.spaces.Box):
         return (f"has a {observation} observation space; the harness needs a Box "
                 "(an array of numbers)")
+    if len(observation.shape) >= 3:  # (height, width, channels): an MLP would see pixels
+        return (f"has image observations {observation.shape}; the harness's policies are "
+                "MLPs on feature vectors (ppo2's mujoco() networks), not CNNs")
     return None
 
 

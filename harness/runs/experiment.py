@@ -26,6 +26,12 @@ TOP_KEYS = ("name", "envs", "seeds", "total_steps", "ppo", "matrix", "variants",
             "analysis")
 REQUIRED_KEYS = ("name", "envs", "seeds", "total_steps")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
+MAX_SEED = 2**63 - 1
+"""Largest seed: the results' int64 ``seed`` column (torch's generators take up to 2**64-1)."""
+MAX_SEEDS = 10_000
+"""Most seeds per variant and env (a typo such as ``seeds: 100000000`` would fill memory)."""
+MAX_STEPS = 10**10
+"""Largest ``total_steps`` (or ``eval_every``): ~10 days of one worker at 10k steps/s."""
 _FLOAT_FIELDS = frozenset(f.name for f in dataclasses.fields(PPOConfig)
                           if isinstance(f.default, float))
 
@@ -187,18 +193,21 @@ def first_line(error: Exception) -> str:
 
 def _seeds(value: Any, fail: Fail) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The seeds, and the looks of a sequential design (``{min, max, step}``; else none)."""
-    if _is_int(value) and value > 0:
+    if _is_int(value) and 0 < value <= MAX_SEEDS:
         return tuple(range(value)), ()
-    if (isinstance(value, list) and value and all(_is_int(s) and s >= 0 for s in value)
+    if (isinstance(value, list) and 0 < len(value) <= MAX_SEEDS
+            and all(_is_int(s) and 0 <= s <= MAX_SEED for s in value)
             and len(set(value)) == len(value)):
         return tuple(value), ()
     if isinstance(value, dict) and set(value) == {"min", "max", "step"}:
         low, high, step = value["min"], value["max"], value["step"]
-        if all(_is_int(v) for v in (low, high, step)) and 2 <= low <= high and step >= 1:
+        if (all(_is_int(v) for v in (low, high, step)) and 2 <= low <= high <= MAX_SEEDS
+                and step >= 1):
             return tuple(range(high)), tuple(schedule(low, high, step))
-    raise fail("seeds", "a positive count, a non-empty list of distinct non-negative "
-                        "integers, or {min, max, step} with 2 <= min <= max and step >= 1, "
-                        f"got {value!r}")
+    raise fail("seeds", f"a positive count up to {MAX_SEEDS:,}, a non-empty list of at most "
+                        f"{MAX_SEEDS:,} distinct non-negative integers up to 2**63-1, or "
+                        f"{{min, max, step}} with 2 <= min <= max <= {MAX_SEEDS:,} and "
+                        f"step >= 1, got {value!r}")
 
 
 def _budgets(value: Any, envs: tuple[str, ...],
@@ -227,7 +236,10 @@ def _total_steps(value: Any, fail: Fail, key: str = "total_steps") -> int:
             value = float(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return _positive_int(value, key, fail)
+    steps = _positive_int(value, key, fail)
+    if steps > MAX_STEPS:
+        raise fail(key, f"must be at most {MAX_STEPS:.0e} env steps, got {steps:.3g}")
+    return steps
 
 
 def _positive_int(value: Any, key: str, fail: Fail) -> int:
@@ -292,21 +304,29 @@ def _variants(matrix: Any, explicit: Any, base: PPOConfig,
         candidates = [("ppo", {})]
     variants: dict[tuple, Variant] = {}
     configs: dict[str, PPOConfig] = {}
+    listed: dict[tuple, str] = {}  # explicit variants' settings -> their index
     for key, overrides in candidates:
         cfg = _build(base, overrides, key, fail)
         if not cfg.clips_value:
             overrides.pop("vf_clip_eps", None)  # eps means nothing without clipping
         pairs = tuple(overrides.items())
-        if pairs not in variants:
+        same = tuple(sorted(pairs, key=lambda kv: kv[0]))  # in whatever order written
+        if same in listed:  # the matrix's collapsed eps, and its variants listed again, merge
+            raise fail(key, f"repeats variants[{listed[same]}] (listed twice, or vf_clip_eps "
+                            "given where value_clip does not clip)")
+        if key != "matrix":
+            listed[same] = key.removeprefix("variants[").removesuffix("]")
+        if same not in variants:
             label = ",".join(f"{k}={format_value(v)}" for k, v in pairs) or "default"
-            variants[pairs] = Variant(label, pairs)
+            variants[same] = Variant(label, pairs)
             configs[label] = cfg
     return tuple(variants.values()), configs
 
 
 def _matrix_product(matrix: Any, fail: Fail) -> list[dict[str, Any]]:
-    if not isinstance(matrix, dict):
-        raise fail("matrix", f"must be a mapping of PPO keys to lists of values, got {matrix!r}")
+    if not isinstance(matrix, dict) or not matrix:
+        raise fail("matrix", f"must be a non-empty mapping of PPO keys to lists of values, "
+                             f"got {matrix!r}")
     _check_keys(matrix, "matrix", fail)
     for name, values in matrix.items():
         if not isinstance(values, list) or not values:
