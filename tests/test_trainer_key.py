@@ -1,6 +1,8 @@
 """The ``trainer:`` key: top level or a matrix axis, in the run id only when not ``harness``,
 a results column when an axis, and refused in one line where it cannot train a variant."""
 
+import json
+
 import pytest
 
 from harness.runs.expand import expand
@@ -33,6 +35,13 @@ def test_trainer_as_an_axis_is_a_column_and_a_label():
     assert specs[0].run_id.startswith("Hopper-v5__trainer-harness+value_clip-none__s0__")
 
 
+def test_a_command_template_is_labelled_by_its_name():
+    template = {"command": "python ppo.py --seed {seed}", "tensorboard": True, "name": "clean"}
+    specs = expand(parse(matrix={"trainer": ["harness", template]}))
+    assert specs[1].variant == "trainer=clean" and dict(specs[1].columns)["trainer"] == "clean"
+    assert json.loads(specs[1].ppo.trainer) == template
+
+
 @pytest.mark.parametrize(("changes", "message"), [
     ({"trainer": "nosuch_module_x:train"},
      "trainer: cannot import 'nosuch_module_x:train' (ModuleNotFoundError"),
@@ -46,6 +55,9 @@ def test_trainer_as_an_axis_is_a_column_and_a_label():
      "trainer: torchrl has no form of value_clip 'clipped'; with torchrl use none or max"),
     ({"trainer": "torchrl", "analysis": {"eval_every": 2048}},
      "analysis.eval_every: only the harness trainer evaluates its policy"),
+    ({"matrix": {"trainer": [{"command": "a {seed}", "tensorboard": True},
+                             {"command": "b {seed}", "tensorboard": True}]}},
+     "trainer: two variants are labelled 'trainer=command'"),
 ])
 def test_a_trainer_that_cannot_train_a_variant_is_refused(changes, message):
     with pytest.raises(ExperimentError) as error:

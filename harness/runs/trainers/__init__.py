@@ -66,6 +66,10 @@ def trainer_problem(cfg: PPOConfig) -> str | None:
             return (f"{trainer} has no form of value_clip {cfg.value_clip!r}; with {trainer} "
                     f"use {' or '.join(MODES[trainer])}")
         return None
+    if trainer.startswith("{"):
+        from harness.runs.trainers.command import template_problem
+
+        return template_problem(trainer)
     if ":" in trainer:
         return _import_problem(trainer)
     return f"must be {ALLOWED}, got {trainer!r}"
@@ -73,6 +77,10 @@ def trainer_problem(cfg: PPOConfig) -> str | None:
 
 def resolve(trainer: str) -> Callable[..., None]:
     """The function that trains a run of ``trainer`` (not ``harness``): ``function(run, log)``."""
+    if trainer.startswith("{"):
+        from harness.runs.trainers.command import command_trainer
+
+        return command_trainer(trainer)
     return _load(ADAPTERS.get(trainer, trainer))
 
 
