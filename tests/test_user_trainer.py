@@ -1,16 +1,21 @@
 """A user's trainer (``trainer: module:function``) through the CLI and loky: schema-complete
-tables, resume without retraining, and a trainer that raises (exit 1, the others go on)."""
+tables, resume without retraining, a trainer that raises (exit 1, the others go on), a bad
+path (exit 2), and the README's example."""
 
 import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
+from harness.runs.expand import expand
+from harness.runs.experiment import load_experiment
 from harness.runs.schema import EPISODE_COLUMNS, UPDATE_COLUMNS
+from harness.runs.trainers.plugin import train_with
 
 TRAINER = '''
 from pathlib import Path
@@ -97,3 +102,15 @@ def test_a_bad_module_path_is_one_line_and_exit_2(tmp_path):
     assert out.stderr.strip().splitlines() == [
         f"error: {path}: trainer: 'user_ppo:trian': module 'user_ppo' has no attribute 'trian'"]
     assert not (tmp_path / "results").exists()
+
+
+def test_the_readme_example_validates_and_logs_every_column_it_names(monkeypatch):
+    root = Path(__file__).parents[1]
+    monkeypatch.chdir(root)  # `harness run examples/my_trainer.yaml` from the repository root
+    exp = load_experiment(root / "examples" / "my_trainer.yaml")
+    spec = next(s for s in expand(exp) if s.ppo.trainer == "examples.my_trainer:train")
+    tiny = replace(spec, total_steps=128, ppo=spec.ppo.replace(num_steps=64, update_epochs=2))
+    updates, episodes, failure = train_with(tiny)
+    assert failure is None and updates["global_step"].tolist() == [64, 128]
+    assert updates[["value_loss", "value_loss_unclipped", "entropy"]].notna().all().all()
+    assert len(episodes) > 0

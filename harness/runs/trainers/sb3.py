@@ -1,5 +1,5 @@
 """``trainer: sb3``: Stable-Baselines3's PPO with ppo2's settings and rl-zoo3's MuJoCo
-VecNormalize, logging through a callback (docs/design.md §8 lists what still differs).
+VecNormalize, logging through a callback (docs/design.md §7 lists what still differs).
 
 ``value_clip: clipped`` is SB3's ``clip_range_vf=vf_clip_eps`` (the MSE of the clipped
 prediction alone, stable_baselines3/ppo/ppo.py ``values_pred``), ``none`` is

@@ -1,7 +1,7 @@
 """``trainer: torchrl``: PPO written as a TorchRL user would (their PPO tutorial's parts:
 ``GymEnv`` + ``TransformedEnv``, a collector (``Collector``, 0.14's ``SyncDataCollector``),
 ``GAE``, ``ClipPPOLoss``, a replay buffer for minibatches) with ppo2's settings wherever
-TorchRL allows (docs/design.md §8 lists what still differs).
+TorchRL allows (docs/design.md §7 lists what still differs).
 
 ``value_clip: max`` is ``ClipPPOLoss(clip_value=vf_clip_eps)`` (Baselines' max form,
 torchrl/objectives/utils.py ``_clip_value_loss``), ``none`` is ``clip_value=None``;
