@@ -1,0 +1,37 @@
+"""``trainer: torchrl``: TorchRL's ClipPPOLoss with ppo2's settings trains a tiny run into
+schema-complete tables, with the loss's own diagnostics."""
+
+import pandas as pd
+
+from harness.runs.expand import expand
+from harness.runs.experiment import parse_experiment
+from harness.runs.results import ResultsDir
+from harness.runs.schema import EPISODE_COLUMNS, UPDATE_COLUMNS
+from harness.runs.train import train_runs
+
+
+def test_a_tiny_run_with_clip_value_writes_schema_complete_tables(tmp_path):
+    exp = parse_experiment({"name": "trl", "envs": ["InvertedPendulum-v5"], "seeds": 1,
+                            "total_steps": 128, "trainer": "torchrl",
+                            "ppo": {"num_steps": 64, "num_minibatches": 2, "update_epochs": 2,
+                                    "value_clip": "max", "vf_clip_eps": 0.001}}, "x.yaml")
+    [run] = expand(exp)
+    [result] = train_runs([run])
+    assert result.failure is None
+    rdir = ResultsDir(tmp_path)
+    rdir.write_run(result)
+    updates = pd.read_parquet(rdir.updates_path(run.run_id))
+    episodes = pd.read_parquet(rdir.episodes_path(run.run_id))
+    assert list(updates.columns) == list(UPDATE_COLUMNS)
+    assert list(episodes.columns) == list(EPISODE_COLUMNS)
+    assert updates["global_step"].tolist() == [64, 128]
+    # ClipPPOLoss's value_clip_fraction: at eps 0.001 nearly every prediction moves further
+    assert (updates["value_clip_fraction"] > 0.1).all()
+    for column in ("value_loss", "policy_loss", "clip_fraction", "approx_kl", "entropy",
+                   "explained_variance", "episodic_return"):
+        assert updates[column].notna().all(), column
+    assert updates["learning_rate"].tolist() == [3e-4, 1.5e-4]  # ppo2's annealing
+    assert updates["value_loss_unclipped"].isna().all()  # the loss does not report it
+    # InvertedPendulum-v5 pays 1 per step but the last: the raw return, not a scaled one
+    assert len(episodes) > 0
+    assert (episodes["episode_length"] - episodes["episode_return"]).isin([0, 1]).all()
