@@ -87,6 +87,44 @@ def test_per_env_budgets():
     assert (back.total_steps, back.env_steps) == (exp.total_steps, exp.env_steps)
 
 
+ANT_NO_CFRC = {"id": "Ant-v5", "include_cfrc_ext_in_observation": False}
+ANT_LABEL = "Ant-v5[include_cfrc_ext_in_observation=false]"
+
+
+def test_env_arguments_name_their_env_and_leave_other_run_ids_alone():
+    budgets = {"Ant-v5": 8192, "default": 4096}  # a Gymnasium id keys its labels' budget too
+    exp = parse(envs=["Hopper-v5", ANT_NO_CFRC, "Ant-v5"], total_steps=budgets)
+    assert exp.envs == ("Hopper-v5", ANT_LABEL, "Ant-v5")
+    assert exp.env_kwargs == ((ANT_LABEL, (("include_cfrc_ext_in_observation", False),)),)
+    specs = {s.env_id: s for s in expand(exp)}
+    plain = {s.env_id: s for s in expand(parse(envs=["Hopper-v5", "Ant-v5"],
+                                               total_steps=budgets))}
+    assert specs["Hopper-v5"].run_id == plain["Hopper-v5"].run_id
+    assert specs["Ant-v5"].run_id == plain["Ant-v5"].run_id
+    ant = specs[ANT_LABEL]
+    assert ant.run_id.startswith("Ant-v5+include_cfrc_ext_in_observation-false__default__s1__")
+    assert ant.run_id.split("__")[-1] != plain["Ant-v5"].run_id.split("__")[-1]
+    assert (ant.agent.env_id, dict(ant.agent.env_kwargs), ant.total_steps) == (
+        "Ant-v5", {"include_cfrc_ext_in_observation": False}, 8192)
+    assert ant.agent.pack_key != plain["Ant-v5"].agent.pack_key
+    # a label's own budget wins over its id's
+    both = parse(envs=[ANT_NO_CFRC, "Ant-v5"], total_steps={ANT_LABEL: 4096, "Ant-v5": 8192})
+    assert [both.steps(e) for e in both.envs] == [4096, 8192]
+    with tempfile.TemporaryDirectory() as d:  # the manifest keeps the arguments
+        Path(d, "manifest.json").write_text(json.dumps({"experiment": experiment_to_dict(exp)}))
+        assert experiment_from_manifest(Path(d)).env_kwargs == exp.env_kwargs
+
+
+def test_env_arguments_are_canonical():
+    """Sorted by name, lists as tuples, 1e-3 (a string to PyYAML) as a number."""
+    exp = parse(envs=[{"id": "Ant-v5", "healthy_z_range": [0.3, 1.0],
+                       "contact_cost_weight": "1e-3"}])
+    assert exp.envs == ("Ant-v5[contact_cost_weight=0.001,healthy_z_range=0.3x1.0]",)
+    assert exp.kwargs(exp.envs[0]) == (("contact_cost_weight", 0.001),
+                                       ("healthy_z_range", (0.3, 1.0)))
+    assert parse(envs=[{"id": "Hopper-v5"}]).envs == ("Hopper-v5",)
+
+
 def test_sequential_seeds():
     exp = parse(seeds={"min": 10, "max": 60, "step": 20})
     assert exp.seeds == tuple(range(60)) and exp.looks == (10, 30, 50, 60)
@@ -229,6 +267,13 @@ BAD = [
      "must be a positive integer"),
     ("eval_episodes_text", BASE + "analysis: {eval_every: 1000, eval_episodes: ten}\n",
      "analysis.eval_episodes", "must be a positive integer"),
+    ("env_argument_rejected", BASE.replace("[Hopper-v5]", "[Hopper-v5, {id: Ant-v5, foo: 1}]"),
+     "envs[1]", "'Ant-v5[foo=1]' cannot be created (TypeError: "),
+    ("env_argument_value", BASE.replace("[Hopper-v5]", "[{id: Hopper-v5, ctrl_cost_weight: "
+                                        "{a: 1}}]"), "envs[0].ctrl_cost_weight",
+     "must be a number, boolean, string or null, or a list of them"),
+    ("env_listed_twice", BASE.replace("[Hopper-v5]", "[Hopper-v5, {id: Hopper-v5}]"), "envs[1]",
+     "'Hopper-v5' is listed twice"),
     ("steps_of_another_env", BASE.replace("total_steps: 4096", "total_steps: {Ant-v5: 4096}"),
      "total_steps.Ant-v5", "not one of the experiment's envs (Hopper-v5) or default"),
     ("steps_without_default", BASE.replace("envs: [Hopper-v5]", "envs: [Hopper-v5, Ant-v5]")

@@ -23,6 +23,17 @@ class Variant:
         return dict(self.overrides)
 
 
+EnvKwargs = tuple[tuple[str, Any], ...]
+"""``gym.make`` arguments of an env: (name, value) pairs in the order given, lists as tuples."""
+
+
+def gym_id(env: str) -> str:
+    """The Gymnasium id of an env as results name it: its label up to the ``[`` that opens its
+    arguments (``Ant-v5[include_cfrc_ext_in_observation=false]`` -> ``Ant-v5``); Gymnasium
+    ids never contain one (``experiment.env_label``)."""
+    return env.partition("[")[0]
+
+
 METRICS = ("final", "auc", "eval")
 """Scores a comparison can be judged on: the final score (mean return of the last training
 episodes), the area under the learning curve (mean return over training), or the mean return
@@ -74,7 +85,8 @@ class Experiment:
     name: str
     """Directory name under the results dir."""
     envs: tuple[str, ...]
-    """Gymnasium env ids."""
+    """Gymnasium env ids; an env given ``gym.make`` arguments by its label
+    (``experiment.env_label``)."""
     seeds: tuple[int, ...]
     """Seeds run for every env and variant."""
     total_steps: int
@@ -99,9 +111,16 @@ class Experiment:
     """Envs with a budget of their own, e.g. 2M steps for Ant and Humanoid as in
     Andrychowicz et al. 2021 (``total_steps: {Ant-v5: 2000000, default: 1000000}``)."""
 
+    env_kwargs: tuple[tuple[str, EnvKwargs], ...] = ()
+    """The ``gym.make`` arguments of the envs given some, by label (none for the others)."""
+
     def steps(self, env_id: str) -> int:
         """Env steps per run of ``env_id``."""
         return dict(self.env_steps).get(env_id, self.total_steps)
+
+    def kwargs(self, env: str) -> EnvKwargs:
+        """The ``gym.make`` arguments of the env named ``env`` in ``envs``."""
+        return dict(self.env_kwargs).get(env, ())
 
 
 @dataclass(frozen=True)
@@ -113,7 +132,8 @@ class RunSpec:
     experiment: str
     """Experiment name."""
     env_id: str
-    """Gymnasium env id."""
+    """The env as the results name it: its Gymnasium id, or its label when it is given
+    ``gym.make`` arguments (``Ant-v5[include_cfrc_ext_in_observation=false]``)."""
     seed: int
     """Seeds the env, network init, action noise and minibatch order."""
     variant: str
@@ -127,8 +147,11 @@ class RunSpec:
     evaluation: EvalSchedule | None = None
     """When to evaluate the deterministic policy (``analysis.eval_every``); None: never. Not
     in the run id: it does not change the training numbers."""
+    env_kwargs: EnvKwargs = ()
+    """``gym.make`` arguments of the env (in the run id's hash when given)."""
 
     @property
     def agent(self) -> AgentSpec:
         """What the trainer needs of this run (the rest names it in the results)."""
-        return AgentSpec(self.env_id, self.seed, self.total_steps, self.ppo, self.evaluation)
+        return AgentSpec(gym_id(self.env_id), self.seed, self.total_steps, self.ppo,
+                         self.evaluation, self.env_kwargs)
