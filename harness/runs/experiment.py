@@ -85,6 +85,7 @@ def parse_experiment(raw: Any, source: str = "<experiment>") -> Experiment:
     total_steps, env_steps = _budgets(raw["total_steps"], envs, fail)
     base = _base_config(raw.get("ppo"), fail)
     variants, configs = _variants(raw.get("matrix"), raw.get("variants"), base, fail)
+    thresholds = sorted({c.vf_clip_eps for c in configs.values() if c.value_clip == "max"})
     for label, cfg in configs.items():
         for env_id, steps in {**dict.fromkeys(envs, total_steps), **dict(env_steps)}.items():
             if steps < cfg.num_steps:
@@ -94,7 +95,8 @@ def parse_experiment(raw: Any, source: str = "<experiment>") -> Experiment:
         name=name, envs=envs, seeds=seeds, total_steps=total_steps, ppo=base, variants=variants,
         control=_control(raw.get("control"), variants, configs, fail),
         axes=_axes(raw.get("matrix"), raw.get("variants")), source=source,
-        analysis=_analysis(raw.get("analysis"), fail), env_steps=env_steps, looks=looks,
+        analysis=_analysis(raw.get("analysis"), envs, thresholds, fail), env_steps=env_steps,
+        looks=looks,
         env_kwargs=env_kwargs)
 
 
@@ -106,7 +108,7 @@ def experiment_to_dict(exp: Experiment) -> dict[str, Any]:
                             else exp.total_steps), "ppo": exp.ppo.to_dict(),
             "variants": [{"label": v.label, "overrides": v.as_dict()} for v in exp.variants],
             "control": exp.control, "axes": list(exp.axes),
-            "analysis": dataclasses.asdict(exp.analysis),
+            "analysis": exp.analysis.to_record(),
             **({"env_kwargs": {env: dict(kwargs) for env, kwargs in exp.env_kwargs}}
                if exp.env_kwargs else {})}
 
@@ -406,12 +408,15 @@ def _control(value: Any, variants: tuple[Variant, ...], configs: dict[str, PPOCo
     return matches[0]
 
 
-ANALYSIS_RANGES = {"margin": (0.0, 1.0), "alpha": (0.0, 0.5), "power": (0.0, 1.0)}
+ANALYSIS_RANGES = {"margin": (0.0, 1.0), "alpha": (0.0, 0.5), "power": (0.0, 1.0),
+                   "active_clip": (0.0, 1.0)}
 """Open intervals the numeric ``analysis:`` keys must lie in."""
 
 
-def _analysis(value: Any, fail: Fail) -> AnalysisSettings:
-    """The optional ``analysis:`` mapping; absent keys keep their defaults."""
+def _analysis(value: Any, envs: tuple[str, ...], thresholds: list[float],
+              fail: Fail) -> AnalysisSettings:
+    """The optional ``analysis:`` mapping; absent keys keep their defaults. ``claims`` may
+    name the experiment's ``envs`` and ``thresholds`` (its ``max`` variants' eps)."""
     if value is None:
         return AnalysisSettings()
     keys = [f.name for f in dataclasses.fields(AnalysisSettings)]
@@ -432,18 +437,28 @@ def _analysis(value: Any, fail: Fail) -> AnalysisSettings:
         if key == "eval_every":  # env steps, written like total_steps; null: no evaluation
             settings[key] = None if item is None else _total_steps(item, fail, f"analysis.{key}")
             continue
-        low, high = ANALYSIS_RANGES[key]
-        number = _number(item)
-        if number is None or not low < number < high:
-            raise fail(f"analysis.{key}", f"must be a number in ({low:g}, {high:g}), got {item!r}")
-        settings[key] = number
+        if key == "claims":
+            from harness.runs.registration import claim_plans  # it imports this module
+
+            settings[key] = claim_plans(item, envs, thresholds, fail)
+            continue
+        settings[key] = in_range(item, key, f"analysis.{key}", fail)
     if settings.get("metric") == "eval" and settings.get("eval_every") is None:
         raise fail("analysis.metric", "eval scores the runs' evaluations: set "
                                       "analysis.eval_every (env steps between evaluations)")
     return AnalysisSettings(**settings)
 
 
-def _number(value: Any) -> float | None:
+def in_range(item: Any, name: str, key: str, fail: Fail) -> float:
+    """``item`` as a number inside ``ANALYSIS_RANGES[name]``; else fail at ``key``."""
+    low, high = ANALYSIS_RANGES[name]
+    number = yaml_number(item)
+    if number is None or not low < number < high:
+        raise fail(key, f"must be a number in ({low:g}, {high:g}), got {item!r}")
+    return number
+
+
+def yaml_number(value: Any) -> float | None:
     """A YAML number as a float (PyYAML reads 1e-1 without a dot as a string); else None."""
     if isinstance(value, bool):
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,32 @@ def schedule(minimum: int, maximum: int, step: int) -> list[int]:
     return [*looks, maximum] if not looks or looks[-1] != maximum else looks
 
 
+CLAIMS = ("C1", "C1-stability", "C2", "C3", "C4")
+"""The claims an experiment may pre-register (``analysis.claims``)."""
+ESTIMANDS = ("random", "fixed")
+"""A claim's primary estimand: the random-effects mean over envs (a claim about tasks), or the
+fixed-effect average over the experiment's envs ("on these envs")."""
+
+
+@dataclass(frozen=True)
+class ClaimPlan:
+    """One claim's pre-registered analysis (``analysis.claims.<claim>``), declared in the
+    experiment file before its runs train, so the estimand is not chosen after the data."""
+
+    estimand: str
+    """``random`` (effects over the envs: a claim about tasks) or ``fixed`` ("on these
+    envs"); see ``ESTIMANDS``."""
+    envs: tuple[str, ...] = ()
+    """The envs (labels) it is judged on; empty: every env of the experiment."""
+    margin: float | None = None
+    """Its smallest effect of interest, relative to the control; None: ``analysis.margin``."""
+    alpha: float | None = None
+    """Its level; None: ``analysis.alpha``."""
+    thresholds: tuple[float, ...] = ()
+    """C3 only: the ``vf_clip_eps`` values of ``max`` clipping it is judged on; empty: every
+    one the experiment has. A threshold counts only if its clip acts (``active_clip``)."""
+
+
 @dataclass(frozen=True)
 class AnalysisSettings:
     """How the report judges comparisons, and the evaluations it may score: the experiment
@@ -70,6 +97,26 @@ class AnalysisSettings:
     no evaluation. It never changes the training numbers, so not the run ids either."""
     eval_episodes: int = 10
     """Episodes per evaluation (rl-zoo3's ``n_eval_episodes``)."""
+    active_clip: float = 0.01
+    """Least mean value clip fraction over training (after the first update, which clips
+    about half the predictions) for a clipped variant to count as clipping, e.g. a C3
+    threshold. Registered here; the report still leaves out only clips that never acted
+    (``analysis.claims.inactive_clips``), since this rule would change published reports."""
+    claims: tuple[tuple[str, ClaimPlan], ...] = ()
+    """The pre-registration: each declared claim (of ``CLAIMS``) and its plan, in file order."""
+
+    def to_record(self) -> dict[str, Any]:
+        """Plain JSON-friendly data (for the manifest), claims as a mapping."""
+        return {**dataclasses.asdict(self),
+                "claims": {name: dataclasses.asdict(plan) for name, plan in self.claims}}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> AnalysisSettings:
+        """The settings ``to_record`` wrote; keys an older manifest lacks keep defaults."""
+        claims = tuple((name, ClaimPlan(**{k: tuple(v) if isinstance(v, list) else v
+                                           for k, v in plan.items()}))
+                       for name, plan in record.get("claims", {}).items())
+        return cls(**{**record, "claims": claims})
 
     @property
     def evaluation(self) -> EvalSchedule | None:
