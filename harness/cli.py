@@ -460,18 +460,17 @@ def _print_cost(exp: Experiment, record: dict | None, todo: Sequence[RunSpec],
 
     for text in small_n_notes(exp.looks[0] if exp.looks else len(exp.seeds)):
         print(f"note: {text}")
-    rates = plan.calibrate(exp.envs)
     if exp.looks and not stopped(record):
         k = len((record or {}).get("looks", []))
         print(f"look {k + 1} ({exp.looks[k]} seeds per arm and env)" + (
             ":" if next_look else ": trained; the next `harness run` analyses it"))
         if next_look:
-            print("\n".join(plan.estimate(next_look, rates, workers)))
+            print("\n".join(plan.wall_time(next_look, workers, exp.looks)))
         print(f"at most (the {'undecided comparisons' if record else 'comparisons'}, "
               f"up to {exp.looks[-1]} seeds):")
     elif exp.looks:
         print("runs the recorded looks lack (the sequential design stopped):")
-    print("\n".join(plan.estimate(at_most, rates, workers)))
+    print("\n".join(plan.wall_time(at_most, workers, exp.looks)))
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

@@ -11,7 +11,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from harness.ppo.config import RUN_ID_FIELDS, PPOConfig
@@ -56,23 +56,41 @@ def run_id(env_id: str, variant: str, seed: int, digest: str) -> str:
 
 
 def make_packs(specs: Sequence[RunSpec], n_workers: int,
-               key: Callable[[RunSpec], Hashable], max_pack: int = MAX_PACK) -> list[Pack]:
+               key: Callable[[RunSpec], Hashable], max_pack: int = MAX_PACK,
+               done: Mapping[str, int] | None = None) -> list[Pack]:
     """Split runs into packs that keep ``n_workers`` busy, longest packs first.
 
-    Runs with equal ``key`` (``train.pack_key``: same env and shapes) may share a pack. Each
+    Runs with equal ``key`` (``train.pack_key``: same env and shapes) and equal env steps
+    ``done`` (by run id, from checkpoints: a pack trains in lockstep) may share a pack. A fresh
     group is split into a multiple of ``n_workers`` near-equal packs (fewest such that none
     exceeds ``max_pack``), so every worker gets the same share of every env and finishes at
-    about the same time; a group smaller than ``n_workers`` becomes packs of one.
+    about the same time; a group smaller than ``n_workers`` becomes packs of one. A resumed
+    group stays whole (fewest packs within ``max_pack``): splitting it at every resume halved
+    its packs at each interruption, and small packs train slower per run. Only while a pack
+    holds more than a worker's share of all the work (other workers would sit idle) is the
+    largest split in two. Runs do not depend on their pack-mates, so neither do the results.
     """
+    done = done or {}
     groups: dict[Hashable, list[RunSpec]] = {}
     for spec in specs:
-        groups.setdefault(key(spec), []).append(spec)
+        groups.setdefault((key(spec), done.get(spec.run_id, 0)), []).append(spec)
     packs: list[Pack] = []
-    for group in groups.values():
+    for (_, steps), group in groups.items():
         rounds = math.ceil(len(group) / (n_workers * max_pack))
-        packs += _split(group, min(len(group), n_workers * rounds))
+        packs += _split(group, math.ceil(len(group) / max_pack) if steps
+                        else min(len(group), n_workers * rounds))
+
+    def work(pack: Pack) -> int:
+        return sum(s.total_steps - done.get(s.run_id, 0) for s in pack)
+
+    share = sum(map(work, packs)) / n_workers
+    largest = max(packs, key=work, default=())
+    while len(largest) > 1 and work(largest) > share:
+        at = packs.index(largest)
+        packs[at:at + 1] = _split(list(largest), 2)
+        largest = max(packs, key=work)
     # Longest-processing-time first: the last packs to start are the short ones.
-    return sorted(packs, key=lambda p: -sum(s.total_steps for s in p))
+    return sorted(packs, key=lambda p: -work(p))
 
 
 def _split(runs: list[RunSpec], n: int) -> list[Pack]:
