@@ -368,9 +368,10 @@ def _plan(args: argparse.Namespace, argv: list[str]) -> int:
     except ValueError as e:
         raise InputError(str(e)) from None
     found = plan.needs(exp, spread)
-    table = plan.cost(exp, plan.planned_seeds(exp, found),
-                      plan.calibrate(exp.envs)) if found else None
-    print(plan.render(exp, found, table, args.jobs or os.cpu_count() or 1))
+    jobs = args.jobs if args.jobs and args.jobs > 0 else os.cpu_count() or 1
+    seeds = plan.planned_seeds(exp, found)
+    table = plan.cost(exp, seeds, plan.runner_rates(exp, seeds, jobs)) if found else None
+    print(plan.render(exp, found, table, jobs))
     return EXIT_OK
 
 

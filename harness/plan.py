@@ -7,13 +7,14 @@ variation of its score) taken from a pilot (finished runs of this or another exp
 without one, from the published spreads (``analysis.published.RUN_CV``). Wall time uses the
 rate of one worker training a pack, calibrated here for each env and pack size, times the
 workers: packs run in parallel at about that rate each (``harness bench``: 1.9-2.0x for two
-workers). ``harness plan`` prices packs of 16; ``--dry-run`` the packs the runner will train
-(``expand.make_packs``), since small packs train slower per run.
+workers). Both ``harness plan`` and ``--dry-run`` price the packs the runner will train
+(``expand.make_packs``), each size at its own rate, since small packs train slower per run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import math
@@ -30,7 +31,7 @@ from harness.analysis import claims, effects, sequential
 from harness.analysis.load import load_results
 from harness.analysis.published import run_cv
 from harness.analysis.scores import auc_scores, eval_scores, final_scores
-from harness.runs.expand import Pack, make_packs
+from harness.runs.expand import Pack, expand, make_packs
 from harness.runs.files import write_json
 from harness.runs.spec import Experiment, RunSpec, gym_id
 
@@ -38,7 +39,6 @@ CLUSTER_WORKERS = 32
 STARTUP_S = 5.0
 """Seconds before the first step, paid once per ``harness run``: worker processes start and
 import torch, and the envs are built (about 4-5 s measured on the 2-core CI machine)."""
-CALIBRATION_PACK = 16
 
 Spread = Callable[[str, str], tuple[float, str]]
 """(env id, variant) -> (squared coefficient of variation of one run's score, its source)."""
@@ -120,7 +120,7 @@ def cost(exp: Experiment, seeds: int, rates: dict[str, float]) -> pd.DataFrame:
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
 
 
-def calibrate(envs: Sequence[str], pack: int = CALIBRATION_PACK) -> dict[str, float]:
+def calibrate(envs: Sequence[str], pack: int) -> dict[str, float]:
     """Steps/s of one worker training a pack of ``pack`` agents, per env: cached for this
     host in ``rates_path()`` (as ``<env id>@<pack>``), else measured in a fresh
     single-threaded process as ``harness bench`` measures (a few seconds each) and cached. An
@@ -150,17 +150,43 @@ def rates_path() -> Path:
 
 def wall_time(specs: Sequence[RunSpec], workers: int, looks: Sequence[int] = ()) -> list[str]:
     """``estimate`` of ``specs`` packed as the runner packs them, at rates calibrated for
-    those pack sizes. A sequential design trains each look apart (``looks``: runs per arm at
-    each), so its runs are packed look by look."""
+    those pack sizes (``runner_packs``)."""
+    packs = runner_packs(specs, workers, looks)
+    return estimate(packs, pack_rates(packs), workers)
+
+
+def runner_rates(exp: Experiment, seeds: int, workers: int) -> dict[str, float]:
+    """Per env, one worker's steps/s over the packs the runner trains for ``seeds`` runs per
+    arm on ``workers`` workers (``harness plan``'s cost)."""
+    specs = expand(dataclasses.replace(exp, seeds=tuple(range(seeds))))
+    packs = runner_packs(specs, workers, exp.looks)
+    rates = pack_rates(packs)
+    steps: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for pack in packs:
+        env, n = pack[0].env_id, sum(s.total_steps for s in pack)
+        steps[env] = steps.get(env, 0) + n
+        seconds[env] = seconds.get(env, 0.0) + n / rates[env, len(pack)]
+    return {e: steps[e] / seconds[e] for e in exp.envs}
+
+
+def runner_packs(specs: Sequence[RunSpec], workers: int,
+                 looks: Sequence[int] = ()) -> list[Pack]:
+    """``specs`` (none resumed) packed as the runner packs them: a sequential design trains
+    each look apart (``looks``: runs per arm at each), so its runs are packed look by look."""
     bounds = [0, *looks[:-1], math.inf] if looks else [0, math.inf]
-    packs = [p for low, high in itertools.pairwise(bounds)
-             for p in make_packs([s for s in specs if low <= s.seed < high], workers,
-                                 key=lambda s: s.agent.pack_key)]
+    return [p for low, high in itertools.pairwise(bounds)
+            for p in make_packs([s for s in specs if low <= s.seed < high], workers,
+                                key=lambda s: s.agent.pack_key)]
+
+
+def pack_rates(packs: Sequence[Pack]) -> dict[tuple[str, int], float]:
+    """``calibrate``'s rate for each (env, pack size) of ``packs``."""
     rates: dict[tuple[str, int], float] = {}
     for size in sorted({len(p) for p in packs}):
         envs = list(dict.fromkeys(p[0].env_id for p in packs if len(p) == size))
         rates.update({(e, size): r for e, r in calibrate(envs, size).items()})
-    return estimate(packs, rates, workers)
+    return rates
 
 
 def estimate(packs: Sequence[Pack], rates: Mapping[tuple[str, int], float],
@@ -186,7 +212,7 @@ def estimate(packs: Sequence[Pack], rates: Mapping[tuple[str, int], float],
                     "cluster workers (start-up included)"]
 
 
-def steady_rate(env_id: str, pack: int = CALIBRATION_PACK, updates: int = 4) -> float:
+def steady_rate(env_id: str, pack: int, updates: int = 4) -> float:
     """Env steps/s of a pack of ``pack`` agents after its first update (start-up, paid once
     per pack, is left out). Rollouts of 512 steps in minibatches of 64 cost the same
     per env step as ppo2's 2048 (the update's work is epochs x batch either way)."""

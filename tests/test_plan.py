@@ -4,6 +4,7 @@ the command as a user runs it."""
 import dataclasses
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -91,11 +92,12 @@ def test_plan_on_the_smoke_experiment(tmp_path, monkeypatch):
     assert out.returncode == 0, out.stderr
     assert "value_clip=max,vf_clip_eps=0.2 vs value_clip=none over InvertedPendulum-v5, " \
            "Hopper-v5:" in out.stdout
-    assert "calibrating Hopper-v5 (pack of 16):" in out.stdout
+    # at the size of the runner's packs of the runs the plan prices
+    pack = re.search(r"calibrating Hopper-v5 \(pack of (\d+)\):", out.stdout)[1]
     assert "note: 2 runs per arm and env: P(X>Y) gets no interval below 5" in out.stdout
     assert "on 2 workers here" in out.stdout and "on 32 cluster workers" in out.stdout
     cached = json.loads((tmp_path / "rates.json").read_text())[socket.gethostname()]
-    assert set(cached) == {"InvertedPendulum-v5@16", "Hopper-v5@16"}
+    assert set(cached) == {f"InvertedPendulum-v5@{pack}", f"Hopper-v5@{pack}"}
 
 
 def test_missing_pilot_is_one_line_exit_2(tmp_path):
@@ -139,6 +141,9 @@ def test_the_dry_run_prices_the_packs_the_runner_trains(tmp_path, monkeypatch):
                         "2.0 h")
     plan.wall_time(expand(exp), workers=2)
     assert asked[-1] == 20  # a fixed design: one look
+    # harness plan prices the runs it plans the same way
+    assert plan.runner_rates(exp, 20, workers=2) == {"Hopper-v5": 200.0}
+    assert plan.runner_rates(exp, 3, workers=2) == {"Hopper-v5": 30.0}
 
 
 def test_dry_run_prints_the_expected_wall_time_from_cached_rates(tmp_path):
@@ -162,6 +167,6 @@ def test_cached_rates_are_not_measured_again(tmp_path, monkeypatch):
     monkeypatch.setattr(plan, "steady_rate", None)  # must not be needed for cached envs
     (tmp_path / "rates.json").write_text(json.dumps({socket.gethostname(): {
         "Hopper-v5@16": 7.0, "Hopper-v5@3": 5.0}}))
-    assert plan.calibrate(["Hopper-v5"]) == {"Hopper-v5": 7.0}
+    assert plan.calibrate(["Hopper-v5"], 16) == {"Hopper-v5": 7.0}
     assert plan.calibrate(["Hopper-v5", "Hopper-v5[ctrl_cost_weight=0.1]"], 3) == {
         "Hopper-v5": 5.0, "Hopper-v5[ctrl_cost_weight=0.1]": 5.0}
