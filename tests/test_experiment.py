@@ -123,6 +123,8 @@ def test_env_arguments_are_canonical():
     assert exp.kwargs(exp.envs[0]) == (("contact_cost_weight", 0.001),
                                        ("healthy_z_range", (0.3, 1.0)))
     assert parse(envs=[{"id": "Hopper-v5"}]).envs == ("Hopper-v5",)
+    with pytest.raises(ExperimentError, match=r"envs\[0\].render_mode: is set by the harness"):
+        parse(envs=[{"id": "Hopper-v5", "render_mode": "human"}])
 
 
 SWEEP = {"matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.05, 0.2, 1.0]}}

@@ -164,6 +164,11 @@ def _envs(value: Any, fail: Fail) -> tuple[tuple[str, ...], tuple[tuple[str, Env
     return tuple(labels), tuple(with_kwargs)
 
 
+HARNESS_KWARGS = ("render_mode", "disable_env_checker")
+"""``gym.make`` arguments an experiment may not give: the harness passes them itself (no env
+checker; ``harness rollout --video`` renders) and they never change a run's numbers."""
+
+
 def _env_entry(entry: Any, key: str, fail: Fail) -> tuple[str, EnvKwargs]:
     """An ``envs:`` entry as (id, arguments sorted by name): an id, or a mapping of ``id`` and
     ``gym.make`` arguments whose values are plain YAML scalars or lists of them."""
@@ -174,6 +179,8 @@ def _env_entry(entry: Any, key: str, fail: Fail) -> tuple[str, EnvKwargs]:
                         f"argument>: <value>, ...}}, got {entry!r}")
     kwargs = []
     for name, value in sorted((k, v) for k, v in entry.items() if k != "id"):
+        if name in HARNESS_KWARGS:
+            raise fail(f"{key}.{name}", "is set by the harness, not by the experiment")
         items = value if isinstance(value, list) else [value]
         if not all(v is None or isinstance(v, int | float | str) for v in items):
             raise fail(f"{key}.{name}", "must be a number, boolean, string or null, or a list "
