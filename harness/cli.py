@@ -368,9 +368,10 @@ def _plan(args: argparse.Namespace, argv: list[str]) -> int:
     except ValueError as e:
         raise InputError(str(e)) from None
     found = plan.needs(exp, spread)
-    table = plan.cost(exp, plan.planned_seeds(exp, found),
-                      plan.calibrate(exp.envs)) if found else None
-    print(plan.render(exp, found, table, args.jobs or os.cpu_count() or 1))
+    jobs = args.jobs if args.jobs and args.jobs > 0 else os.cpu_count() or 1
+    seeds = plan.planned_seeds(exp, found)
+    table = plan.cost(exp, seeds, plan.runner_rates(exp, seeds, jobs)) if found else None
+    print(plan.render(exp, found, table, jobs))
     return EXIT_OK
 
 
@@ -460,18 +461,17 @@ def _print_cost(exp: Experiment, record: dict | None, todo: Sequence[RunSpec],
 
     for text in small_n_notes(exp.looks[0] if exp.looks else len(exp.seeds)):
         print(f"note: {text}")
-    rates = plan.calibrate(exp.envs)
     if exp.looks and not stopped(record):
         k = len((record or {}).get("looks", []))
         print(f"look {k + 1} ({exp.looks[k]} seeds per arm and env)" + (
             ":" if next_look else ": trained; the next `harness run` analyses it"))
         if next_look:
-            print("\n".join(plan.estimate(next_look, rates, workers)))
+            print("\n".join(plan.wall_time(next_look, workers, exp.looks)))
         print(f"at most (the {'undecided comparisons' if record else 'comparisons'}, "
               f"up to {exp.looks[-1]} seeds):")
     elif exp.looks:
         print("runs the recorded looks lack (the sequential design stopped):")
-    print("\n".join(plan.estimate(at_most, rates, workers)))
+    print("\n".join(plan.wall_time(at_most, workers, exp.looks)))
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

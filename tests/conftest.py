@@ -1,7 +1,7 @@
 """Shared test setup: in-process training runs on one torch thread, as the runner's workers
 train (two threads on a two-core machine already busy made the learning test ~20x slower);
-commands that estimate wall time read fixed per-env rates instead of calibrating (tests of
-the calibration give their own ``HARNESS_RATES``)."""
+commands that estimate wall time read fixed per-env rates, the same for every pack size,
+instead of calibrating (tests of the calibration give their own ``HARNESS_RATES``)."""
 
 import json
 import os
@@ -10,6 +10,8 @@ import socket
 import pytest
 import torch
 
+from harness.runs.expand import MAX_PACK
+
 RATES = {"Hopper-v5": 10_000.0, "InvertedPendulum-v5": 20_000.0, "Walker2d-v5": 10_000.0,
          "HalfCheetah-v5": 20_000.0}
 
@@ -17,7 +19,8 @@ RATES = {"Hopper-v5": 10_000.0, "InvertedPendulum-v5": 20_000.0, "Walker2d-v5": 
 @pytest.fixture(autouse=True, scope="session")
 def fixed_rates(tmp_path_factory):
     path = tmp_path_factory.mktemp("rates") / "rates.json"
-    path.write_text(json.dumps({socket.gethostname(): RATES}))
+    every_pack = {f"{env}@{k}": rate for env, rate in RATES.items() for k in range(1, MAX_PACK + 1)}
+    path.write_text(json.dumps({socket.gethostname(): every_pack}))
     before = os.environ.get("HARNESS_RATES")
     os.environ["HARNESS_RATES"] = str(path)  # subprocesses inherit it
     yield

@@ -146,6 +146,33 @@ def test_pack_sizes(n_seeds, workers, max_pack, sizes):
     assert packs[0] == tuple(specs[:sizes[0]])
 
 
+def test_resumed_runs_keep_their_packs():
+    """Runs checkpointed at the same step stay one pack (a fresh group would be split per
+    worker); runs at different steps never share one."""
+    specs = expand(exp(seeds=5, variants=[{"value_clip": "none"}, {"value_clip": "max"}]))
+    hopper = [s for s in specs if s.env_id == "Hopper-v5"]
+    done = {s.run_id: 2048 for s in hopper[:8]} | {s.run_id: 1024 for s in hopper[8:]}
+    packs = make_packs(specs, 2, key=_by_env, done=done)
+    _check_partition(specs, packs)
+    assert sorted(len(p) for p in packs) == [2, 5, 5, 8]  # Walker2d fresh: 5 + 5
+    assert all(len({done.get(s.run_id, 0) for s in p}) == 1 for p in packs)
+    assert sorted(len(p) for p in make_packs(specs, 2, key=_by_env)) == [5, 5, 5, 5]
+    # at most max_pack a pack
+    assert sorted(len(p) for p in make_packs(specs, 2, _by_env, 6, done)) == [2, 4, 4, 5, 5]
+
+
+def test_a_resumed_pack_is_split_only_where_workers_would_sit_idle():
+    specs = [s for s in expand(exp(seeds=6)) if s.env_id == "Hopper-v5"]
+    done = dict.fromkeys((s.run_id for s in specs), 2048)
+    # alone, the 6 resumed runs would keep one of two workers idle
+    assert [len(p) for p in make_packs(specs, 2, _by_env, done=done)] == [3, 3]
+    assert [len(p) for p in make_packs(specs, 1, _by_env, done=done)] == [6]
+    # with 12 fresh runs beside them, they are a worker's share of the work
+    fresh = [s for s in expand(exp(seeds=12)) if s.env_id == "Walker2d-v5"]
+    assert sorted(len(p) for p in make_packs([*specs, *fresh], 2, _by_env, done=done)) == [
+        6, 6, 6]
+
+
 def test_packs_group_by_key_and_longest_go_first():
     specs = expand(exp(seeds=3, matrix={"num_steps": [512, 1024]}))
     packs = make_packs(specs, 2, key=lambda s: (s.env_id, s.ppo.num_steps))

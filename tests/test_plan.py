@@ -4,6 +4,7 @@ the command as a user runs it."""
 import dataclasses
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -91,11 +92,12 @@ def test_plan_on_the_smoke_experiment(tmp_path, monkeypatch):
     assert out.returncode == 0, out.stderr
     assert "value_clip=max,vf_clip_eps=0.2 vs value_clip=none over InvertedPendulum-v5, " \
            "Hopper-v5:" in out.stdout
-    assert "calibrating Hopper-v5:" in out.stdout
+    # at the size of the runner's packs of the runs the plan prices
+    pack = re.search(r"calibrating Hopper-v5 \(pack of (\d+)\):", out.stdout)[1]
     assert "note: 2 runs per arm and env: P(X>Y) gets no interval below 5" in out.stdout
     assert "on 2 workers here" in out.stdout and "on 32 cluster workers" in out.stdout
     cached = json.loads((tmp_path / "rates.json").read_text())[socket.gethostname()]
-    assert set(cached) == {"InvertedPendulum-v5", "Hopper-v5"}
+    assert set(cached) == {f"InvertedPendulum-v5@{pack}", f"Hopper-v5@{pack}"}
 
 
 def test_missing_pilot_is_one_line_exit_2(tmp_path):
@@ -110,23 +112,52 @@ def test_estimate_by_hand():
     exp = make_experiment(VARIANTS, NONE, envs=("Hopper-v5", "Walker2d-v5"), seeds=range(2),
                           total_steps=36_000)
     specs = expand(exp)  # 2 envs x 2 seeds x 2 variants, 36k steps each
-    lines = plan.estimate(specs, {"Hopper-v5": 40.0, "Walker2d-v5": 20.0}, workers=2)
-    assert lines[0] == "  Hopper-v5: 144,000 env steps at 40/s per worker: 30 min"
-    assert lines[1] == "  Walker2d-v5: 144,000 env steps at 20/s per worker: 1.0 h"
+    packs = [tuple(specs[:4]), tuple(specs[4:6]), tuple(specs[6:])]  # Hopper 4, Walker 2 + 2
+    rates = {("Hopper-v5", 4): 40.0, ("Walker2d-v5", 2): 20.0}
+    lines = plan.estimate(packs, rates, workers=2)
+    assert lines[0] == "  Hopper-v5: 144,000 env steps in packs of 4 at 40/s per worker: 30 min"
+    assert lines[1] == "  Walker2d-v5: 144,000 env steps in packs of 2 at 20/s per worker: 1.0 h"
     assert lines[2] == ("expected wall time: 1.5 h on 2 workers, 6 min on 32 cluster workers "
                         "(start-up included)")
+    rates[("Hopper-v5", 2)] = 10.0  # two packs of 2 at a quarter of the rate: four times as long
+    mixed = plan.estimate([tuple(specs[:2]), tuple(specs[2:4])], rates, workers=2)
+    assert mixed[0] == "  Hopper-v5: 144,000 env steps in packs of 2 at 10/s per worker: 2.0 h"
+
+
+def test_the_dry_run_prices_the_packs_the_runner_trains(tmp_path, monkeypatch):
+    """Each look is packed on its own, and each pack size is calibrated at that size."""
+    exp = make_experiment(VARIANTS, NONE, envs=("Hopper-v5",), seeds=range(20),
+                          total_steps=36_000)
+    asked = []
+
+    def calibrate(envs, pack):
+        asked.append(pack)
+        return dict.fromkeys(envs, 10.0 * pack)
+
+    monkeypatch.setattr(plan, "calibrate", calibrate)
+    lines = plan.wall_time(expand(exp), workers=2, looks=(10, 20))
+    assert asked == [10]  # 2 looks x 20 runs on 2 workers: packs of 10, not of 20
+    assert lines[0] == ("  Hopper-v5: 1,440,000 env steps in packs of 10 at 100/s per worker: "
+                        "2.0 h")
+    plan.wall_time(expand(exp), workers=2)
+    assert asked[-1] == 20  # a fixed design: one look
+    # harness plan prices the runs it plans the same way
+    assert plan.runner_rates(exp, 20, workers=2) == {"Hopper-v5": 200.0}
+    assert plan.runner_rates(exp, 3, workers=2) == {"Hopper-v5": 30.0}
 
 
 def test_dry_run_prints_the_expected_wall_time_from_cached_rates(tmp_path):
     host = socket.gethostname()
     cache = tmp_path / "rates.json"
-    cache.write_text(json.dumps({host: {"InvertedPendulum-v5": 10_000.0, "Hopper-v5": 5_000.0}}))
+    cache.write_text(json.dumps({host: {"InvertedPendulum-v5@4": 10_000.0,
+                                        "Hopper-v5@4": 5_000.0}}))
     out = subprocess.run([sys.executable, "-m", "harness", "run", "experiments/smoke.yaml",
                           "--dry-run", "--jobs", "1", "--results-dir", str(tmp_path / "r")],
                          cwd=TESTS.parent, capture_output=True, text=True, timeout=120,
                          env={**os.environ, "HARNESS_RATES": str(cache)})
     assert out.returncode == 0, out.stderr
-    assert "  Hopper-v5: 2,048 env steps at 5,000/s per worker: 0 s" in out.stdout
+    assert ("  Hopper-v5: 2,048 env steps in packs of 4 at 5,000/s per worker: 0 s"
+            in out.stdout)
     assert "expected wall time: 6 s on 1 worker, 5 s on 32 cluster workers" in out.stdout
     assert "calibrating" not in out.stdout  # the cache answered
 
@@ -134,5 +165,8 @@ def test_dry_run_prints_the_expected_wall_time_from_cached_rates(tmp_path):
 def test_cached_rates_are_not_measured_again(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_RATES", str(tmp_path / "rates.json"))
     monkeypatch.setattr(plan, "steady_rate", None)  # must not be needed for cached envs
-    (tmp_path / "rates.json").write_text(json.dumps({socket.gethostname(): {"Hopper-v5": 7.0}}))
-    assert plan.calibrate(["Hopper-v5"]) == {"Hopper-v5": 7.0}
+    (tmp_path / "rates.json").write_text(json.dumps({socket.gethostname(): {
+        "Hopper-v5@16": 7.0, "Hopper-v5@3": 5.0}}))
+    assert plan.calibrate(["Hopper-v5"], 16) == {"Hopper-v5": 7.0}
+    assert plan.calibrate(["Hopper-v5", "Hopper-v5[ctrl_cost_weight=0.1]"], 3) == {
+        "Hopper-v5": 5.0, "Hopper-v5[ctrl_cost_weight=0.1]": 5.0}

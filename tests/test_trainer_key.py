@@ -64,3 +64,13 @@ def test_a_trainer_that_cannot_train_a_variant_is_refused(changes, message):
         parse(**changes)
     assert str(error.value).startswith(f"exp.yaml: {message}"), str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_a_plug_in_trainer_gets_the_gym_id_and_the_arguments_of_a_labelled_env():
+    from harness.runs.trainers.contract import Run
+
+    exp = parse(envs=[{"id": "Ant-v5", "include_cfrc_ext_in_observation": False}],
+                trainer="sb3", ppo={"value_clip": "none"})
+    run = Run.of(expand(exp)[0])
+    assert exp.envs == ("Ant-v5[include_cfrc_ext_in_observation=false]",)
+    assert run.env_id == "Ant-v5" and run.env_kwargs == {"include_cfrc_ext_in_observation": False}

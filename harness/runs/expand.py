@@ -11,13 +11,13 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from harness.ppo.config import RUN_ID_FIELDS, PPOConfig
 from harness.runs import trainers
 from harness.runs.experiment import format_value
-from harness.runs.spec import Experiment, RunSpec, Variant
+from harness.runs.spec import EnvKwargs, Experiment, RunSpec, Variant, gym_id
 
 MAX_PACK = 32
 """Largest pack a worker trains (issue 6: a worker with 32 agents stays under 1.5 GB)."""
@@ -32,44 +32,66 @@ def expand(exp: Experiment) -> list[RunSpec]:
             for env_id in exp.envs for seed in exp.seeds for v in exp.variants]
 
 
-def config_hash(env_id: str, seed: int, total_steps: int, cfg: PPOConfig) -> str:
+def config_hash(env_id: str, seed: int, total_steps: int, cfg: PPOConfig,
+                env_kwargs: EnvKwargs = ()) -> str:
     """8 hex digits identifying what determines a run's numbers: env, seed, steps and the PPO
     fields in ``RUN_ID_FIELDS``, plus any later field whose value is not its default (so adding
-    a field leaves existing ids alone); eps is dropped when unclipped."""
+    a field leaves existing ids alone); eps is dropped when unclipped. The env's ``gym.make``
+    arguments count only when given, for the same reason."""
     defaults = type(cfg)().to_dict()
     ppo = {name: value for name, value in cfg.to_dict().items()
            if name in RUN_ID_FIELDS or value != defaults[name]}
     if not cfg.clips_value:
         del ppo["vf_clip_eps"]
-    blob = json.dumps({"env_id": env_id, "seed": seed, "total_steps": total_steps, "ppo": ppo},
-                      sort_keys=True)
+    given = {"env_kwargs": dict(env_kwargs)} if env_kwargs else {}
+    blob = json.dumps({"env_id": env_id, "seed": seed, "total_steps": total_steps, "ppo": ppo,
+                       **given}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
 def run_id(env_id: str, variant: str, seed: int, digest: str) -> str:
-    """``<env>__<variant>__s<seed>__<hash>``, safe as a file name on any OS."""
-    slug = variant.replace("=", "-").replace(",", "+")
-    return "__".join(_safe(part) for part in (env_id, slug, f"s{seed}", digest))
+    """``<env>__<variant>__s<seed>__<hash>``, safe as a file name on any OS; an env label's
+    arguments are written like the variant's: ``Ant-v5+include_cfrc_ext_in_observation-false``."""
+    env = env_id.replace("[", "+").removesuffix("]")
+    return "__".join(_safe(_slug(part)) for part in (env, variant, f"s{seed}", digest))
 
 
 def make_packs(specs: Sequence[RunSpec], n_workers: int,
-               key: Callable[[RunSpec], Hashable], max_pack: int = MAX_PACK) -> list[Pack]:
+               key: Callable[[RunSpec], Hashable], max_pack: int = MAX_PACK,
+               done: Mapping[str, int] | None = None) -> list[Pack]:
     """Split runs into packs that keep ``n_workers`` busy, longest packs first.
 
-    Runs with equal ``key`` (``train.pack_key``: same env and shapes) may share a pack. Each
+    Runs with equal ``key`` (``train.pack_key``: same env and shapes) and equal env steps
+    ``done`` (by run id, from checkpoints: a pack trains in lockstep) may share a pack. A fresh
     group is split into a multiple of ``n_workers`` near-equal packs (fewest such that none
     exceeds ``max_pack``), so every worker gets the same share of every env and finishes at
-    about the same time; a group smaller than ``n_workers`` becomes packs of one.
+    about the same time; a group smaller than ``n_workers`` becomes packs of one. A resumed
+    group stays whole (fewest packs within ``max_pack``): splitting it at every resume halved
+    its packs at each interruption, and small packs train slower per run. Only while a pack
+    holds more than a worker's share of all the work (other workers would sit idle) is the
+    largest split in two. Runs do not depend on their pack-mates, so neither do the results.
     """
+    done = done or {}
     groups: dict[Hashable, list[RunSpec]] = {}
     for spec in specs:
-        groups.setdefault(key(spec), []).append(spec)
+        groups.setdefault((key(spec), done.get(spec.run_id, 0)), []).append(spec)
     packs: list[Pack] = []
-    for group in groups.values():
+    for (_, steps), group in groups.items():
         rounds = math.ceil(len(group) / (n_workers * max_pack))
-        packs += _split(group, min(len(group), n_workers * rounds))
+        packs += _split(group, math.ceil(len(group) / max_pack) if steps
+                        else min(len(group), n_workers * rounds))
+
+    def work(pack: Pack) -> int:
+        return sum(s.total_steps - done.get(s.run_id, 0) for s in pack)
+
+    share = sum(map(work, packs)) / n_workers
+    largest = max(packs, key=work, default=())
+    while len(largest) > 1 and work(largest) > share:
+        at = packs.index(largest)
+        packs[at:at + 1] = _split(list(largest), 2)
+        largest = max(packs, key=work)
     # Longest-processing-time first: the last packs to start are the short ones.
-    return sorted(packs, key=lambda p: -sum(s.total_steps for s in p))
+    return sorted(packs, key=lambda p: -work(p))
 
 
 def _split(runs: list[RunSpec], n: int) -> list[Pack]:
@@ -79,13 +101,14 @@ def _split(runs: list[RunSpec], n: int) -> list[Pack]:
     return [tuple(runs[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
-def _spec(exp: Experiment, env_id: str, seed: int, variant: Variant, cfg: PPOConfig) -> RunSpec:
-    digest = config_hash(env_id, seed, exp.steps(env_id), cfg)
-    return RunSpec(run_id=run_id(env_id, variant.label, seed, digest), experiment=exp.name,
-                   env_id=env_id, seed=seed, variant=variant.label,
-                   total_steps=exp.steps(env_id), ppo=cfg,
+def _spec(exp: Experiment, env: str, seed: int, variant: Variant, cfg: PPOConfig) -> RunSpec:
+    kwargs = exp.kwargs(env)
+    digest = config_hash(gym_id(env), seed, exp.steps(env), cfg, kwargs)
+    return RunSpec(run_id=run_id(env, variant.label, seed, digest), experiment=exp.name,
+                   env_id=env, seed=seed, variant=variant.label,
+                   total_steps=exp.steps(env), ppo=cfg,
                    columns=tuple((axis, _column(axis, cfg)) for axis in exp.axes),
-                   evaluation=exp.analysis.evaluation)
+                   evaluation=exp.analysis.evaluation, env_kwargs=kwargs)
 
 
 def _column(axis: str, cfg: PPOConfig) -> Any:
@@ -94,6 +117,10 @@ def _column(axis: str, cfg: PPOConfig) -> Any:
     if axis == "trainer":
         return trainers.label(value)
     return format_value(value) if isinstance(value, tuple) else value
+
+
+def _slug(label: str) -> str:
+    return label.replace("=", "-").replace(",", "+")
 
 
 def _safe(part: str) -> str:

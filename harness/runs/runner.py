@@ -93,7 +93,8 @@ def run_experiment(exp: Experiment, results_root: str | Path, *, jobs: int | Non
         todo = [s for s in specs if states[s.run_id] != "done"]
         resume = _checkpoints(rdir, todo)
         # A pack trains in lockstep, so runs resumed together must have stopped together.
-        packs = make_packs(todo, n_workers, key=lambda s: (pack_key(s), _done(s, resume)))
+        packs = make_packs(todo, n_workers, key=pack_key,
+                           done={s.run_id: _done(s, resume) for s in todo})
         remaining = sum(s.total_steps - _done(s, resume) for s in todo)
         print(f"{exp.name}: {len(specs)} runs, {len(specs) - len(todo)} already done"
               f"{f' ({len(found)} copied from {_sources(found)})' if found else ''}; "
