@@ -24,9 +24,16 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.runs.expand import expand
 from harness.runs.experiment import ExperimentError, load_experiment, step_warnings
-from harness.runs.looks import asked, looked_runs, may_train, read_sequential, stopped
 from harness.runs.provenance import current, differences
 from harness.runs.results import RUN_STATES, ResultsDir, ResultsLocked
+from harness.runs.sequential_record import (
+    SequentialRecord,
+    asked,
+    looked_runs,
+    may_train,
+    read_record,
+    stopped,
+)
 from harness.runs.spec import Experiment, RunSpec
 
 if TYPE_CHECKING:  # the runner imports torch
@@ -294,10 +301,10 @@ def _status(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _states(exp: Experiment, rdir: ResultsDir,
-            specs: Sequence[RunSpec]) -> tuple[dict[str, str], dict | None]:
+            specs: Sequence[RunSpec]) -> tuple[dict[str, str], SequentialRecord | None]:
     """Each run's state (reading its tables), with the pending runs a sequential design has
     not asked for (yet) as ``later``; and the design's ``sequential.json`` (None if fixed)."""
-    record = read_sequential(rdir.root) if exp.looks else None
+    record = read_record(rdir.root) if exp.looks else None
     now = asked(exp, record)
     states = {s.run_id: rdir.state(s.run_id) for s in specs}
     states.update({s.run_id: "later" for s in specs
@@ -318,21 +325,19 @@ def _unevaluated(exp: Experiment, rdir: ResultsDir) -> str | None:
             f"their files in {rdir.root / 'updates'} to train them again")
 
 
-def _print_looks(record: dict) -> None:
+def _print_looks(record: SequentialRecord) -> None:
     """A sequential design's looks so far (``sequential.json``), one line each."""
-    for look in record.get("looks", []):
-        verdicts = "; ".join([f"{c['variant']} vs {c['control']}: {c['verdict']}"
-                              for c in look["comparisons"]]
-                             + [f"{v} never clipped: no more seeds"
-                                for v in look.get("never_clipped", [])])
-        print(f"look {look['look']} ({look['runs_per_arm']} runs per arm and env, level "
-              f"{look['level']:.3g}): {verdicts}")
-    stopped = record.get("stopped")
-    if stopped == "running":
-        print(f"sequential design: running; the next `harness run` trains look "
-              f"{len(record.get('looks', [])) + 1}")
+    for look in record.looks:
+        verdicts = "; ".join([f"{c.variant} vs {c.control}: {c.verdict}"
+                              for c in look.comparisons]
+                             + [f"{v} never clipped: no more seeds" for v in look.never_clipped])
+        print(f"look {look.look} ({look.runs_per_arm} runs per arm and env, level "
+              f"{look.level:.3g}): {verdicts}")
+    if record.has_stopped:
+        print(f"sequential design: stopped because {record.stopped.value}")
     else:
-        print(f"sequential design: stopped because {stopped}")
+        print(f"sequential design: running; the next `harness run` trains look "
+              f"{len(record.looks) + 1}")
 
 
 def _report(args: argparse.Namespace, argv: list[str]) -> int:
@@ -443,7 +448,7 @@ def _print_matrix(exp: Experiment, rdir: ResultsDir, workers: int,
     _print_cost(exp, record, todo, workers)
 
 
-def _print_cost(exp: Experiment, record: dict | None, todo: Sequence[RunSpec],
+def _print_cost(exp: Experiment, record: SequentialRecord | None, todo: Sequence[RunSpec],
                 workers: int) -> None:
     """The expected wall time of the runs left: all of a fixed design's; for a sequential one,
     the next look's and, at most, every seed up to ``max`` of the comparisons still undecided
@@ -453,7 +458,7 @@ def _print_cost(exp: Experiment, record: dict | None, todo: Sequence[RunSpec],
     at_most = [s for s in todo if may(s.variant, s.seed)]
     if not at_most:
         print("nothing left to train" + (f": the sequential design stopped because "
-                                         f"{record['stopped']}" if stopped(record) else ""))
+                                         f"{record.stopped.value}" if stopped(record) else ""))
         return
     from harness import plan  # calibration imports torch in its own process
     from harness.analysis.effects import small_n_notes
@@ -462,7 +467,7 @@ def _print_cost(exp: Experiment, record: dict | None, todo: Sequence[RunSpec],
         print(f"note: {text}")
     rates = plan.calibrate(exp.envs)
     if exp.looks and not stopped(record):
-        k = len((record or {}).get("looks", []))
+        k = len(record.looks) if record else 0
         print(f"look {k + 1} ({exp.looks[k]} seeds per arm and env)" + (
             ":" if next_look else ": trained; the next `harness run` analyses it"))
         if next_look:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis import claims, effects, sequential
+from harness.analysis import alpha_spending, claims, effects
 from harness.analysis.load import load_results
 from harness.analysis.published import run_cv
 from harness.analysis.scores import auc_scores, eval_scores, final_scores
@@ -55,8 +55,8 @@ class Need:
 
 def needs(exp: Experiment, spread: Spread) -> list[Need]:
     """Seeds for each primary comparison (clip effects over all of ``exp``'s envs); for a
-    sequential design, the first look with the power to decide (``sequential.need_for``)."""
-    need = sequential.need_for(exp.analysis, exp.looks)
+    sequential design, the first look with the power to decide (``alpha_spending.need_for``)."""
+    need = alpha_spending.need_for(exp.analysis, exp.looks)
     found = []
     for variant, control in claims.primary_pairs(exp):
         cells = [(spread(e, variant), spread(e, control)) for e in exp.envs]

@@ -7,7 +7,8 @@ import harness
 
 ROOT = Path(harness.__file__).parent
 ANALYSIS_MAY_IMPORT = {"harness.ppo.config", "harness.runs.spec", "harness.runs.schema",
-                       "harness.runs.files", "harness.runs.expand", "harness.runs.looks"}
+                       "harness.runs.files", "harness.runs.expand",
+                       "harness.runs.sequential_record"}
 """Data types and formats: the config, the experiment, the results schema and files, the run
 ids, and the sequential record (``sequential.json``)."""
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.analysis import effects, sequential, stats
+from harness.analysis import alpha_spending, effects, stats
 from harness.analysis.tables import ALL_ENVS, resolved_configs
 from harness.ppo.config import PPOConfig
 from harness.runs.spec import AnalysisSettings, Experiment
@@ -162,11 +162,11 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
     look's share of alpha, as for the primary comparisons: over the looks the shares sum to
     alpha (union bound), and the intervals shown are repeated confidence intervals (Jennison &
     Turnbull 1989), valid whichever look one reads. C1's verdicts are the looks' own, and the
-    runs to decide count the looks' levels (``sequential.runs_to_decide``).
+    runs to decide count the looks' levels (``alpha_spending.runs_to_decide``).
     """
     configs = resolved_configs(exp)
     settings = exp.analysis
-    need = sequential.need_for(settings, exp.looks if level is not None else ())
+    need = alpha_spending.need_for(settings, exp.looks if level is not None else ())
     primary = clip_effects(exp, comparisons)
     primary = primary[primary["family"] == "primary"]
     if level is not None:
@@ -187,7 +187,7 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
 
 
 def _at_look(rows: pd.DataFrame, level: float, power: float, n_envs: int,
-             need: sequential.Need) -> pd.DataFrame:
+             need: alpha_spending.Need) -> pd.DataFrame:
     """``rows`` with the interval (``1 - 2 level``), detectable effect and runs to decide of
     a look at ``level`` instead of a fixed design's at alpha."""
     out = rows.copy()
@@ -289,7 +289,7 @@ def _judge_c3(rows: pd.DataFrame, configs: dict[str, PPOConfig], alpha: float) -
 
 
 def _judge_c4(rows: pd.DataFrame, configs: dict[str, PPOConfig], exp: Experiment,
-              level: float, need: sequential.Need) -> Judgement:
+              level: float, need: alpha_spending.Need) -> Judgement:
     """The interaction: CI of log(clip effect with reward normalisation) - log(without), per
     clip setting. Supported if one excludes 0 (Holm over the settings), contradicted if all
     lie within +-margin (two one-sided tests), else inconclusive. Comparing the two verdict
@@ -339,7 +339,7 @@ def _effect(row: pd.Series, n_envs: int) -> effects.Effect:
 
 
 def _interaction_row(d: effects.Effect, like: pd.Series, level: float,
-                     need: sequential.Need) -> pd.Series:
+                     need: alpha_spending.Need) -> pd.Series:
     low, high = d.interval(1 - 2 * level)
     seeds = need(d)
     return pd.Series({"metric": like["metric"], "rel_diff": float(d.to_report(d.estimate)),

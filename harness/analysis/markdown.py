@@ -13,7 +13,7 @@ from harness.analysis.claims import Claim, confidence
 from harness.analysis.load import Results, read_sessions
 from harness.analysis.published import PUBLISHED_STEPS, REFERENCE_RETURNS
 from harness.analysis.tables import AUDIT_COLUMNS, COMPARISON_COLUMNS, resolved_configs
-from harness.runs.looks import looked_runs
+from harness.runs.sequential_record import SequentialRecord, looked_runs
 from harness.runs.spec import AnalysisSettings, Experiment
 
 PROVENANCE_PACKAGES = ("vclip-harness", "torch", "gymnasium", "mujoco", "numpy")
@@ -40,9 +40,9 @@ def render(exp: Experiment, exp_dir: Path, results: Results, *, final: pd.DataFr
            summary: pd.DataFrame,
            auc: pd.DataFrame, comparisons: pd.DataFrame, stability: pd.DataFrame,
            claims: Sequence[Claim], figures: Figures, baselines: Sequence[str],
-           inactive: Sequence[str], record: dict | None, n_boot: int, seed: int) -> str:
+           inactive: Sequence[str], record: SequentialRecord | None, n_boot: int, seed: int) -> str:
     """The whole report as markdown; plots are referenced by file name (same directory).
-    ``record``: a sequential design's ``sequential.json``, or None."""
+    ``record``: a sequential design's looks, or None."""
     shown = [c for c in COMPARISON_COLUMNS if c not in AUDIT_COLUMNS]
     sections = [
         [f"# Does value clipping help? Experiment `{exp.name}`", "",
@@ -157,7 +157,7 @@ def _method(a: AnalysisSettings, n_boot: int, seed: int, comparisons: pd.DataFra
             "rows, the other pairs and the other score, corrected on their own."]
 
 
-def _claims(claims: Sequence[Claim], record: dict | None) -> list[str]:
+def _claims(claims: Sequence[Claim], record: SequentialRecord | None) -> list[str]:
     overview = pd.DataFrame({
         "claim": [c.id for c in claims],
         "statement": [c.statement for c in claims],
@@ -166,7 +166,7 @@ def _claims(claims: Sequence[Claim], record: dict | None) -> list[str]:
         "seeds needed": [c.seeds_needed if c.seeds_needed > 0 else "–" for c in claims]})
     spent = ("" if not record else
              " In this sequential design every claim is judged at the last look's share of "
-             f"alpha ({record['looks'][-1]['level']:.3g}), as its primary comparisons are, so "
+             f"alpha ({record.looks[-1].level:.3g}), as its primary comparisons are, so "
              "the intervals are repeated confidence intervals: over all looks, the verdicts "
              "err at most alpha of the time.")
     lines = ["## Claims", "",
@@ -291,7 +291,7 @@ def _pm(mean: float | None, std: float | None) -> str:
     return "–" if mean is None else f"{mean:.2f} ± {std:.2f}"
 
 
-def _failures(exp: Experiment, results: Results, record: dict | None) -> list[str]:
+def _failures(exp: Experiment, results: Results, record: SequentialRecord | None) -> list[str]:
     """Failed runs, and the runs expected but missing: every run of a fixed design, those its
     looks analysed for a sequential one (seeds no look asked for are not missing)."""
     found = set(zip(results.updates["env_id"], results.updates["variant"],
@@ -316,23 +316,21 @@ def _failures(exp: Experiment, results: Results, record: dict | None) -> list[st
     return lines
 
 
-def _sequential(record: dict | None) -> list[str]:
+def _sequential(record: SequentialRecord | None) -> list[str]:
     """Seeds until decided: which look decided each primary comparison, and why it stopped."""
     if not record:
         return []
-    rows = pd.DataFrame([{"look": look["look"], "runs per arm and env": look["runs_per_arm"],
-                          "level": look["level"], "comparison": f"{c['variant']} vs "
-                          f"{c['control']}", "relative difference": c["rel_diff"],
-                          "Holm p": c["p_holm"], "equivalence Holm p": c["p_tost_holm"],
-                          "verdict": c["verdict"]}
-                         for look in record["looks"] for c in look["comparisons"]])
-    undecided = ", ".join(f"{v} vs {c}" for v, c in record.get("undecided", []))
-    where = (f"The study stopped because {record['stopped']}." if record["stopped"] != "running"
+    rows = pd.DataFrame([{"look": look.look, "runs per arm and env": look.runs_per_arm,
+                          "level": look.level, "comparison": f"{c.variant} vs {c.control}",
+                          "relative difference": c.rel_diff, "Holm p": c.p_holm,
+                          "equivalence Holm p": c.p_tost_holm, "verdict": c.verdict}
+                         for look in record.looks for c in look.comparisons])
+    undecided = ", ".join(f"{v} vs {c}" for v, c in record.undecided)
+    where = (f"The study stopped because {record.stopped.value}." if record.has_stopped
              else "The study is not finished: the comparisons still undecided "
              f"({undecided}) get more runs at the next look, which `harness run` trains; "
              "until then their verdict is the last look's `inconclusive`.")
-    idle = [f"`{v}` (look {look['look']})" for look in record["looks"]
-            for v in look.get("never_clipped", [])]
+    idle = [f"`{v}` (look {look.look})" for look in record.looks for v in look.never_clipped]
     dropped = ([] if not idle else
                ["", f"Never clipped a value prediction, so no more runs: {', '.join(idle)}."])
     return ["## Sequential design", "",

@@ -14,12 +14,12 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from harness.analysis import aggregates, claims, markdown, plots, sequential, stability, tables
+from harness.analysis import aggregates, alpha_spending, claims, markdown, plots, stability, tables
 from harness.analysis.load import Results, load_results
 from harness.analysis.scores import auc_scores, eval_scores, final_scores, run_curves
 from harness.runs.expand import expand
 from harness.runs.files import atomic_write
-from harness.runs.looks import read_sequential
+from harness.runs.sequential_record import SequentialRecord, read_record
 from harness.runs.spec import Experiment
 
 
@@ -67,8 +67,8 @@ class ReportTables:
     """The verdicts (``claims.csv``)."""
     inactive: list[str]
     """Clipped variants whose clip never acted (``claims.inactive_clips``)."""
-    record: dict | None
-    """A sequential design's ``sequential.json`` (None for a fixed design or before a look)."""
+    record: SequentialRecord | None
+    """A sequential design's looks (None for a fixed design or before a look)."""
 
     def csv(self) -> dict[str, pd.DataFrame]:
         """The tables written as ``<name>.csv``, by name."""
@@ -87,10 +87,10 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     pairs = claims.comparison_pairs(exp)
     comparisons = tables.comparison_table(scores, pairs, primary=claims.primary_pairs(exp),
                                           settings=exp.analysis, n_boot=n_boot, seed=seed)
-    record = read_sequential(exp_dir) if exp.looks else None
-    level = record["looks"][-1]["level"] if record else None  # see claims.evaluate_claims
+    record = read_record(exp_dir) if exp.looks else None
+    level = record.looks[-1].level if record else None  # see claims.evaluate_claims
     if record:
-        comparisons = sequential.with_decisions(comparisons, sequential.decisions(record))
+        comparisons = alpha_spending.with_decisions(comparisons, alpha_spending.decisions(record))
     steadiness = stability.stability_table(scores[exp.analysis.metric],
                                            stability.collapses(results.updates), pairs,
                                            exp.analysis, level, exp.looks if record else ())
