@@ -383,7 +383,7 @@ def _export(args: argparse.Namespace, argv: list[str]) -> int:
     exp = load_experiment(args.experiment)
     rdir = ResultsDir(Path(args.results_dir) / exp.name)
     from harness.analysis.export import export_tensorboard
-    from harness.analysis.report import experiment_results
+    from harness.analysis.study import experiment_results
 
     try:
         written = export_tensorboard(experiment_results(exp, rdir.root), Path(args.tensorboard))

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis import alpha_spending, claims, effects
+from harness.analysis import alpha_spending, effects, pairs
 from harness.analysis.load import load_results
 from harness.analysis.published import run_cv
 from harness.analysis.scores import auc_scores, eval_scores, final_scores
@@ -58,7 +58,7 @@ def needs(exp: Experiment, spread: Spread) -> list[Need]:
     sequential design, the first look with the power to decide (``alpha_spending.need_for``)."""
     need = alpha_spending.need_for(exp.analysis, exp.looks)
     found = []
-    for variant, control in claims.primary_pairs(exp):
+    for variant, control in pairs.primary_pairs(exp):
         cells = [(spread(e, variant), spread(e, control)) for e in exp.envs]
         # se^2 with one run per arm and env, as in effects.log_ratio: sum of CV^2 over k^2
         unit = sum(x[0] + y[0] for x, y in cells) / len(exp.envs) ** 2

@@ -4,7 +4,7 @@ At each look it trains the runs the look wants (``sequential_record.look_wants``
 of the primary comparisons still undecided, every env, the look's number of seeds), then
 tests those comparisons at the look's share of alpha (``analysis.alpha_spending``). Decided
 comparisons stop, and so do those whose clipped arm never clipped a value prediction in the
-look's runs (it is the unclipped loss: ``claims.inactive_clips``; C2 and C3 leave it out, so
+look's runs (it is the unclipped loss: ``pairs.inactive_clips``; C2 and C3 leave it out, so
 more seeds would buy nothing); the others get ``step`` more seeds, until all are decided or
 ``max`` is reached. The decisions are replayed from the run files at every invocation, so
 resuming an interrupted study continues at the right look; ``results/<name>/sequential.json``
@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.analysis import alpha_spending, claims
-from harness.analysis.report import experiment_results, run_scores
+from harness.analysis import alpha_spending, pairs
+from harness.analysis.study import experiment_results, run_scores
 from harness.runs.expand import expand
 from harness.runs.runner import RunSummary, run_experiment
 from harness.runs.sequential_record import (
@@ -39,7 +39,7 @@ def run_sequential(exp: Experiment, results_root: str | Path, until_look: int | 
     root = Path(results_root) / exp.name
     a = exp.analysis
     levels = alpha_spending.look_levels(exp.looks, a.alpha)
-    open_pairs = claims.primary_pairs(exp)
+    open_pairs = pairs.primary_pairs(exp)
     looks, summaries = [], []
     for j, n in enumerate(exp.looks):
         seeds = exp.seeds[:n]
@@ -49,7 +49,7 @@ def run_sequential(exp: Experiment, results_root: str | Path, until_look: int | 
         results = experiment_results(exp, root)
         scores = run_scores(exp, results)[a.metric]
         found = alpha_spending.decide(scores, open_pairs, seeds, float(levels[j]), a.margin)
-        never = claims.inactive_clips(exp, results.updates[results.updates["seed"].isin(seeds)])
+        never = pairs.inactive_clips(exp, results.updates[results.updates["seed"].isin(seeds)])
         idle = [v for v, _ in open_pairs if v in never]
         looks.append(Look(j + 1, n, float(levels[j]), tuple(
             Decision(r.variant, r.control, int(r.n), float(r.rel_diff), float(r.p_holm),

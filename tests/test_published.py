@@ -11,7 +11,7 @@ import pytest
 
 from harness.analysis import answer
 from harness.analysis.load import experiment_from_manifest, read_sessions
-from harness.analysis.report import report_tables
+from harness.analysis.report_tables import report_tables
 from harness.runs.sequential_record import looked_runs, read_record
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,8 +26,7 @@ Pack = tuple[RunSpec, ...]
 
 def expand(exp: Experiment) -> list[RunSpec]:
     """Every run of ``exp``: envs x seeds x variants, in that nesting order."""
-    configs = {v.label: exp.ppo.replace(**v.as_dict()) for v in exp.variants}
-    return [_spec(exp, env_id, seed, v, configs[v.label])
+    return [_spec(exp, env_id, seed, v, exp.configs[v.label])
             for env_id in exp.envs for seed in exp.seeds for v in exp.variants]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from harness.ppo.agent import AgentSpec, EvalSchedule
@@ -102,6 +103,12 @@ class Experiment:
     def steps(self, env_id: str) -> int:
         """Env steps per run of ``env_id``."""
         return dict(self.env_steps).get(env_id, self.total_steps)
+
+    @cached_property
+    def configs(self) -> dict[str, PPOConfig]:
+        """Each variant's full PPO config (``ppo:`` plus its overrides), by label, in order;
+        built once."""
+        return {v.label: self.ppo.replace(**v.as_dict()) for v in self.variants}
 
 
 @dataclass(frozen=True)
