@@ -13,8 +13,8 @@ import pytest
 import scipy.stats
 from synthetic import make_experiment, write_results
 
-from harness import plan
 from harness.analysis.published import run_cv
+from harness.commands import plan, throughput
 from harness.runs.expand import expand
 
 TESTS = Path(__file__).parent
@@ -110,7 +110,7 @@ def test_estimate_by_hand():
     exp = make_experiment(VARIANTS, NONE, envs=("Hopper-v5", "Walker2d-v5"), seeds=range(2),
                           total_steps=36_000)
     specs = expand(exp)  # 2 envs x 2 seeds x 2 variants, 36k steps each
-    lines = plan.estimate(specs, {"Hopper-v5": 40.0, "Walker2d-v5": 20.0}, workers=2)
+    lines = throughput.estimate(specs, {"Hopper-v5": 40.0, "Walker2d-v5": 20.0}, workers=2)
     assert lines[0] == "  Hopper-v5: 144,000 env steps at 40/s per worker: 30 min"
     assert lines[1] == "  Walker2d-v5: 144,000 env steps at 20/s per worker: 1.0 h"
     assert lines[2] == ("expected wall time: 1.5 h on 2 workers, 6 min on 32 cluster workers "
@@ -133,6 +133,6 @@ def test_dry_run_prints_the_expected_wall_time_from_cached_rates(tmp_path):
 
 def test_cached_rates_are_not_measured_again(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_RATES", str(tmp_path / "rates.json"))
-    monkeypatch.setattr(plan, "steady_rate", None)  # must not be needed for cached envs
+    monkeypatch.setattr(throughput, "steady_rate", None)  # must not be needed for cached envs
     (tmp_path / "rates.json").write_text(json.dumps({socket.gethostname(): {"Hopper-v5": 7.0}}))
-    assert plan.calibrate(["Hopper-v5"]) == {"Hopper-v5": 7.0}
+    assert throughput.calibrate(["Hopper-v5"]) == {"Hopper-v5": 7.0}

@@ -10,7 +10,7 @@ from synthetic import NUM_STEPS, make_experiment, write_results
 
 from harness.analysis.aggregates import AGGREGATE_COLUMNS, METRICS, PROFILE_COLUMNS
 from harness.analysis.claims import CLAIM_COLUMNS
-from harness.analysis.report import write_report
+from harness.analysis.report_writer import write_report
 from harness.analysis.tables import COMPARISON_COLUMNS, SUMMARY_COLUMNS
 
 NONE = "value_clip=none"

@@ -1,6 +1,7 @@
-"""``harness run`` for a sequential design (``seeds: {min, max, step}``): seeds until decided.
+"""``harness run`` for a sequential design (``seeds: {min, max, step}``): running its looks,
+seeds until decided.
 
-At each look it trains the runs the look wants (``sequential_record.look_wants``: both arms
+At each look it trains the runs the look wants (``runs.sequential_record.look_wants``: both arms
 of the primary comparisons still undecided, every env, the look's number of seeds), then
 tests those comparisons at the look's share of alpha (``analysis.alpha_spending``). Decided
 comparisons stop, and so do those whose clipped arm never clipped a value prediction in the

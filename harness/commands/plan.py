@@ -5,18 +5,16 @@ Seeds per arm and env come from the textbook two-sample size on the relative sca
 verdicts use (``effects.Effect.seeds_needed``), with each run's spread (coefficient of
 variation of its score) taken from a pilot (finished runs of this or another experiment) or,
 without one, from the published spreads (``analysis.published.RUN_CV``). Wall time uses the
-rate of a pack of 16 agents on one worker, calibrated here for each env, times the workers:
-packs of one env run in parallel at about that rate each (``harness bench``: 1.9-2.0x for
-two workers).
+rate of a pack of 16 agents on one worker, calibrated here for each env (``throughput``),
+times the workers: packs of one env run in parallel at about that rate each (``harness
+bench``: 1.9-2.0x for two workers).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
+import argparse
 import math
 import os
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,17 +26,31 @@ from harness.analysis import alpha_spending, effects, pairs
 from harness.analysis.load import load_results
 from harness.analysis.published import run_cv
 from harness.analysis.scores import auc_scores, eval_scores, final_scores
-from harness.runs.files import write_json
-from harness.runs.spec import Experiment, RunSpec
-
-CLUSTER_WORKERS = 32
-STARTUP_S = 5.0
-"""Seconds before the first step, paid once per ``harness run``: worker processes start and
-import torch, and the envs are built (about 4-5 s measured on the 2-core CI machine)."""
-CALIBRATION_PACK = 16
+from harness.commands.errors import EXIT_OK, InputError
+from harness.commands.throughput import CLUSTER_WORKERS, calibrate, duration
+from harness.runs.experiment import load_experiment
+from harness.runs.spec import Experiment
 
 Spread = Callable[[str, str], tuple[float, str]]
 """(env id, variant) -> (squared coefficient of variation of one run's score, its source)."""
+
+
+def main(args: argparse.Namespace, argv: list[str]) -> int:
+    """Print the seeds each primary comparison needs and what they cost here."""
+    exp = load_experiment(args.experiment)
+    if args.pilot is not None and not Path(args.pilot).is_dir():
+        raise InputError(f"--pilot {args.pilot}: not a directory; give a results directory "
+                         "such as results/<name>")
+    try:
+        spread = (published_spread if args.pilot is None
+                  else pilot_spread(Path(args.pilot), exp.analysis.metric,
+                                    exp.analysis.final_window))
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    found = needs(exp, spread)
+    table = cost(exp, planned_seeds(exp, found), calibrate(exp.envs)) if found else None
+    print(render(exp, found, table, args.jobs or os.cpu_count() or 1))
+    return EXIT_OK
 
 
 @dataclass(frozen=True)
@@ -117,66 +129,6 @@ def cost(exp: Experiment, seeds: int, rates: dict[str, float]) -> pd.DataFrame:
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
 
 
-def calibrate(envs: Sequence[str]) -> dict[str, float]:
-    """Steps/s of one worker training a pack of 16 agents, per env: cached for this host in
-    ``rates_path()``, else measured in a fresh single-threaded process as ``harness bench``
-    measures (a few seconds each) and cached."""
-    path = rates_path()
-    try:
-        cached = json.loads(path.read_text()).get(socket.gethostname(), {})
-    except (OSError, ValueError, AttributeError):
-        cached = {}
-    missing = [e for e in envs if not isinstance(cached.get(e), int | float)]
-    if missing:
-        from harness.bench import measure  # spawns the measuring process
-
-        cached.update({e: measure(f"calibrating {e}", steady_rate, e)["steps_per_s"]
-                       for e in missing})
-        with contextlib.suppress(OSError):  # an unwritable cache only costs a recalibration
-            write_json(path, {socket.gethostname(): cached})
-    return {e: float(cached[e]) for e in envs}
-
-
-def rates_path() -> Path:
-    """The per-host cache of calibrated rates (``HARNESS_RATES`` overrides it)."""
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return Path(os.environ.get("HARNESS_RATES", default / "vclip-harness" / "rates.json"))
-
-
-def estimate(specs: Sequence[RunSpec], rates: dict[str, float], workers: int) -> list[str]:
-    """Expected wall time of training ``specs`` on ``workers`` workers, per env and in total,
-    at one worker's ``rates`` each (packs keep every worker busy: ``expand.make_packs``)."""
-    steps: dict[str, int] = {}
-    for spec in specs:
-        steps[spec.env_id] = steps.get(spec.env_id, 0) + spec.total_steps
-    hours = {e: n / rates[e] / 3600 for e, n in steps.items()}
-    lines = [f"  {e}: {steps[e]:,} env steps at {rates[e]:,.0f}/s per worker: "
-             f"{_duration(h / workers)}" for e, h in hours.items()]
-    total, start = sum(hours.values()), STARTUP_S / 3600
-    return [*lines, f"expected wall time: {_duration(start + total / workers)} on {workers} "
-                    f"worker{'s' if workers != 1 else ''}, "
-                    f"{_duration(start + total / CLUSTER_WORKERS)} on {CLUSTER_WORKERS} "
-                    "cluster workers (start-up included)"]
-
-
-def steady_rate(env_id: str, updates: int = 4) -> float:
-    """Env steps/s of a pack of ``CALIBRATION_PACK`` agents after its first update (start-up,
-    paid once per pack, is left out). Rollouts of 512 steps in minibatches of 64 cost the same
-    per env step as ppo2's 2048 (the update's work is epochs x batch either way)."""
-    import time
-
-    from harness.ppo.agent import AgentSpec
-    from harness.ppo.config import PPOConfig
-    from harness.ppo.trainer import train_pack
-
-    cfg = PPOConfig(num_steps=512, num_minibatches=8)
-    stamps: list[float] = []
-    train_pack([AgentSpec(env_id, k, updates * cfg.num_steps, cfg)
-                for k in range(CALIBRATION_PACK)],
-               progress=lambda steps: stamps.append(time.perf_counter()))
-    return (updates - 1) * CALIBRATION_PACK * cfg.num_steps / (stamps[-1] - stamps[0])
-
-
 def planned_seeds(exp: Experiment, found: Sequence[Need]) -> int:
     """Seeds per arm to cost: the most any comparison needs, but no more than a sequential
     design's last look (it never trains beyond)."""
@@ -213,13 +165,7 @@ def render(exp: Experiment, found: Sequence[Need], table: pd.DataFrame, jobs: in
               *("  " + line for line in table.to_string(index=False, formatters={
                   "env_steps": "{:,.0f}".format, "worker_hours": "{:.2f}".format,
                   "steps_per_s": lambda v: "" if math.isnan(v) else f"{v:,.0f}"}).splitlines()),
-              f"wall time: {_duration(hours / jobs)} on {jobs} workers here, "
-              f"{_duration(hours / CLUSTER_WORKERS)} on {CLUSTER_WORKERS} cluster workers "
+              f"wall time: {duration(hours / jobs)} on {jobs} workers here, "
+              f"{duration(hours / CLUSTER_WORKERS)} on {CLUSTER_WORKERS} cluster workers "
               "as fast as this machine's"]
     return "\n".join(lines)
-
-
-def _duration(hours: float) -> str:
-    if hours < 1 / 60:
-        return f"{hours * 3600:.0f} s"
-    return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
