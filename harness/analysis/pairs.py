@@ -25,13 +25,9 @@ def unclipped_reference(label: str, configs: dict[str, PPOConfig]) -> str | None
     cfg = configs[label]
     if not cfg.clips_value:
         return None
-    key = _without_clip(cfg)
-    return next((u for u, c in configs.items() if not c.clips_value and _without_clip(c) == key),
-                None)
-
-
-def _without_clip(cfg: PPOConfig) -> PPOConfig:
-    return cfg.replace(value_clip="none", vf_clip_eps=PPOConfig.vf_clip_eps)
+    key = cfg.without_value_clip()
+    return next((u for u, c in configs.items()
+                 if not c.clips_value and c.without_value_clip() == key), None)
 
 
 def comparison_pairs(exp: Experiment) -> list[tuple[str, str]]:
@@ -46,8 +42,8 @@ def comparison_pairs(exp: Experiment) -> list[tuple[str, str]]:
     control = configs[exp.control]
     pairs = []
     for label, cfg in configs.items():
-        ref = next((c for c, other in configs.items() if _without_clip(other) ==
-                    _without_clip(cfg) and _clip(other) == _clip(control)), None)
+        ref = next((c for c, other in configs.items() if other.without_value_clip() ==
+                    cfg.without_value_clip() and _clip(other) == _clip(control)), None)
         if ref is not None and ref != label:
             pairs.append((label, ref))
     return pairs + [p for p in primary_pairs(exp) if p not in pairs]

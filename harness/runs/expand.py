@@ -35,10 +35,8 @@ def config_hash(env_id: str, seed: int, total_steps: int, cfg: PPOConfig) -> str
     fields in ``RUN_ID_FIELDS``, plus any later field whose value is not its default (so adding
     a field leaves existing ids alone); eps is dropped when unclipped."""
     defaults = type(cfg)().to_dict()
-    ppo = {name: value for name, value in cfg.to_dict().items()
-           if name in RUN_ID_FIELDS or value != defaults[name]}
-    if not cfg.clips_value:
-        del ppo["vf_clip_eps"]
+    ppo = cfg.settings_that_matter({name: value for name, value in cfg.to_dict().items()
+                                    if name in RUN_ID_FIELDS or value != defaults[name]})
     blob = json.dumps({"env_id": env_id, "seed": seed, "total_steps": total_steps, "ppo": ppo},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:8]

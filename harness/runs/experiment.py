@@ -294,9 +294,7 @@ def _variants(matrix: Any, explicit: Any, base: PPOConfig,
     configs: dict[str, PPOConfig] = {}
     for key, overrides in candidates:
         cfg = _build(base, overrides, key, fail)
-        if not cfg.clips_value:
-            overrides.pop("vf_clip_eps", None)  # eps means nothing without clipping
-        pairs = tuple(overrides.items())
+        pairs = tuple(cfg.settings_that_matter(overrides).items())
         if pairs not in variants:
             label = ",".join(f"{k}={format_value(v)}" for k, v in pairs) or "default"
             variants[pairs] = Variant(label, pairs)
