@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.bench import (
+from harness.commands.bench import (
     format_envs_table,
     format_table,
     physics_rate,

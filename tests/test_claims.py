@@ -12,12 +12,10 @@ from harness.analysis.claims import (
     CLAIM_COLUMNS,
     NOT_TESTED,
     claims_table,
-    comparison_pairs,
     confidence,
     evaluate_claims,
-    inactive_clips,
-    primary_pairs,
 )
+from harness.analysis.pairs import comparison_pairs, inactive_clips, primary_pairs
 from harness.analysis.stability import STABILITY_COLUMNS
 
 NONE = "value_clip=none"

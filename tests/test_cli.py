@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.commands.errors import InputError
+from harness.commands.run import check_results_dir
+
 EXPERIMENT = "name: t\nenvs: [InvertedPendulum-v5]\nseeds: 1\ntotal_steps: 4096\n"
 
 
@@ -40,12 +43,22 @@ def test_results_dir_that_is_not_a_directory(tmp_path, experiment, dry_run, resu
                                "directory; give a directory that exists or can be created")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in read-only directories")
-def test_results_dir_in_a_read_only_directory(tmp_path, experiment):
-    (tmp_path / "ro").mkdir(mode=0o555)
-    out = harness("run", "x.yaml", "--results-dir", "ro/results", cwd=tmp_path)
-    assert_one_error_line(out, "error: --results-dir ro/results: ro is not writable; give a "
-                               "directory you can write in")
+def test_results_dir_under_a_dangling_link(tmp_path, experiment):
+    """A results dir on a disk that is not mounted: refused as root too (unlike a read-only
+    directory, which root writes in)."""
+    (tmp_path / "disk").symlink_to(tmp_path / "unmounted")
+    out = harness("run", "x.yaml", "--results-dir", "disk/results", cwd=tmp_path)
+    assert_one_error_line(out, "error: --results-dir disk/results: disk is not a directory; "
+                               "give a directory that exists or can be created")
+
+
+def test_results_dir_one_may_not_write_in(tmp_path, monkeypatch):
+    """What a user (not root) is told in a read-only directory: ``os.access`` says no."""
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(InputError) as error:
+        check_results_dir("ro/results", tmp_path / "results" / "t")
+    assert str(error.value) == (f"--results-dir ro/results: {tmp_path} is not writable; give a "
+                                "directory you can write in")
 
 
 def test_missing_results_dir_is_created_and_dry_run_writes_nothing(tmp_path, experiment):

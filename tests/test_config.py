@@ -1,5 +1,7 @@
 """PPOConfig defaults (docs/design.md §5) and validation messages."""
 
+import math
+
 import pytest
 
 from harness.ppo.config import PPOConfig, field_names
@@ -45,3 +47,15 @@ def test_replace_and_to_dict_round_trip():
     assert c.hidden_sizes == (32,)
     assert PPOConfig(**c.to_dict()) == c
     assert set(c.to_dict()) == set(field_names())
+
+
+def test_what_eps_means_when_the_value_is_unclipped():
+    """Nothing: NaN in the results, +inf in the loss, no part of a variant's name or run id,
+    and two configs differing in the clip alone match once unclipped."""
+    off, on = PPOConfig(value_clip="none", vf_clip_eps=5.0), PPOConfig(vf_clip_eps=5.0)
+    assert math.isnan(off.applied_vf_clip_eps) and on.applied_vf_clip_eps == 5.0
+    assert off.loss_vf_clip_eps == math.inf and on.loss_vf_clip_eps == 5.0
+    settings = {"value_clip": "none", "vf_clip_eps": 5.0}
+    assert off.settings_that_matter(settings) == {"value_clip": "none"}
+    assert on.settings_that_matter(settings) == settings
+    assert on.without_value_clip() == PPOConfig(value_clip="none") == off.without_value_clip()

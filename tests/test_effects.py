@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import scipy.stats
+from montecarlo import mc_bounds
 
 from harness.analysis import effects
 
@@ -13,6 +14,8 @@ ALPHA, MARGIN = 0.05, 0.10
 DATASETS = 4000
 MC = 3 * math.sqrt(ALPHA * (1 - ALPHA) / DATASETS)
 """Three Monte-Carlo standard errors of a rate near alpha."""
+AGGREGATE_COVERAGE = {5: 0.921, 10: 0.910, 20: 0.904}
+"""The aggregate 90% interval's coverage over 100,000 datasets, by runs per arm and env."""
 
 
 def simulate(rng, rho, cv, n, *, datasets=DATASETS, scale=100.0):
@@ -127,7 +130,9 @@ def test_difference_test_keeps_its_level_under_the_null(n):
 @pytest.mark.parametrize("n", [5, 10, 20])
 def test_aggregate_interval_covers_the_geometric_mean_ratio(n):
     """Three envs of different scale, spread and effect; the aggregate's 90% interval covers
-    the true geometric mean ratio at least 90% of the time (up to Monte-Carlo error)."""
+    the true geometric mean ratio at least 90% of the time (up to Monte-Carlo error), and no
+    more than it measurably does: over 100,000 datasets 92.1%, 91.0% and 90.4% at 5, 10 and 20
+    runs (the small-n interval is a little conservative)."""
     rng = np.random.default_rng(7 + n)
     rhos, cvs, scales = (1.2, 0.9, 1.0), (0.3, 0.5, 0.2), (3000.0, 1500.0, 900.0)
     xs, ys = zip(*(simulate(rng, r, c, n, scale=s) for r, c, s in
@@ -136,6 +141,7 @@ def test_aggregate_interval_covers_the_geometric_mean_ratio(n):
     truth = math.prod(rhos) ** (1 / 3) - 1
     coverage = np.mean((low <= truth) & (truth <= high))
     assert coverage >= 1 - 2 * ALPHA - MC * 2  # two tails' worth of error
+    assert coverage <= mc_bounds(AGGREGATE_COVERAGE[n], DATASETS)[1]
 
 
 def test_aggregate_test_keeps_its_level_under_the_null():
@@ -163,15 +169,18 @@ def test_power_at_the_mde_and_seeds_needed():
 
 def test_probability_of_improvement_interval_coverage():
     """The stratified percentile bootstrap of P(X > Y) (descriptive): measured coverage of the
-    nominal 95% interval is ~95% at n = 10 (~89% at n = 5, stated in the docstring)."""
+    nominal 95% interval is ~95% at n = 10 (~89% at n = 5, stated in the docstring), within
+    the Monte-Carlo error of 200 simulations (measured over 1,000: 93.5%)."""
     rng = np.random.default_rng(5)
     truth = scipy.stats.norm.cdf(0.5 / math.sqrt(2))
-    hits = []
-    for i in range(200):
+    hits, sims = [], 200
+    for i in range(sims):
         x, y = rng.normal(0.5, 1.0, 10) + 10, rng.normal(0.0, 1.0, 10) + 10
         c = effects.compare([x], [y], alpha=ALPHA, power=0.8, margin=MARGIN, n_boot=500, seed=i)
         hits.append(c.pi_ci_low <= truth <= c.pi_ci_high)
     assert np.mean(hits) >= 0.90
+    low, high = mc_bounds(0.95, sims)
+    assert low <= np.mean(hits) <= high
 
 
 def test_no_probability_of_improvement_interval_from_three_runs():
@@ -202,17 +211,19 @@ def test_compare_fills_every_column_consistently():
 
 def test_stratified_probability_of_improvement_interval_covers_the_truth():
     """Two envs with known P(X > Y) for normals, Phi(d / sqrt(2)), on very different scales;
-    the aggregate is their mean and the bootstrap resamples within each env."""
+    the aggregate is their mean and the bootstrap resamples within each env. The nominal 95%
+    holds within the Monte-Carlo error of 240 simulations (measured over 600: 95.3%)."""
     rng = np.random.default_rng(0)
     shifts, scales = (0.5, -0.3), (1.0, 100.0)
     truth = np.mean([scipy.stats.norm.cdf(d / math.sqrt(2)) for d in shifts])
-    hits = []
-    for i in range(60):
+    hits, sims = [], 240
+    for i in range(sims):
         xs = [rng.normal(d * s, s, 25) + 10 * s for d, s in zip(shifts, scales, strict=True)]
         ys = [rng.normal(0.0, s, 25) + 10 * s for s in scales]
         c = effects.compare(xs, ys, alpha=ALPHA, power=0.8, margin=MARGIN, n_boot=1000, seed=i)
         hits.append(c.pi_ci_low <= truth <= c.pi_ci_high)
-    assert 0.85 <= np.mean(hits) <= 1.0
+    low, high = mc_bounds(0.95, sims)
+    assert low <= np.mean(hits) <= high
 
 
 # --- control means near zero: the range-normalised difference ------------------------------

@@ -180,3 +180,13 @@ def test_packs_group_by_key_and_longest_go_first():
     assert all(len({s.ppo.num_steps for s in p}) == 1 for p in packs)
     steps = [sum(s.total_steps for s in p) for p in packs]
     assert steps == sorted(steps, reverse=True)
+
+
+def test_variant_configs_are_built_once_and_are_the_runs_configs():
+    exp = parse_experiment({"name": "x", "envs": ["Hopper-v5"], "seeds": 1,
+                            "total_steps": 2048, "ppo": {"learning_rate": 1e-3},
+                            "matrix": {"value_clip": ["none", "max"]},
+                            "control": {"value_clip": "none"}})
+    assert exp.configs is exp.configs
+    assert {s.variant: s.ppo for s in expand(exp)} == exp.configs
+    assert exp.configs["value_clip=none"] == PPOConfig(learning_rate=1e-3, value_clip="none")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.analysis.load import experiment_from_manifest
+from harness.cli import main
 from harness.ppo.agent import EvalSchedule
 from harness.runs.expand import expand
 from harness.runs.experiment import (
@@ -32,6 +33,22 @@ def harness(*args: str, cwd: Path, path: tuple[Path, ...] = ()) -> subprocess.Co
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (*path, TESTS.parent, TESTS)))}
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run the CLI in this interpreter (``cli.main``, as the console script does) in a
+    directory: its exit code (argparse's ``SystemExit`` too), stdout and stderr."""
+    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()  # what came before is not this command's
+        try:
+            code = main(list(args))
+        except SystemExit as e:
+            code = e.code
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.out, out.err)
+    return run
 
 
 def parse(**changes):
@@ -246,6 +263,8 @@ def test_python_tags_are_refused_in_process(tmp_path):
 
 
 # --- bad files, through the CLI: exit 2, one line `error: <file>: <key>: <allowed>` ---------
+# In process (``cli``); one case runs in a fresh interpreter, as a user would, for the exit
+# code and the absence of a traceback.
 
 BASE = "name: t\nenvs: [Hopper-v5]\nseeds: 2\ntotal_steps: 4096\n"
 BAD = [
@@ -352,14 +371,26 @@ BAD = [
 
 
 @pytest.mark.parametrize(("case", "text", "key", "allowed"), BAD, ids=[b[0] for b in BAD])
-def test_bad_input_is_one_line_exit_2(tmp_path, case, text, key, allowed):
+def test_bad_input_is_one_line_exit_2(tmp_path, cli, case, text, key, allowed):
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    out = cli("run", str(path), "--results-dir", str(tmp_path / "results"), cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith(f"error: {path}: {key}: "), lines[0]
+    assert allowed in lines[0]
+    assert "Traceback" not in out.stderr and not (tmp_path / "results").exists()
+
+
+def test_bad_input_in_a_fresh_interpreter_is_exit_2_without_traceback(tmp_path):
+    case, text, key, allowed = BAD[0]
     path = tmp_path / f"{case}.yaml"
     path.write_text(text)
     out = harness("run", str(path), "--results-dir", str(tmp_path / "results"), cwd=tmp_path)
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1, out.stderr
-    assert lines[0].startswith(f"error: {path}: {key}: "), lines[0]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: {key}: "), out.stderr
     assert allowed in lines[0]
     assert "Traceback" not in out.stderr and not (tmp_path / "results").exists()
 
@@ -380,28 +411,28 @@ def test_box2d_env_without_box2d_says_what_to_install(tmp_path, env_id):
         '`pip install "gymnasium[box2d]"`']
 
 
-def test_total_steps_between_rollouts_is_a_warning(tmp_path):
+def test_total_steps_between_rollouts_is_a_warning(tmp_path, cli):
     path = tmp_path / "x.yaml"
     path.write_text(BASE.replace("4096", "50000"))
     for command in (["run", "x.yaml", "--dry-run"], ["status", "x.yaml"]):
-        out = harness(*command, cwd=tmp_path)
+        out = cli(*command, cwd=tmp_path)
         assert out.returncode == 0, out.stderr
         assert out.stderr.splitlines() == [
             "warning: x.yaml: total_steps: 50000 is not a multiple of num_steps 2048: runs train "
             "49,152 steps (24 updates)"]
     path.write_text(BASE + "variants: [{num_steps: 1024}, "
                     "{num_steps: 4096}]\n")
-    assert harness("run", "x.yaml", "--dry-run", cwd=tmp_path).stderr == ""
+    assert cli("run", "x.yaml", "--dry-run", cwd=tmp_path).stderr == ""
 
 
-def test_missing_file_and_usage_errors(tmp_path):
-    out = harness("status", "nope.yaml", cwd=tmp_path)
+def test_missing_file_and_usage_errors(tmp_path, cli):
+    out = cli("status", "nope.yaml", cwd=tmp_path)
     assert out.returncode == 2 and out.stderr.strip() == (
         "error: nope.yaml: file: cannot be read (No such file or directory)")
-    assert harness("run", cwd=tmp_path).returncode == 2  # argparse: missing EXPERIMENT
-    assert harness("run", "x.yaml", "--jobs", "0", cwd=tmp_path).returncode == 2
+    assert cli("run", cwd=tmp_path).returncode == 2  # argparse: missing EXPERIMENT
+    assert cli("run", "x.yaml", "--jobs", "0", cwd=tmp_path).returncode == 2
     (tmp_path / "x.yaml").write_text(BASE)
-    out = harness("run", "x.yaml", "--backend", "dask", cwd=tmp_path)
+    out = cli("run", "x.yaml", "--backend", "dask", cwd=tmp_path)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "error: --backend dask: needs --scheduler ADDRESS (e.g. tcp://10.0.0.1:8786)"]

@@ -11,8 +11,8 @@ import pytest
 from synthetic import make_experiment, write_results
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from harness.analysis.export import EPISODE_TAGS, UPDATE_TAGS, export_tensorboard
-from harness.analysis.report import experiment_results
+from harness.analysis.study import experiment_results
+from harness.analysis.tensorboard import EPISODE_TAGS, UPDATE_TAGS, export_tensorboard
 from harness.runs.schema import RUN_COLUMNS
 
 TESTS = Path(__file__).parent

@@ -1,4 +1,5 @@
-"""The package's three parts depend one way (harness/*/__init__.py): ppo <- runs <- analysis."""
+"""The package's three parts depend one way (harness/*/__init__.py): ppo <- runs <- analysis,
+with the commands on top; one home per idea (no two modules share a name)."""
 
 import ast
 from pathlib import Path
@@ -7,7 +8,8 @@ import harness
 
 ROOT = Path(harness.__file__).parent
 ANALYSIS_MAY_IMPORT = {"harness.ppo.config", "harness.runs.spec", "harness.runs.schema",
-                       "harness.runs.files", "harness.runs.expand", "harness.runs.looks"}
+                       "harness.runs.files", "harness.runs.expand",
+                       "harness.runs.sequential_record"}
 """Data types and formats: the config, the experiment, the results schema and files, the run
 ids, and the sequential record (``sequential.json``)."""
 
@@ -52,6 +54,12 @@ def test_analysis_imports_only_data_types_of_the_other_parts():
             assert outside <= ANALYSIS_MAY_IMPORT, (module, outside - ANALYSIS_MAY_IMPORT)
 
 
+def test_only_the_command_line_imports_the_commands():
+    for module, deps in imports().items():
+        if part(module) in ("ppo", "runs", "analysis"):
+            assert "commands" not in {part(d) for d in deps}, (module, deps)
+
+
 def test_no_import_cycles():
     graph = imports()
     state: dict[str, str] = {}
@@ -67,3 +75,37 @@ def test_no_import_cycles():
     for module in graph:
         if module not in state:
             visit(module, [module])
+
+
+def test_no_two_modules_share_a_name():
+    """One home per idea: a module's file name says which it is, wherever it sits."""
+    names: dict[str, list[str]] = {}
+    for path in ROOT.rglob("*.py"):
+        if path.name != "__init__.py":
+            names.setdefault(path.stem, []).append(str(path.relative_to(ROOT)))
+    assert {n: p for n, p in names.items() if len(p) > 1} == {}
+
+
+def test_the_command_line_only_parses_and_dispatches():
+    """``cli.py`` stays a screen or two; each command lives in ``harness.commands``."""
+    assert len((ROOT / "cli.py").read_text().splitlines()) <= 150
+    commands = {p.stem for p in (ROOT / "commands").glob("*.py")}
+    assert {"run", "status", "plan", "report", "export", "rollout", "bench"} <= commands
+
+
+def test_only_the_report_command_imports_the_report_writer():
+    users = {m for m, deps in imports().items() if "harness.analysis.report_writer" in deps}
+    assert users == {"harness.commands.report"}
+
+
+def test_the_sequential_record_is_read_and_written_in_one_module():
+    """Every other module asks ``runs.sequential_record``: the file's name is in no other
+    module's code (docstrings aside)."""
+    home = ROOT / "runs" / "sequential_record.py"
+    for path in ROOT.rglob("*.py"):
+        code = ast.parse(path.read_text())
+        docs = {id(n.value) for n in ast.walk(code) if isinstance(n, ast.Expr)}
+        strings = [n.value for n in ast.walk(code) if isinstance(n, ast.Constant)
+                   and isinstance(n.value, str) and id(n) not in docs]
+        named = any("sequential.json" in s for s in strings)
+        assert named == (path == home), path

@@ -14,8 +14,8 @@ import pytest
 import scipy.stats
 from synthetic import make_experiment, write_results
 
-from harness import plan
 from harness.analysis.published import run_cv
+from harness.commands import plan, throughput
 from harness.runs.expand import expand
 
 TESTS = Path(__file__).parent
@@ -114,13 +114,13 @@ def test_estimate_by_hand():
     specs = expand(exp)  # 2 envs x 2 seeds x 2 variants, 36k steps each
     packs = [tuple(specs[:4]), tuple(specs[4:6]), tuple(specs[6:])]  # Hopper 4, Walker 2 + 2
     rates = {("Hopper-v5", 4): 40.0, ("Walker2d-v5", 2): 20.0}
-    lines = plan.estimate(packs, rates, workers=2)
+    lines = throughput.estimate(packs, rates, workers=2)
     assert lines[0] == "  Hopper-v5: 144,000 env steps in packs of 4 at 40/s per worker: 30 min"
     assert lines[1] == "  Walker2d-v5: 144,000 env steps in packs of 2 at 20/s per worker: 1.0 h"
     assert lines[2] == ("expected wall time: 1.5 h on 2 workers, 6 min on 32 cluster workers "
                         "(start-up included)")
     rates[("Hopper-v5", 2)] = 10.0  # two packs of 2 at a quarter of the rate: four times as long
-    mixed = plan.estimate([tuple(specs[:2]), tuple(specs[2:4])], rates, workers=2)
+    mixed = throughput.estimate([tuple(specs[:2]), tuple(specs[2:4])], rates, workers=2)
     assert mixed[0] == "  Hopper-v5: 144,000 env steps in packs of 2 at 10/s per worker: 2.0 h"
 
 
@@ -134,16 +134,16 @@ def test_the_dry_run_prices_the_packs_the_runner_trains(tmp_path, monkeypatch):
         asked.append(pack)
         return dict.fromkeys(envs, 10.0 * pack)
 
-    monkeypatch.setattr(plan, "calibrate", calibrate)
-    lines = plan.wall_time(expand(exp), workers=2, looks=(10, 20))
+    monkeypatch.setattr(throughput, "calibrate", calibrate)
+    lines = throughput.wall_time(expand(exp), workers=2, looks=(10, 20))
     assert asked == [10]  # 2 looks x 20 runs on 2 workers: packs of 10, not of 20
     assert lines[0] == ("  Hopper-v5: 1,440,000 env steps in packs of 10 at 100/s per worker: "
                         "2.0 h")
-    plan.wall_time(expand(exp), workers=2)
+    throughput.wall_time(expand(exp), workers=2)
     assert asked[-1] == 20  # a fixed design: one look
     # harness plan prices the runs it plans the same way
-    assert plan.runner_rates(exp, 20, workers=2) == {"Hopper-v5": 200.0}
-    assert plan.runner_rates(exp, 3, workers=2) == {"Hopper-v5": 30.0}
+    assert throughput.runner_rates(exp, 20, workers=2) == {"Hopper-v5": 200.0}
+    assert throughput.runner_rates(exp, 3, workers=2) == {"Hopper-v5": 30.0}
 
 
 def test_dry_run_prints_the_expected_wall_time_from_cached_rates(tmp_path):
@@ -164,9 +164,9 @@ def test_dry_run_prints_the_expected_wall_time_from_cached_rates(tmp_path):
 
 def test_cached_rates_are_not_measured_again(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_RATES", str(tmp_path / "rates.json"))
-    monkeypatch.setattr(plan, "steady_rate", None)  # must not be needed for cached envs
+    monkeypatch.setattr(throughput, "steady_rate", None)  # must not be needed for cached envs
     (tmp_path / "rates.json").write_text(json.dumps({socket.gethostname(): {
         "Hopper-v5@16": 7.0, "Hopper-v5@3": 5.0}}))
-    assert plan.calibrate(["Hopper-v5"], 16) == {"Hopper-v5": 7.0}
-    assert plan.calibrate(["Hopper-v5", "Hopper-v5[ctrl_cost_weight=0.1]"], 3) == {
+    assert throughput.calibrate(["Hopper-v5"], 16) == {"Hopper-v5": 7.0}
+    assert throughput.calibrate(["Hopper-v5", "Hopper-v5[ctrl_cost_weight=0.1]"], 3) == {
         "Hopper-v5": 5.0, "Hopper-v5[ctrl_cost_weight=0.1]": 5.0}

@@ -11,8 +11,8 @@ import pytest
 
 from harness.analysis import answer
 from harness.analysis.load import experiment_from_manifest, read_sessions
-from harness.analysis.report import report_tables
-from harness.runs.looks import looked_runs, read_sequential
+from harness.analysis.report_tables import report_tables
+from harness.runs.sequential_record import looked_runs, read_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -28,7 +28,7 @@ variant; the other claims from the one with the most runs per arm."""
 def test_committed_report_tables_are_reproduced_from_the_committed_runs(name):
     exp_dir = RESULTS / name
     exp = experiment_from_manifest(exp_dir)
-    record = read_sequential(exp_dir)
+    record = read_record(exp_dir)
     # a sequential study publishes the runs its looks analysed, a fixed one every run
     runs = len(exp.envs) * (len(looked_runs(record, exp.seeds)) if record
                             else len(exp.seeds) * len(exp.variants))

@@ -8,9 +8,13 @@ import pandas as pd
 import pytest
 from synthetic import NUM_STEPS, make_experiment, write_results
 
+from harness.analysis import markdown
 from harness.analysis.aggregates import AGGREGATE_COLUMNS, METRICS, PROFILE_COLUMNS
 from harness.analysis.claims import CLAIM_COLUMNS
-from harness.analysis.report import write_report
+from harness.analysis.load import read_sessions
+from harness.analysis.pairs import inactive_clips
+from harness.analysis.report_writer import write_report
+from harness.analysis.study import experiment_results, run_scores
 from harness.analysis.tables import COMPARISON_COLUMNS, SUMMARY_COLUMNS
 
 NONE = "value_clip=none"
@@ -169,20 +173,26 @@ def test_report_names_the_software_that_trained_the_runs(small):
     later = {**session, "git": {"commit": "b" * 40, "dirty": True}}
     (exp_dir / "manifest.json").write_text(json.dumps({**manifest,
                                                        "sessions": [session, later]}))
-    text = (write_report(exp, exp_dir, n_boot=200) / "report.md").read_text()
+    text = "\n".join(markdown._provenance(read_sessions(exp_dir)))
     provenance = text.split("## Provenance")[1]
     assert "| aaaaaaaaaaaa | 0.1.0 | 2.13.0 | – | 3.3.0 |" in provenance
     assert "bbbbbbbbbbbb (dirty)" in provenance
     assert "more than one software version" in provenance
 
 
+def window_note(exp, exp_dir):
+    """The final-score section's warning, from the function that writes it."""
+    final = run_scores(exp, experiment_results(exp, exp_dir))["final"]
+    return "\n".join(markdown._window_note(final))
+
+
 def test_a_window_spanning_most_of_training_is_flagged(small, tmp_path):
     exp, exp_dir = small  # 150 episodes spread over training: the last 100 span two thirds
-    text = (write_report(exp, exp_dir, n_boot=200) / "report.md").read_text()
+    text = window_note(exp, exp_dir)
     assert "spanning more than a third of training" in text
     dense = tmp_path / "dense"
     write_results(dense, exp, {NONE: 1.0, BETTER: 1.5, SAME: 1.0}, n_episodes=1000)
-    text = (write_report(exp, dense, n_boot=200) / "report.md").read_text()
+    text = window_note(exp, dense)
     assert "spanning more than a third of training" not in text
 
 
@@ -192,7 +202,8 @@ def test_a_clip_that_never_acted_is_flagged(small):
         frame = pd.read_parquet(path)
         frame["value_clip_fraction"] = 0.0
         frame.to_parquet(path, index=False)
-    text = (write_report(exp, exp_dir, n_boot=200) / "report.md").read_text()
+    inactive = inactive_clips(exp, experiment_results(exp, exp_dir).updates)
+    text = "\n".join(markdown._inactive_clips(inactive))
     assert f"`{SAME}` never clipped a value prediction" in text
     assert f"`{BETTER}` never clipped" not in text
 

@@ -1,4 +1,4 @@
-"""The group-sequential stopping rule (harness.analysis.sequential): its looks, its levels, and
+"""The group-sequential stopping rule (harness.analysis.alpha_spending): its looks, its levels, and
 its error rates simulated over thousands of experiments (vectorised)."""
 
 import json
@@ -6,14 +6,23 @@ import math
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from harness.analysis import effects, sequential
-from harness.runs.looks import asked, looked_runs, may_train
+from harness.analysis import alpha_spending, effects
+from harness.runs.sequential_record import (
+    SequentialRecord,
+    asked,
+    looked_runs,
+    may_train,
+    read_record,
+    record_path,
+    write_record,
+)
 from harness.runs.spec import schedule
 
 ALPHA, MARGIN = 0.05, 0.10
@@ -29,12 +38,12 @@ def test_schedule():
 
 
 def test_levels_spend_alpha_mostly_late():
-    levels = sequential.look_levels(LOOKS, ALPHA)
+    levels = alpha_spending.look_levels(LOOKS, ALPHA)
     assert levels.sum() == pytest.approx(ALPHA)
     assert (np.diff(levels) > 0).all() and levels[0] < 1e-5
-    assert sequential.look_levels([30], ALPHA) == pytest.approx([ALPHA])  # one look: fixed
+    assert alpha_spending.look_levels([30], ALPHA) == pytest.approx([ALPHA])  # one look: fixed
     with pytest.raises(ValueError, match="increase"):
-        sequential.look_levels([20, 10], ALPHA)
+        alpha_spending.look_levels([20, 10], ALPHA)
 
 
 def simulate(rho, cv, seed, looks=LOOKS):
@@ -46,7 +55,7 @@ def simulate(rho, cv, seed, looks=LOOKS):
 
 
 def rates(ratios, levels):
-    where, verdict = sequential.first_decisions(ratios, levels, MARGIN)
+    where, verdict = alpha_spending.first_decisions(ratios, levels, MARGIN)
     names = np.array(effects.VERDICTS)[verdict]
     return where, names
 
@@ -54,7 +63,7 @@ def rates(ratios, levels):
 @pytest.mark.parametrize("cv", [0.2, 0.5])
 def test_no_effect_is_rarely_called_better_or_worse_over_all_looks(cv):
     ratios = simulate(1.0, cv, seed=int(cv * 10))
-    _, names = rates(ratios, sequential.look_levels(LOOKS, ALPHA))
+    _, names = rates(ratios, alpha_spending.look_levels(LOOKS, ALPHA))
     assert np.isin(names, ["better", "worse"]).mean() <= ALPHA + MC
     # testing each look at alpha would not hold: the reason the levels are split
     _, naive = rates(ratios, np.full(len(LOOKS), ALPHA))
@@ -64,7 +73,7 @@ def test_no_effect_is_rarely_called_better_or_worse_over_all_looks(cv):
 @pytest.mark.parametrize("rho", [1 + MARGIN, 1 - MARGIN])
 def test_an_effect_at_the_margin_is_rarely_called_equivalent_over_all_looks(rho):
     ratios = simulate(rho, 0.1, seed=int(rho * 100))
-    _, names = rates(ratios, sequential.look_levels(LOOKS, ALPHA))
+    _, names = rates(ratios, alpha_spending.look_levels(LOOKS, ALPHA))
     assert (names == "equivalent").mean() <= ALPHA + MC
 
 
@@ -79,7 +88,7 @@ def test_a_bound_re_read_at_every_look_holds_at_the_looks_levels():
         below = [r.interval(1 - 2 * lv)[1] < MARGIN for r, lv in zip(ratios, levels, strict=True)]
         return np.any(below, axis=0).mean()
 
-    assert ever_below(sequential.look_levels(LOOKS, ALPHA)) <= ALPHA + MC
+    assert ever_below(alpha_spending.look_levels(LOOKS, ALPHA)) <= ALPHA + MC
     assert ever_below(np.full(len(LOOKS), ALPHA)) > ALPHA + MC
 
 
@@ -89,14 +98,14 @@ def test_runs_to_decide_reach_the_power_where_the_fixed_count_does_not(cv):
     procedure has called it ``better`` with at least the set power; by the look the
     fixed-design count at alpha names, it has not (the looks' levels are below alpha)."""
     ratios = simulate(math.exp(math.atanh(MARGIN)), cv, seed=7)
-    where, names = rates(ratios, sequential.look_levels(LOOKS, ALPHA))
+    where, names = rates(ratios, alpha_spending.look_levels(LOOKS, ALPHA))
     one_run = effects.Effect(0.0, math.nan, math.nan, 2 * cv**2)  # se^2 of one run per arm
 
     def power_by(n):
         look = next(j for j, m in enumerate(LOOKS) if m >= n)
         return ((names == "better") & (where <= look)).mean()
 
-    assert power_by(sequential.runs_to_decide(one_run, MARGIN, 0.8, LOOKS, ALPHA)) >= 0.8 - MC
+    assert power_by(alpha_spending.runs_to_decide(one_run, MARGIN, 0.8, LOOKS, ALPHA)) >= 0.8 - MC
     assert power_by(one_run.seeds_needed(MARGIN, ALPHA, 0.8)) < 0.8 - MC
 
 
@@ -104,23 +113,23 @@ def test_runs_to_decide_by_hand():
     # fixed need at the looks' levels: 1.6e-6 ... 0.018; 39 runs at alpha
     e = effects.Effect(np.zeros(3), math.nan, math.nan, np.array([0.01, 0.05, 0.2]))
     assert e.seeds_needed(MARGIN, ALPHA, 0.8).tolist() == [8, 39, 156]
-    levels = sequential.look_levels(LOOKS, ALPHA)
+    levels = alpha_spending.look_levels(LOOKS, ALPHA)
     last = e.seeds_needed(MARGIN, levels[-1], 0.8)[2]
-    assert sequential.runs_to_decide(e, MARGIN, 0.8, LOOKS, ALPHA).tolist() == [20, 60, last]
+    assert alpha_spending.runs_to_decide(e, MARGIN, 0.8, LOOKS, ALPHA).tolist() == [20, 60, last]
     assert last > 60  # beyond the design: what its last level would need
-    assert sequential.runs_to_decide(e, MARGIN, 0.8, [30], ALPHA).tolist() == [30, 39, 156]
+    assert alpha_spending.runs_to_decide(e, MARGIN, 0.8, [30], ALPHA).tolist() == [30, 39, 156]
 
 
 def test_a_large_effect_stops_at_an_early_look():
     ratios = simulate(1.5, 0.2, seed=3)
-    where, names = rates(ratios, sequential.look_levels(LOOKS, ALPHA))
+    where, names = rates(ratios, alpha_spending.look_levels(LOOKS, ALPHA))
     assert (names == "better").mean() > 0.99
     assert (where <= 1).mean() > 0.9  # decided with 10 or 20 runs per arm, not 60
 
 
 def test_no_effect_with_little_noise_stops_as_equivalent():
     ratios = simulate(1.0, 0.1, seed=4)
-    where, names = rates(ratios, sequential.look_levels(LOOKS, ALPHA))
+    where, names = rates(ratios, alpha_spending.look_levels(LOOKS, ALPHA))
     assert (names == "equivalent").mean() > 0.9
     assert np.median(where) < len(LOOKS) - 1  # before the last look
 
@@ -131,13 +140,13 @@ def test_decide_by_hand():
     scores = pd.DataFrame({"env_id": "E", "seed": list(range(4)) * 3,
                            "variant": ["c"] * 4 + ["big"] * 4 + ["same"] * 4,
                            "score": [100, 101, 99, 100, 200, 202, 198, 200, 100, 101, 99, 100.0]})
-    found = sequential.decide(scores, [("big", "c"), ("same", "c")], seeds=range(4),
+    found = alpha_spending.decide(scores, [("big", "c"), ("same", "c")], seeds=range(4),
                               level=0.01, margin=MARGIN).set_index("variant")
     assert found.loc["big", "verdict"] == "better"
     assert found.loc["big", "rel_diff"] == pytest.approx(1.0)
     assert found.loc["same", "verdict"] == "equivalent"
     # with two seeds only, the same data decide nothing at a small level
-    few = sequential.decide(scores, [("same", "c")], seeds=range(2), level=1e-4, margin=MARGIN)
+    few = alpha_spending.decide(scores, [("same", "c")], seeds=range(2), level=1e-4, margin=MARGIN)
     assert few["verdict"].tolist() == ["inconclusive"]
 
 
@@ -146,7 +155,7 @@ def test_primary_rows_take_the_sequential_verdicts():
                                 "family": ["primary", "secondary"],
                                 "verdict": ["inconclusive", "better"]})
     decided = pd.DataFrame({"variant": ["a"], "control": ["c"], "verdict": ["worse"]})
-    out = sequential.with_decisions(comparisons, decided)
+    out = alpha_spending.with_decisions(comparisons, decided)
     assert out["verdict"].tolist() == ["worse", "better"]
 
 
@@ -289,6 +298,7 @@ def test_runs_a_design_may_still_train_by_hand(record, now, most):
                                    A1: {"value_clip": "max"}}, CONTROL, seeds=range(6)),
                   looks=(3, 6))
     runs = [(v.label, seed) for v in exp.variants for seed in exp.seeds]
+    record = record and SequentialRecord.from_json(record)
     assert sum(asked(exp, record)(*r) for r in runs) == now
     assert sum(may_train(exp, record)(*r) for r in runs) == most
 
@@ -308,7 +318,7 @@ def test_looked_runs_by_hand():
         {"runs_per_arm": 2, "comparisons": [{"variant": "a", "control": "c"},
                                             {"variant": "b", "control": "c"}]},
         {"runs_per_arm": 3, "comparisons": [{"variant": "b", "control": "c"}]}]}
-    assert looked_runs(record, [7, 8, 9, 10]) == {
+    assert looked_runs(SequentialRecord.from_json(record), [7, 8, 9, 10]) == {
         ("a", 7), ("a", 8), ("b", 7), ("b", 8), ("b", 9), ("c", 7), ("c", 8), ("c", 9)}
 
 
@@ -320,12 +330,12 @@ def test_the_report_says_an_unfinished_study_is_not_finished():
     record = {"looks": [{"look": 1, "runs_per_arm": 10, "level": 0.0001,
                          "comparisons": [comparison]}],
               "stopped": "running", "undecided": [["a", "c"]]}
-    text = "\n".join(_sequential(record))
+    text = "\n".join(_sequential(SequentialRecord.from_json(record)))
     assert "The study is not finished: the comparisons still undecided (a vs c)" in text
     assert "stopped because" not in text
     done = {**record, "stopped": "the largest number of seeds is reached", "undecided": []}
     assert "The study stopped because the largest number of seeds is reached." in "\n".join(
-        _sequential(done))
+        _sequential(SequentialRecord.from_json(done)))
 
 
 def test_missing_runs_of_a_sequential_study_are_those_its_looks_analysed():
@@ -344,7 +354,21 @@ def test_missing_runs_of_a_sequential_study_are_those_its_looks_analysed():
     pair = [{"variant": "a", "control": "c"}]
     record = {"looks": [{"runs_per_arm": 2, "comparisons": pair},
                         {"runs_per_arm": 3, "comparisons": pair}]}
-    lines = _failures(exp, Results(updates, pd.DataFrame(), (), pd.DataFrame()), record)
+    lines = _failures(exp, Results(updates, pd.DataFrame(), (), pd.DataFrame()),
+                      SequentialRecord.from_json(record))
     assert [line for line in lines if line.startswith("- ")] == [
         "- no results (failed or not run yet): Hopper-v5 / c / seed 1",
         "- no results (failed or not run yet): Hopper-v5 / a / seed 2"]
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parents[1].glob(
+    "results/*/sequential.json")), ids=lambda p: p.parent.name)
+def test_a_published_record_reads_and_writes_back_as_it_was(path, tmp_path):
+    record = read_record(path.parent)
+    assert record is not None and record.looks
+    write_record(tmp_path, record)
+    assert read_record(tmp_path) == record
+    committed = json.loads(path.read_text())
+    for look in committed["looks"]:
+        look.setdefault("never_clipped", [])  # files from before it was recorded lack it
+    assert json.loads(record_path(tmp_path).read_text()) == committed

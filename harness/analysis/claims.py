@@ -3,7 +3,7 @@
 A claim is judged on *clip-effect* comparisons of the primary family: a clipped variant
 against the unclipped variant that matches it in every other setting (so that e.g. reward
 normalisation is never confounded with clipping), on the primary metric, over all envs.
-``comparison_pairs`` adds those pairs to the report's comparisons. A verdict never claims
+``pairs.comparison_pairs`` adds those pairs to the report's comparisons. A verdict never claims
 more than the data shows: "not significant" is ``inconclusive``, with the runs that would
 decide it, never ``supported`` for a claim of no effect.
 """
@@ -17,14 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.analysis import effects, sequential, stats
-from harness.analysis.tables import ALL_ENVS, resolved_configs
+from harness.analysis import alpha_spending, effects, stats
+from harness.analysis.pairs import baselines_variants, primary_pairs
+from harness.analysis.tables import ALL_ENVS
 from harness.ppo.config import PPOConfig
 from harness.runs.spec import AnalysisSettings, Experiment
 
 NOT_TESTED = "not tested"
-BASELINES_EPS = 0.2
-"""ppo2 clips the value update with its policy cliprange, 0.2."""
 
 
 @dataclass(frozen=True)
@@ -81,70 +80,10 @@ STATEMENTS = {
 }
 
 
-def unclipped_reference(label: str, configs: dict[str, PPOConfig]) -> str | None:
-    """The unclipped variant equal to ``label`` in every setting but the value clip."""
-    cfg = configs[label]
-    if not cfg.clips_value:
-        return None
-    key = _without_clip(cfg)
-    return next((u for u, c in configs.items() if not c.clips_value and _without_clip(c) == key),
-                None)
-
-
-def _without_clip(cfg: PPOConfig) -> PPOConfig:
-    return cfg.replace(value_clip="none", vf_clip_eps=PPOConfig.vf_clip_eps)
-
-
-def comparison_pairs(exp: Experiment) -> list[tuple[str, str]]:
-    """(variant, control) pairs of the report: each variant against the variant that has the
-    control's value clip and the variant's own value of every other axis (with no other axis,
-    that is the experiment's control), then each clipped variant against its matched
-    unclipped variant when that is another pair. Comparing across another axis (e.g. max
-    without reward normalisation against none with it) would confound the two settings, so
-    such pairs are not computed, and a variant that differs from the control only outside the
-    value clip has nothing to be compared with."""
-    configs = resolved_configs(exp)
-    control = configs[exp.control]
-    pairs = []
-    for label, cfg in configs.items():
-        ref = next((c for c, other in configs.items() if _without_clip(other) ==
-                    _without_clip(cfg) and _clip(other) == _clip(control)), None)
-        if ref is not None and ref != label:
-            pairs.append((label, ref))
-    return pairs + [p for p in primary_pairs(exp) if p not in pairs]
-
-
-def _clip(cfg: PPOConfig) -> tuple[str, float]:
-    """The value-clip part of a config (eps only where it clips)."""
-    return cfg.value_clip, cfg.applied_vf_clip_eps
-
-
-def baselines_variants(exp: Experiment) -> list[str]:
-    """Variants set as Baselines ppo2: max-form clip at eps 0.2 (with reward normalisation,
-    when the experiment has variants both with and without it)."""
-    configs = resolved_configs(exp)
-    found = [v for v, c in configs.items()
-             if c.value_clip == "max" and c.vf_clip_eps == BASELINES_EPS]
-    normalised = [v for v in found if configs[v].normalize_reward]
-    return normalised or found
-
-
 STABILITY = ("Clipping the value update stabilises learning (less spread across seeds, "
              "fewer collapses).", STATEMENTS["C1"][1])
 MIN_THRESHOLDS, MIN_SPAN = 3, 10.0
 """C3 ("regardless of the threshold") needs this many eps values spanning this factor."""
-
-
-def inactive_clips(exp: Experiment, updates: pd.DataFrame) -> list[str]:
-    """Clipped variants whose clip never acted (value clip fraction 0 in every update of every
-    run in ``updates``): their loss is the unclipped one, so their comparisons measure chance
-    (bit-level rounding in ``v_old + (v - v_old)`` still sends their runs apart), not
-    clipping. With reward normalisation, ``max`` at eps 5 is one."""
-    configs = resolved_configs(exp)
-    clipped = updates[updates["variant"].map(
-        lambda v: configs[v].clips_value if v in configs else False).astype(bool)]
-    fractions = clipped.groupby("variant", sort=False)["value_clip_fraction"].max()
-    return [v for v, top in fractions.items() if top == 0]
 
 
 def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.DataFrame,
@@ -154,7 +93,7 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
     (``stability.stability_table``, its interval at ``level``).
 
     C2 and C3, claims about clipping in every form and at every threshold, leave out the
-    ``inactive`` variants (``inactive_clips``): a clip that never acted is the unclipped loss,
+    ``inactive`` variants (``pairs.inactive_clips``): a clip that never acted is the unclipped loss,
     and its `equivalent` would otherwise contradict "hurts regardless of the threshold".
 
     ``level`` is what the claims' own tests and intervals spend: alpha in a fixed design (the
@@ -162,11 +101,11 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
     look's share of alpha, as for the primary comparisons: over the looks the shares sum to
     alpha (union bound), and the intervals shown are repeated confidence intervals (Jennison &
     Turnbull 1989), valid whichever look one reads. C1's verdicts are the looks' own, and the
-    runs to decide count the looks' levels (``sequential.runs_to_decide``).
+    runs to decide count the looks' levels (``alpha_spending.runs_to_decide``).
     """
-    configs = resolved_configs(exp)
+    configs = exp.configs
     settings = exp.analysis
-    need = sequential.need_for(settings, exp.looks if level is not None else ())
+    need = alpha_spending.need_for(settings, exp.looks if level is not None else ())
     primary = clip_effects(exp, comparisons)
     primary = primary[primary["family"] == "primary"]
     if level is not None:
@@ -187,7 +126,7 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
 
 
 def _at_look(rows: pd.DataFrame, level: float, power: float, n_envs: int,
-             need: sequential.Need) -> pd.DataFrame:
+             need: alpha_spending.Need) -> pd.DataFrame:
     """``rows`` with the interval (``1 - 2 level``), detectable effect and runs to decide of
     a look at ``level`` instead of a fixed design's at alpha."""
     out = rows.copy()
@@ -229,12 +168,6 @@ def clip_effects(exp: Experiment, comparisons: pd.DataFrame) -> pd.DataFrame:
                                                       comparisons["control"], strict=True)],
                         index=comparisons.index, dtype=bool)
     return comparisons.loc[matched].copy()
-
-
-def primary_pairs(exp: Experiment) -> list[tuple[str, str]]:
-    """The (clipped, matched unclipped) pairs the claims are judged on: the primary family."""
-    configs = resolved_configs(exp)
-    return [(v, ref) for v in configs if (ref := unclipped_reference(v, configs)) is not None]
 
 
 def _judge_c1(rows: pd.DataFrame, alpha: float) -> Judgement:
@@ -289,7 +222,7 @@ def _judge_c3(rows: pd.DataFrame, configs: dict[str, PPOConfig], alpha: float) -
 
 
 def _judge_c4(rows: pd.DataFrame, configs: dict[str, PPOConfig], exp: Experiment,
-              level: float, need: sequential.Need) -> Judgement:
+              level: float, need: alpha_spending.Need) -> Judgement:
     """The interaction: CI of log(clip effect with reward normalisation) - log(without), per
     clip setting. Supported if one excludes 0 (Holm over the settings), contradicted if all
     lie within +-margin (two one-sided tests), else inconclusive. Comparing the two verdict
@@ -339,7 +272,7 @@ def _effect(row: pd.Series, n_envs: int) -> effects.Effect:
 
 
 def _interaction_row(d: effects.Effect, like: pd.Series, level: float,
-                     need: sequential.Need) -> pd.Series:
+                     need: alpha_spending.Need) -> pd.Series:
     low, high = d.interval(1 - 2 * level)
     seeds = need(d)
     return pd.Series({"metric": like["metric"], "rel_diff": float(d.to_report(d.estimate)),

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from harness.analysis import effects, sequential
+from harness.analysis import alpha_spending, effects
 from harness.analysis.tables import ALL_ENVS
 from harness.runs.spec import AnalysisSettings
 
@@ -83,14 +83,14 @@ def stability_table(scores: pd.DataFrame, runs: pd.DataFrame,
     """Per (variant, control) pair, per env and over all envs: the dispersion ratio with its
     ``1 - level`` interval (``level``: alpha unless given; a sequential design passes the
     last look's share, ``claims.evaluate_claims``) and tests, the runs to resolve the margin
-    (over ``looks`` when given, ``sequential.need_for``), and the collapse counts with
+    (over ``looks`` when given, ``alpha_spending.need_for``), and the collapse counts with
     Fisher's p.
 
     ``scores``: ``env_id``, ``variant``, ``score`` per run (the primary metric); ``runs``:
     ``collapses`` output.
     """
     by_cell = {k: g["score"].to_numpy(float) for k, g in scores.groupby(["env_id", "variant"])}
-    need = sequential.need_for(settings, looks)
+    need = alpha_spending.need_for(settings, looks)
     fell = {k: g["collapsed"].to_numpy(bool) for k, g in runs.groupby(["env_id", "variant"])}
     envs = list(dict.fromkeys(scores["env_id"]))
     rows = []
@@ -104,7 +104,7 @@ def stability_table(scores: pd.DataFrame, runs: pd.DataFrame,
 
 
 def _row(scope: str, variant: str, control: str, envs: list[str], by_cell: dict,
-         fell: dict, settings: AnalysisSettings, level: float, need: sequential.Need) -> dict:
+         fell: dict, settings: AnalysisSettings, level: float, need: alpha_spending.Need) -> dict:
     ratio = effects.log_ratio([deviations(by_cell[e, variant]) for e in envs],
                               [deviations(by_cell[e, control]) for e in envs])
     low, high = ratio.interval(1 - level)

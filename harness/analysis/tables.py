@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import effects, stats
-from harness.ppo.config import PPOConfig
 from harness.runs.spec import AnalysisSettings, Experiment
 
 SUMMARY_COLUMNS = ["env_id", "variant", "n_runs", "mean", "std", "median", "iqm",
@@ -26,11 +25,6 @@ AUDIT_COLUMNS = ["log_se", "df", "p_tost", "p_tost_holm"]
 """Behind each verdict (``effects.Comparison``), in the CSV for auditing, not in report.md."""
 FAMILIES = ("primary", "secondary")
 ALL_ENVS = "all"
-
-
-def resolved_configs(exp: Experiment) -> dict[str, PPOConfig]:
-    """Each variant's full PPO config (the experiment's ``ppo:`` plus its overrides)."""
-    return {v.label: exp.ppo.replace(**v.as_dict()) for v in exp.variants}
 
 
 def in_experiment_order(scores: pd.DataFrame, exp: Experiment) -> pd.DataFrame:
@@ -136,7 +130,7 @@ def eps_sweep_table(summary: pd.DataFrame, exp: Experiment) -> pd.DataFrame:
     Clipped variants are grouped into ``series`` (value_clip mode plus any other axis), one
     line each; unclipped variants keep ``vf_clip_eps`` NaN and serve as the reference level.
     """
-    configs = resolved_configs(exp)
+    configs = exp.configs
     if len({c.vf_clip_eps for c in configs.values() if c.clips_value}) < 2:
         return pd.DataFrame(columns=["series", "vf_clip_eps", *SUMMARY_COLUMNS])
     other_axes = [a for a in exp.axes if a not in ("value_clip", "vf_clip_eps")]

@@ -78,10 +78,28 @@ class PPOConfig:
         """Whether the value update is clipped at all."""
         return self.value_clip != "none"
 
+    # ``vf_clip_eps`` means nothing when ``value_clip`` is none; this block says what follows
+    # (``tests/test_config.py``), and every other module asks it.
+
     @property
     def applied_vf_clip_eps(self) -> float:
         """The clip range in force: ``vf_clip_eps``, or NaN when unclipped (the results column)."""
         return self.vf_clip_eps if self.clips_value else math.nan
+
+    @property
+    def loss_vf_clip_eps(self) -> float:
+        """The clip range the loss applies (``clip_range``): +inf when unclipped."""
+        return clip_range(self.value_clip, self.vf_clip_eps)
+
+    def settings_that_matter(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """``settings`` (PPO key -> value, in order) without ``vf_clip_eps`` when unclipped: what
+        names a variant and identifies a run, so eps alone never tells two unclipped runs apart."""
+        return {k: v for k, v in settings.items() if self.clips_value or k != "vf_clip_eps"}
+
+    def without_value_clip(self) -> PPOConfig:
+        """This config unclipped, eps back to its default: equal for two configs that differ
+        in the value clip alone."""
+        return self.replace(value_clip="none", vf_clip_eps=type(self).vf_clip_eps)
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first invalid field."""
@@ -123,6 +141,12 @@ class PPOConfig:
         d = dataclasses.asdict(self)
         d["hidden_sizes"] = list(self.hidden_sizes)
         return d
+
+
+def clip_range(value_clip: str, vf_clip_eps: float) -> float:
+    """The value clip range a loss applies: ``vf_clip_eps``, or +inf for ``none``, so that no
+    prediction counts as clipped."""
+    return vf_clip_eps if value_clip != "none" else math.inf
 
 
 RUN_ID_FIELDS = ("num_steps", "num_minibatches", "update_epochs", "learning_rate", "anneal_lr",

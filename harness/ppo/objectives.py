@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from harness.ppo.config import VALUE_CLIP_MODES
+from harness.ppo.config import VALUE_CLIP_MODES, clip_range
 
 
 def mode_code(mode: str) -> int:
@@ -33,7 +33,7 @@ def value_loss(values: Tensor, old_values: Tensor, returns: Tensor, *, mode: str
     code = mode_code(mode)
     if code and not clip_eps > 0:
         raise ValueError(f"clip_eps: must be > 0 with mode {mode!r}, got {clip_eps!r}")
-    eps = torch.tensor(clip_eps if code else float("inf"), dtype=values.dtype)
+    eps = torch.tensor(clip_range(mode, clip_eps), dtype=values.dtype)
     loss, _, clipped, _ = value_loss_elements(values, old_values, returns,
                                               code=torch.tensor(code), clip_eps=eps)
     return loss.mean(), clipped.to(values.dtype).mean()

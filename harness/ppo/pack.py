@@ -38,7 +38,7 @@ class Hyper:
     value_code: Tensor
     """int: index of the value-clip mode in ``VALUE_CLIP_MODES``."""
     vf_clip_eps: Tensor
-    """Value clip range; +inf for ``none`` so nothing counts as clipped."""
+    """Value clip range the loss applies (``PPOConfig.loss_vf_clip_eps``: +inf for ``none``)."""
     ent_coef: Tensor
     """Entropy coefficient."""
     vf_coef: Tensor
@@ -63,8 +63,7 @@ def hyper_tensors(cfgs: Sequence[PPOConfig]) -> Hyper:
         adam_eps=col("adam_eps"), gamma=col("gamma"), gae_lambda=col("gae_lambda"),
         norm_adv=col("norm_adv", torch.bool), clip_coef=col("clip_coef"),
         value_code=torch.tensor([mode_code(c.value_clip) for c in cfgs]),
-        vf_clip_eps=torch.tensor([c.vf_clip_eps if c.clips_value else float("inf")
-                                  for c in cfgs]),
+        vf_clip_eps=col("loss_vf_clip_eps"),
         ent_coef=col("ent_coef"), vf_coef=col("vf_coef"), max_grad_norm=col("max_grad_norm"),
         bootstrap=torch.tensor([c.truncation == "bootstrap" for c in cfgs]),
     )

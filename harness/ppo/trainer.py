@@ -18,13 +18,13 @@ import pandas as pd
 import torch
 
 from harness.ppo.agent import EPISODE_FIELDS, EVAL_FIELDS, UPDATE_FIELDS, AgentSpec
+from harness.ppo.collect import Rollout, collect
 from harness.ppo.envs import PackEnv
 from harness.ppo.evaluate import EvalEnvs, eval_updates
 from harness.ppo.networks import init_actor_critic
 from harness.ppo.objectives import gae
 from harness.ppo.pack import PackState, hyper_tensors
 from harness.ppo.policy import pack_policy, policy_record
-from harness.ppo.rollout import Rollout, collect
 from harness.ppo.snapshot import AgentSnapshot, capture, restore
 from harness.ppo.update import ppo_update
 

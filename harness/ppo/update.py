@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from harness.ppo.collect import Rollout
 from harness.ppo.networks import (
     ActorCritic,
     categorical_entropy,
@@ -27,7 +28,6 @@ from harness.ppo.networks import (
 from harness.ppo.objectives import explained_variance, policy_loss, value_loss_per_agent
 from harness.ppo.optim import adam_step, clip_grad_norm
 from harness.ppo.pack import PackState
-from harness.ppo.rollout import Rollout
 
 STAT_NAMES = ("value_loss", "value_loss_unclipped", "value_clip_fraction", "policy_loss",
               "clip_fraction", "approx_kl", "entropy")

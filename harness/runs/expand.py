@@ -27,8 +27,7 @@ Pack = tuple[RunSpec, ...]
 
 def expand(exp: Experiment) -> list[RunSpec]:
     """Every run of ``exp``: envs x seeds x variants, in that nesting order."""
-    configs = {v.label: exp.ppo.replace(**v.as_dict()) for v in exp.variants}
-    return [_spec(exp, env_id, seed, v, configs[v.label])
+    return [_spec(exp, env_id, seed, v, exp.configs[v.label])
             for env_id in exp.envs for seed in exp.seeds for v in exp.variants]
 
 
@@ -39,10 +38,8 @@ def config_hash(env_id: str, seed: int, total_steps: int, cfg: PPOConfig,
     a field leaves existing ids alone); eps is dropped when unclipped. The env's ``gym.make``
     arguments count only when given, for the same reason."""
     defaults = type(cfg)().to_dict()
-    ppo = {name: value for name, value in cfg.to_dict().items()
-           if name in RUN_ID_FIELDS or value != defaults[name]}
-    if not cfg.clips_value:
-        del ppo["vf_clip_eps"]
+    ppo = cfg.settings_that_matter({name: value for name, value in cfg.to_dict().items()
+                                    if name in RUN_ID_FIELDS or value != defaults[name]})
     given = {"env_kwargs": dict(env_kwargs)} if env_kwargs else {}
     blob = json.dumps({"env_id": env_id, "seed": seed, "total_steps": total_steps, "ppo": ppo,
                        **given}, sort_keys=True)

@@ -394,9 +394,7 @@ def _variants(matrix: Any, explicit: Any, base: PPOConfig,
         problem = trainers.trainer_problem(cfg)
         if problem:
             raise fail("trainer", problem)
-        if not cfg.clips_value:
-            overrides.pop("vf_clip_eps", None)  # eps means nothing without clipping
-        pairs = tuple(overrides.items())
+        pairs = tuple(cfg.settings_that_matter(overrides).items())
         same = tuple(sorted(pairs, key=lambda kv: kv[0]))  # in whatever order written
         if same in listed:  # the matrix's collapsed eps, and its variants listed again, merge
             raise fail(key, f"repeats variants[{listed[same]}] (listed twice, or vf_clip_eps "

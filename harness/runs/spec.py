@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from harness.ppo.agent import AgentSpec, EvalSchedule
@@ -168,6 +169,12 @@ class Experiment:
     def kwargs(self, env: str) -> EnvKwargs:
         """The ``gym.make`` arguments of the env named ``env`` in ``envs``."""
         return dict(self.env_kwargs).get(env, ())
+
+    @cached_property
+    def configs(self) -> dict[str, PPOConfig]:
+        """Each variant's full PPO config (``ppo:`` plus its overrides), by label, in order;
+        built once."""
+        return {v.label: self.ppo.replace(**v.as_dict()) for v in self.variants}
 
 
 @dataclass(frozen=True)

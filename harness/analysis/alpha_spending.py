@@ -1,4 +1,4 @@
-"""Seeds until decided: the stopping rule of a group-sequential comparison.
+"""Alpha spending: the stopping rule of a group-sequential comparison (seeds until decided).
 
 A study looks at its comparisons after ``n_1 < n_2 < ... < n_L`` runs per arm and stops a
 comparison as soon as it is decided (``better``, ``worse`` or ``equivalent``), adding runs only
@@ -24,12 +24,14 @@ Within a look, Holm's correction runs over the primary family as in a fixed desi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 import scipy.stats
 
 from harness.analysis import effects, stats
+from harness.runs.sequential_record import SequentialRecord
 from harness.runs.spec import AnalysisSettings
 
 
@@ -128,10 +130,9 @@ def decide(scores: pd.DataFrame, pairs: Sequence[tuple[str, str]], seeds: Sequen
     return frame.drop(columns=["p", "p_tost"])
 
 
-def decisions(record: dict) -> pd.DataFrame:
+def decisions(record: SequentialRecord) -> pd.DataFrame:
     """Each primary comparison's last look: where it was decided (or where the study stopped)."""
-    rows = [{**c, "look": look["look"]} for look in record.get("looks", [])
-            for c in look["comparisons"]]
+    rows = [{**asdict(c), "look": look.look} for look in record.looks for c in look.comparisons]
     frame = pd.DataFrame(rows)
     return frame.drop_duplicates(["variant", "control"], keep="last") if len(frame) else frame
 

@@ -9,6 +9,7 @@ evaluation's episodes. With a video file, every few steps are rendered (``render
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from harness.commands.errors import EXIT_OK, InputError
 from harness.runs.experiment import first_line
 from harness.runs.results import POLICIES, find_policies
 
@@ -26,6 +28,28 @@ VIDEO_SUFFIXES = (".mp4", ".gif")
 VIDEO_FPS = 30
 """Frame rate videos are cut down to (MuJoCo envs render up to 125 frames a second): GIF
 viewers slow frames shorter than 20 ms down, and fewer frames keep the files small."""
+
+
+def main(args: argparse.Namespace, argv: list[str]) -> int:
+    """Play ``--episodes`` episodes of the run's policy, print each return and the mean."""
+    if args.video is not None:
+        # MuJoCo picks its OpenGL backend when imported; headless machines need EGL or OSMesa
+        os.environ.setdefault("MUJOCO_GL", "egl")
+    try:
+        path = find_policy(Path(args.results_dir), args.run_id)
+        record = load_policy(path)
+        played = replay(record, args.episodes, seed=args.seed, video=args.video)
+    except ReplayError as e:
+        raise InputError(str(e)) from None
+    print(f"{args.run_id} ({record['env_id']}, {path}): deterministic policy")
+    for episode, ret, length in played:
+        print(f"episode {episode}: return {ret:.2f}, length {length}")
+    mean_return = sum(r for _, r, _ in played) / len(played)
+    mean_length = sum(n for _, _, n in played) / len(played)
+    print(f"mean over {len(played)} episodes: return {mean_return:.2f}, length {mean_length:.1f}")
+    if args.video is not None:
+        print(f"video written to {args.video}")
+    return EXIT_OK
 
 
 class ReplayError(ValueError):

@@ -18,11 +18,13 @@ import platform
 import resource
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+
+from harness.commands.errors import EXIT_OK
 
 PACK_SIZES = (1, 4, 16, 32)
 DEFAULT_STEPS = 8192  # env steps per agent: four ppo2 updates of 2048
@@ -32,7 +34,7 @@ ALL_ENVS = ("Ant-v5", "HalfCheetah-v5", "Hopper-v5", "Humanoid-v5", "HumanoidSta
 """``--env all``: gymnasium's MuJoCo v5 envs."""
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     """Run every measurement, print the table(s), optionally write JSON."""
     steps = args.steps or DEFAULT_STEPS
     if args.env == "all":
@@ -45,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
-    return 0
+    return EXIT_OK
 
 
 def single_env_rows(env_id: str, steps: int, no_sb3: bool) -> list[dict[str, Any]]:

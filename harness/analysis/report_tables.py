@@ -1,0 +1,110 @@
+"""What the report computes from an experiment's runs: the CSV tables and verdicts
+(``ReportTables``) and the bands of the curve figures (``curve_table``). No file is written
+here (``report`` writes them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from harness.analysis import aggregates, alpha_spending, claims, pairs, stability, tables
+from harness.analysis.load import Results
+from harness.analysis.scores import run_curves
+from harness.analysis.study import experiment_results, run_scores
+from harness.runs.sequential_record import SequentialRecord, read_record
+from harness.runs.spec import Experiment
+
+
+@dataclass(frozen=True)
+class CurvePlot:
+    """A curve figure: one panel per env, one line per variant with its 95% CI band."""
+
+    metric: str
+    """The ``updates`` column drawn."""
+    ylabel: str
+    centre: str = "mean"
+    """``mean`` over runs, or ``iqm`` (rliable's sample-efficiency curve)."""
+    log: bool = False
+    """Log y axis (linear below ``plots.LOG_LINEAR_BELOW``), from the second update on,
+    leaving out the variants that do not clip."""
+
+
+CURVE_PLOTS = {  # file stem: what it draws
+    "learning_curves": CurvePlot("episodic_return", "episodic return (IQM)", centre="iqm"),
+    "value_clip_fraction": CurvePlot("value_clip_fraction", "value clip fraction", log=True),
+    "value_loss_unclipped": CurvePlot("value_loss_unclipped", "unclipped value loss"),
+    "explained_variance": CurvePlot("explained_variance", "explained variance"),
+}
+CURVE_BOOT = 2_000
+"""Resamples for learning-curve bands: they are drawn, not tested, so fewer suffice."""
+
+
+@dataclass(frozen=True)
+class ReportTables:
+    """What the report computes from the runs: the CSV tables and what the figures need."""
+
+    results: Results
+    """The experiment's finished runs."""
+    scores: dict[str, pd.DataFrame]
+    """Per-run ``final`` and ``auc`` scores, and ``eval`` scores when runs are evaluated."""
+    summary: pd.DataFrame
+    """``summary.csv``."""
+    auc: pd.DataFrame
+    """``summary_auc.csv``."""
+    comparisons: pd.DataFrame
+    """``comparisons.csv``."""
+    stability: pd.DataFrame
+    """``stability.csv``."""
+    claims: list[claims.Claim]
+    """The verdicts (``claims.csv``)."""
+    inactive: list[str]
+    """Clipped variants whose clip never acted (``pairs.inactive_clips``)."""
+    record: SequentialRecord | None
+    """A sequential design's looks (None for a fixed design or before a look)."""
+
+    def csv(self) -> dict[str, pd.DataFrame]:
+        """The tables written as ``<name>.csv``, by name."""
+        return {"summary": self.summary, "summary_auc": self.auc,
+                "comparisons": self.comparisons, "stability": self.stability,
+                "claims": claims.claims_table(self.claims)}
+
+
+def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
+                  seed: int = 0) -> ReportTables:
+    """Every table and verdict of the report (no file is written). ``n_boot`` bootstrap
+    resamples with generator seed ``seed``; margin, alpha, power and the primary metric come
+    from ``exp.analysis``. Raises ``ValueError`` when no run has finished."""
+    results = experiment_results(exp, Path(exp_dir))
+    scores = run_scores(exp, results)
+    compared = pairs.comparison_pairs(exp)
+    comparisons = tables.comparison_table(scores, compared, primary=pairs.primary_pairs(exp),
+                                          settings=exp.analysis, n_boot=n_boot, seed=seed)
+    record = read_record(exp_dir) if exp.looks else None
+    level = record.looks[-1].level if record else None  # see claims.evaluate_claims
+    if record:
+        comparisons = alpha_spending.with_decisions(comparisons, alpha_spending.decisions(record))
+    steadiness = stability.stability_table(scores[exp.analysis.metric],
+                                           stability.collapses(results.updates), compared,
+                                           exp.analysis, level, exp.looks if record else ())
+    inactive = pairs.inactive_clips(exp, results.updates)
+    return ReportTables(results, scores,
+                        tables.summary_table(scores["final"], n_boot=n_boot, seed=seed),
+                        tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed),
+                        comparisons, steadiness,
+                        claims.evaluate_claims(exp, comparisons, steadiness, level, inactive),
+                        inactive, record)
+
+
+def curve_table(curve: CurvePlot, exp: Experiment, updates: pd.DataFrame, *, n_boot: int,
+                seed: int) -> pd.DataFrame:
+    """The bands ``curve`` draws (``tables.curve_bands`` columns, ``curve.centre`` for the
+    centre); empty when no run logged the metric."""
+    if curve.log:
+        clipping = [label for label, c in exp.configs.items() if c.clips_value]
+        updates = aggregates.after_first_update(updates, clipping)
+    run_values = run_curves(updates, curve.metric)
+    if curve.centre == "iqm":
+        return aggregates.iqm_curve_bands(run_values, n_boot=n_boot, seed=seed)
+    return tables.curve_bands(run_values, n_boot=n_boot, seed=seed)

@@ -1,0 +1,90 @@
+"""``harness report``: results/<name>/ -> results/<name>/report/ (CSV tables, PNG plots, report.md).
+
+Computes the tables and verdicts (``report_tables``: the runs from ``study``, the comparisons
+of ``pairs``, ``tables``, ``claims``), draws the plots (``plots``) and renders ``report.md``
+(``markdown``), all modules of ``harness.analysis``. Every file is written to a temp file first
+and moved into place with ``os.replace``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from harness.analysis import aggregates, markdown, plots, tables
+from harness.analysis.load import Results
+from harness.analysis.report_tables import CURVE_BOOT, CURVE_PLOTS, curve_table, report_tables
+from harness.runs.files import atomic_write
+from harness.runs.spec import Experiment
+
+
+def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: int = 0) -> Path:
+    """Write ``exp_dir/report/`` for ``exp`` (``report_tables`` as CSV, the figures and
+    ``report.md``) and return that directory."""
+    exp_dir = Path(exp_dir)
+    t = report_tables(exp, exp_dir, n_boot=n_boot, seed=seed)
+    report_dir = exp_dir / "report"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    primary_metric = t.comparisons[t.comparisons["metric"] == exp.analysis.metric]
+    figures = write_plots(exp, t.results, t.scores["final"], t.summary, primary_metric,
+                          tables.eps_sweep_table(t.summary, exp), report_dir, n_boot=n_boot,
+                          seed=seed)
+    for name, frame in t.csv().items():
+        _write_text(report_dir / f"{name}.csv", frame.to_csv(index=False))
+    text = markdown.render(exp, exp_dir, t, figures, n_boot=n_boot, seed=seed)
+    _write_text(report_dir / "report.md", text)
+    return report_dir
+
+
+def write_plots(exp: Experiment, results: Results, final: pd.DataFrame, summary: pd.DataFrame,
+                comparisons: pd.DataFrame, sweep: pd.DataFrame, report_dir: Path, *,
+                n_boot: int, seed: int) -> markdown.Figures:
+    """Draw every report figure into ``report_dir``, each PNG beside a CSV of the table it
+    draws, with the same stem (the probability of improvement draws ``comparisons.csv``).
+
+    ``final``: the final score of each run (``scores.final_scores``). Curve bands take at
+    most ``CURVE_BOOT`` resamples. Returns the PNG names written.
+    """
+    palette = plots.variant_palette([v.label for v in exp.variants])
+    order = list(exp.envs)
+
+    def draw(stem: str, fig: Figure, table: pd.DataFrame) -> str:
+        _write_text(report_dir / f"{stem}.csv", table.to_csv(index=False))
+        return plots.save(fig, report_dir / f"{stem}.png").name
+
+    runs = final[["env_id", "variant", "seed", "score"]]
+    final_png = draw("final_scores", plots.facet(
+        runs, plots.plot_final_scores, order=order, sharey=True,
+        per_panel={"intervals": summary}, palette=palette), runs)
+    normalised = aggregates.minmax_normalised(final)
+    panel = aggregates.aggregate_table(normalised, n_boot=n_boot, seed=seed)
+    panel_png = draw("aggregates", plots.aggregates_figure(panel, palette=palette), panel)
+    profile = aggregates.profile_table(normalised, n_boot=n_boot, seed=seed)
+    profile_png = draw("performance_profile",
+                       plots.performance_profile_figure(profile, palette=palette), profile)
+    curves = {}
+    for stem, curve in CURVE_PLOTS.items():
+        bands = curve_table(curve, exp, results.updates, n_boot=min(n_boot, CURVE_BOOT),
+                            seed=seed)
+        if not bands.empty:
+            curves[stem] = draw(stem, plots.facet(
+                bands, plots.plot_curves, order=order, ylabel=curve.ylabel, y=curve.centre,
+                log=curve.log, palette=palette), bands)
+    poi = None
+    if not comparisons.empty:
+        poi = plots.save(plots.probability_of_improvement_figure(comparisons, exp.control),
+                         report_dir / "prob_improvement.png").name
+    eps = draw("eps_sweep", plots.facet(sweep, plots.plot_eps_sweep, order=order),
+               sweep) if not sweep.empty else None
+    for stem in ["prob_improvement", "eps_sweep", *CURVE_PLOTS]:  # left by an earlier report
+        if f"{stem}.png" not in (poi, eps, *curves.values()):
+            (report_dir / f"{stem}.png").unlink(missing_ok=True)
+            (report_dir / f"{stem}.csv").unlink(missing_ok=True)
+    return markdown.Figures(final_scores=final_png, prob_improvement=poi, curves=curves,
+                            eps_sweep=eps, aggregates=panel_png, performance_profile=profile_png)
+
+
+def _write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode()))

@@ -1,0 +1,73 @@
+"""``harness run --dry-run``: the expanded matrix, each run's state, and the wall time of what
+is left to train (``throughput``); trains nothing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from harness.commands.status import print_looks, run_states, text_table
+from harness.runs.expand import expand
+from harness.runs.results import ResultsDir
+from harness.runs.sequential_record import SequentialRecord, asked, may_train, stopped
+from harness.runs.spec import Experiment, RunSpec
+
+
+def print_dry_run(exp: Experiment, rdir: ResultsDir, jobs: int | None, backend: str,
+                  reuse: Sequence[str]) -> None:
+    """The matrix and the cost of the runs left on the workers ``--jobs`` gives ``backend``."""
+    cores = os.cpu_count() or 1
+    jobs = None if jobs == -1 else jobs
+    # loky caps the workers at the cores; a Dask cluster has what --jobs says
+    workers = jobs or cores if backend == "dask" else min(jobs or cores, cores)
+    specs = expand(exp)
+    steps = sum(s.total_steps for s in specs)
+    print(f"experiment {exp.name} ({exp.source}): {len(exp.envs)} envs x {len(exp.seeds)} seeds"
+          f" x {len(exp.variants)} variants = {len(specs)} runs, {steps:,} env steps "
+          f"({', '.join(dict.fromkeys(f'{exp.steps(e):,}' for e in exp.envs))} per run)")
+    print("variants (* = control):")
+    for v in exp.variants:
+        print(f"  {'*' if v.label == exp.control else ' '} {v.label}")
+    from harness.runs.reuse import reusable  # reads parquet: pandas
+
+    states, record = run_states(exp, rdir, specs)
+    # a later look copies its runs as the first does (running_looks), so price neither
+    waiting = [s for s in specs if states[s.run_id] in ("pending", "later")]
+    for run_id, (source, _) in reusable(waiting, reuse).items():
+        states[run_id] = f"copy from {source.root}"
+    rows = [[s.run_id, s.env_id, str(s.seed), s.variant, states[s.run_id]] for s in specs]
+    print(text_table(["run_id", "env_id", "seed", "variant", "state"], rows))
+    if record is not None:
+        print_looks(record)
+    todo = [s for s in specs if states[s.run_id] in ("pending", "failed", "damaged", "later")]
+    print_cost(exp, record, todo, workers)
+
+
+def print_cost(exp: Experiment, record: SequentialRecord | None, todo: Sequence[RunSpec],
+               workers: int) -> None:
+    """The expected wall time of the runs left: all of a fixed design's; for a sequential one,
+    the next look's and, at most, every seed up to ``max`` of the comparisons still undecided
+    (decided ones and clips that never acted get no more: ``running_looks``)."""
+    now, may = asked(exp, record), may_train(exp, record)
+    next_look = [s for s in todo if now(s.variant, s.seed)]
+    at_most = [s for s in todo if may(s.variant, s.seed)]
+    if not at_most:
+        print("nothing left to train" + (f": the sequential design stopped because "
+                                         f"{record.stopped.value}" if stopped(record) else ""))
+        return
+    from harness.analysis.effects import small_n_notes
+    from harness.commands import throughput  # calibration imports torch in its own process
+
+    for text in small_n_notes(exp.looks[0] if exp.looks else len(exp.seeds)):
+        print(f"note: {text}")
+    if exp.looks and not stopped(record):
+        k = len(record.looks) if record else 0
+        print(f"look {k + 1} ({exp.looks[k]} seeds per arm and env)" + (
+            ":" if next_look else ": trained; the next `harness run` analyses it"))
+        if next_look:
+            print("\n".join(throughput.wall_time(next_look, workers, exp.looks)))
+        print(f"at most (the {'undecided comparisons' if record else 'comparisons'}, "
+              f"up to {exp.looks[-1]} seeds):")
+    elif exp.looks:
+        print("runs the recorded looks lack (the sequential design stopped):")
+    print("\n".join(throughput.wall_time(at_most, workers, exp.looks)))
