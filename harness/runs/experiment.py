@@ -13,7 +13,6 @@ import functools
 import importlib
 import itertools
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import yaml
 
 from harness.ppo.config import PPOConfig, field_names
 from harness.runs import trainers
+from harness.runs.registration import claim_plans
 from harness.runs.spec import (
     METRICS,
     AnalysisSettings,
@@ -29,6 +29,11 @@ from harness.runs.spec import (
     Variant,
     gym_id,
     schedule,
+)
+from harness.runs.validation import (
+    ExperimentError,
+    Fail,
+    in_range,
 )
 
 TOP_KEYS = ("name", "envs", "seeds", "total_steps", "ppo", "matrix", "variants", "control",
@@ -43,16 +48,6 @@ MAX_STEPS = 10**10
 """Largest ``total_steps`` (or ``eval_every``): ~10 days of one worker at 10k steps/s."""
 _FLOAT_FIELDS = frozenset(f.name for f in dataclasses.fields(PPOConfig)
                           if isinstance(f.default, float))
-
-
-class ExperimentError(ValueError):
-    """A bad experiment file; ``str()`` is ``<file>: <key>: <what is allowed>``."""
-
-    def __init__(self, source: str, key: str, message: str) -> None:
-        super().__init__(f"{source}: {key}: {message}")
-
-
-Fail = Callable[[str, str], ExperimentError]
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -451,11 +446,6 @@ def _control(value: Any, variants: tuple[Variant, ...], configs: dict[str, PPOCo
     return matches[0]
 
 
-ANALYSIS_RANGES = {"margin": (0.0, 1.0), "alpha": (0.0, 0.5), "power": (0.0, 1.0),
-                   "active_clip": (0.0, 1.0)}
-"""Open intervals the numeric ``analysis:`` keys must lie in."""
-
-
 def _analysis(value: Any, envs: tuple[str, ...], thresholds: list[float],
               fail: Fail) -> AnalysisSettings:
     """The optional ``analysis:`` mapping; absent keys keep their defaults. ``claims`` may
@@ -481,8 +471,6 @@ def _analysis(value: Any, envs: tuple[str, ...], thresholds: list[float],
             settings[key] = None if item is None else _total_steps(item, fail, f"analysis.{key}")
             continue
         if key == "claims":
-            from harness.runs.registration import claim_plans  # it imports this module
-
             settings[key] = claim_plans(item, envs, thresholds, fail)
             continue
         settings[key] = in_range(item, key, f"analysis.{key}", fail)
@@ -490,25 +478,6 @@ def _analysis(value: Any, envs: tuple[str, ...], thresholds: list[float],
         raise fail("analysis.metric", "eval scores the runs' evaluations: set "
                                       "analysis.eval_every (env steps between evaluations)")
     return AnalysisSettings(**settings)
-
-
-def in_range(item: Any, name: str, key: str, fail: Fail) -> float:
-    """``item`` as a number inside ``ANALYSIS_RANGES[name]``; else fail at ``key``."""
-    low, high = ANALYSIS_RANGES[name]
-    number = yaml_number(item)
-    if number is None or not low < number < high:
-        raise fail(key, f"must be a number in ({low:g}, {high:g}), got {item!r}")
-    return number
-
-
-def yaml_number(value: Any) -> float | None:
-    """A YAML number as a float (PyYAML reads 1e-1 without a dot as a string); else None."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _is_int(value: Any) -> bool:

@@ -12,8 +12,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from harness.runs.experiment import Fail, in_range, yaml_number
 from harness.runs.spec import CLAIMS, ESTIMANDS, ClaimPlan
+from harness.runs.validation import Fail, in_range, yaml_number
 
 
 def claim_plans(value: Any, envs: tuple[str, ...], thresholds: list[float],
