@@ -151,20 +151,48 @@ def test_aggregate_test_keeps_its_level_under_the_null():
     assert np.mean(effects.log_ratio(xs, ys).p_value() < ALPHA) <= ALPHA + MC
 
 
-def test_power_at_the_mde_and_seeds_needed():
-    """At the printed seeds_needed a true effect of `margin` is detected with ~80% power, and
-    the mde at that n is ~margin (the two are the same calculation read both ways)."""
-    cv, power = 0.3, 0.8
+def test_power_at_exactly_one_plus_or_minus_the_margin():
+    """``seeds_needed`` at its word, on the log ratio, at exactly 1 +- margin (1.10 and 0.90,
+    not exp(atanh(0.1)) = 1.1055). With the printed n, each decision's simulated power equals
+    its normal-theory power at that n within Monte-Carlo error, on both sides, and that power
+    is at least the target:
+
+    - `equivalent` at a ratio of 1 (two one-sided tests): target 0.80, theory 0.84, because
+      log(0.9) is farther from 0 than log(1.1) = delta, so the lower test has power to spare;
+    - `better` at 1.10: 0.83 at a common cv (the count is the equivalence one, the larger;
+      0.87 in this simulation, whose variant has the control's sd, so a smaller cv);
+      `worse` at 0.90: more;
+    - at power 0.95 the two counts coincide (z_.975 + z_.95 = z_.95 + z_.975), so detection
+      at 1 + margin is at the target itself.
+    """
+    cv = 0.3
     x, y = simulate(np.random.default_rng(0), 1.0, cv, 10_000, datasets=1)
-    n = int(effects.log_ratio([x], [y]).seeds_needed(MARGIN, ALPHA, power)[0])
-    textbook = 2 * (scipy.stats.norm.ppf(1 - ALPHA / 2) + scipy.stats.norm.ppf(power)) ** 2 \
-        * cv**2 / MARGIN**2
-    assert n == pytest.approx(textbook, rel=0.10)
-    x, y = simulate(np.random.default_rng(1), 1 + MARGIN, cv, n)
-    detected = np.mean(effects.log_ratio([x], [y]).p_value() < ALPHA)
-    assert detected == pytest.approx(power, abs=0.05)
-    at_n = effects.log_ratio([x], [y]).mde(ALPHA, power)
-    assert np.median(at_n) == pytest.approx(MARGIN, rel=0.15)
+    one = effects.log_ratio([x], [y])
+    hi, lo = math.log1p(MARGIN), -math.log1p(-MARGIN)
+    z = scipy.stats.norm.ppf
+    for power, seed in ((0.8, 1), (0.95, 2)):
+        n = int(one.seeds_needed(MARGIN, ALPHA, power)[0])
+        tost = 2 * (z(1 - ALPHA) + z(1 - (1 - power) / 2)) ** 2 * cv**2 / hi**2
+        assert n == pytest.approx(tost, rel=0.03)  # cv from 10,000 runs: ~1% off
+        se = math.sqrt(2 * cv**2 / n)
+        mc = 3 * math.sqrt(power * (1 - power) / DATASETS)
+        rng = np.random.default_rng(seed)
+        x, y = simulate(rng, 1.0, cv, n)
+        found = np.mean(effects.log_ratio([x], [y]).p_equivalence(MARGIN) < ALPHA)
+        theory = scipy.stats.norm.cdf(hi / se - z(1 - ALPHA)) + scipy.stats.norm.cdf(
+            lo / se - z(1 - ALPHA)) - 1
+        assert theory >= power and abs(found - theory) <= mc, (found, theory)
+        for rho in (1 + MARGIN, 1 - MARGIN):
+            x, y = simulate(rng, rho, cv, n)
+            found = np.mean(effects.log_ratio([x], [y]).p_value() < ALPHA)
+            se_rho = math.sqrt((cv**2 + (cv / rho) ** 2) / n)  # simulate: sd 30 in both arms
+            theory = scipy.stats.norm.cdf(abs(math.log(rho)) / se_rho - z(1 - ALPHA / 2))
+            assert theory >= power and abs(found - theory) <= mc, (rho, found, theory)
+            if power == 0.95 and rho > 1:  # at the arms' common cv, the target itself
+                assert scipy.stats.norm.cdf(hi / se - z(1 - ALPHA / 2)) == pytest.approx(
+                    power, abs=0.005)
+                assert np.median(effects.log_ratio([x], [y]).mde(ALPHA, power)) == \
+                    pytest.approx(MARGIN, rel=0.05)
 
 
 def test_probability_of_improvement_interval_coverage():

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 import yaml
 
 from harness.analysis import alpha_spending, effects
@@ -96,8 +97,9 @@ def test_a_bound_re_read_at_every_look_holds_at_the_looks_levels():
 def test_runs_to_decide_reach_the_power_where_the_fixed_count_does_not(cv):
     """An effect of exactly the margin (log scale): by the look ``runs_to_decide`` names, the
     procedure has called it ``better`` with at least the set power; by the look the
-    fixed-design count at alpha names, it has not (the looks' levels are below alpha)."""
-    ratios = simulate(math.exp(math.atanh(MARGIN)), cv, seed=7)
+    fixed-design count at alpha for detection alone names, it has not (the looks' levels are
+    below alpha)."""
+    ratios = simulate(1 + MARGIN, cv, seed=7)
     where, names = rates(ratios, alpha_spending.look_levels(LOOKS, ALPHA))
     one_run = effects.Effect(0.0, math.nan, math.nan, 2 * cv**2)  # se^2 of one run per arm
 
@@ -106,18 +108,22 @@ def test_runs_to_decide_reach_the_power_where_the_fixed_count_does_not(cv):
         return ((names == "better") & (where <= look)).mean()
 
     assert power_by(alpha_spending.runs_to_decide(one_run, MARGIN, 0.8, LOOKS, ALPHA)) >= 0.8 - MC
-    assert power_by(one_run.seeds_needed(MARGIN, ALPHA, 0.8)) < 0.8 - MC
+    z = scipy.stats.norm.ppf  # the fixed design's count for detection alone
+    fixed = math.ceil((z(1 - ALPHA / 2) + z(0.8)) ** 2 * 2 * cv**2 / math.log1p(MARGIN) ** 2)
+    assert power_by(fixed) < 0.8 - MC
 
 
 def test_runs_to_decide_by_hand():
-    # fixed need at the looks' levels: 1.6e-6 ... 0.018; 39 runs at alpha
+    # fixed need at the looks' levels: 1.6e-6 ... 0.018; 48 runs at alpha
+    # (2.926^2 u / log(1.1)^2: the two one-sided tests' count, the larger)
     e = effects.Effect(np.zeros(3), math.nan, math.nan, np.array([0.01, 0.05, 0.2]))
-    assert e.seeds_needed(MARGIN, ALPHA, 0.8).tolist() == [8, 39, 156]
+    assert e.seeds_needed(MARGIN, ALPHA, 0.8).tolist() == [10, 48, 189]
     levels = alpha_spending.look_levels(LOOKS, ALPHA)
     last = e.seeds_needed(MARGIN, levels[-1], 0.8)[2]
-    assert alpha_spending.runs_to_decide(e, MARGIN, 0.8, LOOKS, ALPHA).tolist() == [20, 60, last]
-    assert last > 60  # beyond the design: what its last level would need
-    assert alpha_spending.runs_to_decide(e, MARGIN, 0.8, [30], ALPHA).tolist() == [30, 39, 156]
+    mid = e.seeds_needed(MARGIN, levels[-1], 0.8)[1]
+    assert alpha_spending.runs_to_decide(e, MARGIN, 0.8, LOOKS, ALPHA).tolist() == [30, mid, last]
+    assert mid == 63 and last > 60  # beyond the design: what its last level would need
+    assert alpha_spending.runs_to_decide(e, MARGIN, 0.8, [30], ALPHA).tolist() == [30, 48, 189]
 
 
 def test_a_large_effect_stops_at_an_early_look():

@@ -129,16 +129,20 @@ class Effect:
         return self.to_report(t * self.se)
 
     def seeds_needed(self, margin: float, alpha: float, power: float) -> np.ndarray:
-        """Runs per arm (and env) for a two-sided level-``alpha`` test to detect a relative
-        effect of ``margin`` with ``power``: the textbook two-sample size
-        ``(z_{1-alpha/2} + z_power)^2 (s_x^2 + s_y^2) / delta^2`` in relative units; NaN when
-        unknown.
+        """Runs per arm (and env) to resolve ``margin`` with ``power`` at ``alpha``: the larger
+        of the two-sided test's count for a true ratio of 1 + margin,
+        ``(z_{1-alpha/2} + z_power)^2 (s_x^2 + s_y^2) / delta^2``, and the two one-sided
+        tests' count for a true ratio of 1, ``(z_{1-alpha} + z_{1-(1-power)/2})^2 ... /
+        delta^2`` (each one-sided test needs power 1 - beta/2 for both to pass with 1 - beta);
+        NaN when unknown.
 
-        ``delta = atanh(margin)`` is the half-width of the equivalence region on the log scale
-        (``log((1 + m) / (1 - m)) / 2``), within 1% of ``margin`` for margins up to 0.2.
+        ``delta = log(1 + margin)``, the nearer of the two log-scale margins (log(1 - margin)
+        is farther from 0), so the power is at least ``power`` at both 1 + margin and
+        1 - margin and equals it at 1 + margin.
         """
-        z = scipy.stats.norm.ppf(1 - alpha / 2) + scipy.stats.norm.ppf(power)
-        delta = margin if self.scale == "linear" else math.atanh(margin)
+        z = max(scipy.stats.norm.ppf(1 - alpha / 2) + scipy.stats.norm.ppf(power),
+                scipy.stats.norm.ppf(1 - alpha) + scipy.stats.norm.ppf(1 - (1 - power) / 2))
+        delta = margin if self.scale == "linear" else math.log1p(margin)
         return np.maximum(2.0, np.ceil(z**2 * self.unit_var / delta**2))
 
     def minus(self, other: Effect) -> Effect:

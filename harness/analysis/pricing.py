@@ -1,0 +1,234 @@
+"""Decisions priced by simulation: what a claim's design can decide, before its runs.
+
+A claim needs several comparisons (C2: every clipped form against unclipped; C3: every
+threshold), each over k envs, tested at the design's looks with Holm's correction over the
+comparisons still open and each look's level. A closed-form sample size counts one
+comparison at one assumed effect; this module instead *runs the rule*: it draws each
+comparison's scores per env from the pilot's means and spreads (normal, the variant's mean
+``exp(theta)`` times the control's), replays the looks exactly as the runner decides them,
+and reports, at each true effect (by default 0, +-margin/2, +-margin), the probability that
+every comparison of the claim is decided by the design's last look, and the expected runs.
+Where that probability is low, ``runs_for`` finds the largest look that would reach the
+target (stepping the design's own schedule), or says none within a cap does (with random
+effects over envs, an interval never gets narrower than about tau / sqrt(k): more envs,
+not seeds).
+
+Shapes: ``c`` comparisons, ``k`` envs, ``N`` simulated studies, ``L`` looks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from harness.analysis import alpha_spending, boundaries, effects, meta
+
+
+@dataclass(frozen=True)
+class ClaimRule:
+    """A claim's decision rule and the pilot it is priced under."""
+
+    control_mean: np.ndarray
+    """[k] the control's pilot mean final return per env (non-zero)."""
+    control_sd: np.ndarray
+    """[k] the control's pilot standard deviation per env."""
+    variant_cv: np.ndarray
+    """[c, k] each variant's pilot coefficient of variation (sd / mean) per env: its sd
+    scales with its mean as the true effect moves it."""
+    looks: tuple[int, ...]
+    """Runs per arm and env at each look, increasing (one look: a fixed design)."""
+    alpha: float = 0.05
+    """Spent over the looks; each look's tests run at its share (``levels``)."""
+    margin: float = 0.10
+    """Equivalence margin on the ratio of means (+-margin)."""
+    exact: bool = True
+    """Exact Lan-DeMets boundaries (``boundaries``); False: the union bound (the runner's
+    ``alpha_spending.look_levels``, the same level for both kinds of test)."""
+    aggregate: str = "fixed"
+    """``fixed``: ``effects.log_ratio``'s mean over envs (Welch); ``random``: the
+    random-effects HKSJ interval over envs (``meta``)."""
+    tau: float = 0.0
+    """Between-env sd of the true log ratios drawn for each comparison and env."""
+
+    def levels(self) -> tuple[np.ndarray, np.ndarray]:
+        """(two-sided levels of the test of equal means [L], one-sided levels of each of the
+        two tests of equivalence [L])."""
+        if not self.exact:
+            union = alpha_spending.look_levels(self.looks, self.alpha)
+            return union, union
+        return (boundaries.exact_boundaries(self.looks, self.alpha).nominal,
+                boundaries.exact_boundaries(self.looks, self.alpha, sides=1).nominal)
+
+
+@dataclass(frozen=True)
+class Price:
+    """What a rule decides at one true effect, over N simulated studies."""
+
+    effect: float
+    """True relative effect rho - 1 of every comparison (its log is the mean over envs)."""
+    p_decide: float
+    """P(every comparison of the claim is decided by the last look)."""
+    p_decide_each: np.ndarray
+    """[c] P(that comparison is decided by the last look)."""
+    verdicts: np.ndarray
+    """[c, 4] share of studies ending in each of ``effects.VERDICTS`` per comparison."""
+    expected_runs: float
+    """E[runs per arm and env when the claim stops] (the last look if it never decides)."""
+    expected_total: float
+    """E[runs over every arm and env]: each variant stops at its decision, the control at the
+    claim's end."""
+    studies: int
+    """N, the simulated studies (Monte-Carlo error about sqrt(p (1 - p) / N))."""
+
+
+def draw_scores(rule: ClaimRule, effect: float, studies: int,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Normal scores up to the last look at a true relative effect ``effect``: (variants
+    [N, c, k, n_max], control [N, k, n_max])."""
+    mean, sd = np.asarray(rule.control_mean, float), np.asarray(rule.control_sd, float)
+    cv = np.asarray(rule.variant_cv, float)
+    c, k = cv.shape
+    n = rule.looks[-1]
+    theta = np.log1p(effect) + rule.tau * rng.standard_normal((studies, c, k))
+    variant_mean = mean * np.exp(theta)
+    variants = variant_mean[..., None] + (np.abs(variant_mean) * cv)[..., None] * \
+        rng.standard_normal((studies, c, k, n))
+    control = mean[:, None] + sd[:, None] * rng.standard_normal((studies, k, n))
+    return variants, control
+
+
+def holm_rows(p: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values along the last axis, NaNs left out (``stats.holm`` per row):
+    [..., c] -> [..., c]."""
+    p = np.asarray(p, float)
+    order = np.argsort(np.where(np.isnan(p), np.inf, p), axis=-1, kind="stable")
+    ranked = np.take_along_axis(p, order, -1)
+    m = (~np.isnan(p)).sum(-1, keepdims=True)
+    scaled = np.where(np.isnan(ranked), np.nan, ranked * (m - np.arange(p.shape[-1])))
+    scaled = np.minimum(np.fmax.accumulate(np.nan_to_num(scaled, nan=-np.inf), axis=-1), 1.0)
+    out = np.empty_like(p)
+    np.put_along_axis(out, order, scaled, -1)
+    return np.where(np.isnan(p), np.nan, out)
+
+
+def _look_effect(rule: ClaimRule, variants: np.ndarray, control: np.ndarray,
+                 n: int) -> effects.Effect:
+    """Each comparison's over-env effect from the first ``n`` runs: fields [N, c]."""
+    k = control.shape[1]
+    if rule.aggregate == "fixed":
+        return effects.log_ratio([variants[:, :, e, :n] for e in range(k)],
+                                 [control[:, None, e, :n] for e in range(k)])
+    per_env = [effects.log_ratio([variants[:, :, e, :n]], [control[:, None, e, :n]])
+               for e in range(k)]
+    y = np.stack([np.broadcast_to(p.estimate, variants.shape[:2]) for p in per_env], -1)
+    v = np.stack([np.broadcast_to(p.se, variants.shape[:2]) ** 2 for p in per_env], -1)
+    return meta.random_effects(y, v, confidence=1 - 2 * rule.alpha).effect()
+
+
+def decide(rule: ClaimRule, variants: np.ndarray,
+           control: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Replay the looks on drawn scores (``draw_scores``): at each look, the comparisons
+    still open are tested (equal means first, then the two one-sided tests, as
+    ``effects.verdict``), Holm-corrected over the open ones, at the look's levels.
+
+    Returns (look index [N, c], -1 if never decided; verdict [N, c] as an index into
+    ``effects.VERDICTS``)."""
+    if rule.aggregate not in ("fixed", "random"):
+        raise ValueError(f"aggregate must be fixed or random, got {rule.aggregate!r}")
+    levels, tost_levels = rule.levels()
+    shape = variants.shape[:2]
+    where = np.full(shape, -1)
+    verdict = np.full(shape, effects.VERDICTS.index("inconclusive"))
+    for j, n in enumerate(rule.looks):
+        open_ = where < 0
+        if not open_.any():
+            break
+        ratio = _look_effect(rule, variants, control, n)
+        p = holm_rows(np.where(open_, ratio.p_value(), np.nan))
+        p_tost = holm_rows(np.where(open_, ratio.p_equivalence(rule.margin), np.nan))
+        differs = open_ & (p < levels[j]) & (ratio.estimate != 0)
+        same = open_ & ~differs & (p_tost < tost_levels[j])
+        verdict = np.where(differs, np.where(ratio.estimate > 0, 0, 1), verdict)
+        verdict = np.where(same, effects.VERDICTS.index("equivalent"), verdict)
+        where = np.where(differs | same, j, where)
+    return where, verdict
+
+
+def price(rule: ClaimRule, effect: float, *, studies: int = 4000, seed: int = 0,
+          chunk: int = 2000) -> Price:
+    """Simulate ``studies`` studies of ``rule`` at a true relative effect ``effect`` (every
+    comparison, every env; spread by ``rule.tau``), in chunks of ``chunk`` studies."""
+    rng = np.random.default_rng(seed)
+    wheres, verdicts = [], []
+    for start in range(0, studies, chunk):
+        variants, control = draw_scores(rule, effect, min(chunk, studies - start), rng)
+        where, verdict = decide(rule, variants, control)
+        wheres.append(where)
+        verdicts.append(verdict)
+    where, verdict = np.concatenate(wheres), np.concatenate(verdicts)
+    looks = np.asarray(rule.looks, float)
+    last = len(looks) - 1
+    decided = where >= 0
+    stop_each = looks[np.where(decided, where, last)]  # [N, c]
+    stop = looks[np.where(decided.all(1), where.max(1), last)]  # [N]
+    k = len(np.asarray(rule.control_mean))
+    shares = np.stack([(verdict == i).mean(0) for i in range(len(effects.VERDICTS))], -1)
+    return Price(effect=float(effect), p_decide=float(decided.all(1).mean()),
+                 p_decide_each=decided.mean(0), verdicts=shares,
+                 expected_runs=float(stop.mean()),
+                 expected_total=float(k * (stop + stop_each.sum(1)).mean()), studies=studies)
+
+
+def price_table(rule: ClaimRule, *, studies: int = 4000, seed: int = 0) -> list[Price]:
+    """``price`` at true effects 0, +-margin/2 and +-margin (the same seed for each: common
+    random numbers, so differences between effects are not Monte-Carlo noise)."""
+    m = rule.margin
+    return [price(rule, e, studies=studies, seed=seed) for e in (-m, -m / 2, 0.0, m / 2, m)]
+
+
+def runs_for(rule: ClaimRule, effect: float, *, target: float = 0.8, cap: int = 400,
+             studies: int = 2000, seed: int = 0) -> int | None:
+    """The smallest last look (extending the design's schedule by its own step, or by its
+    single look's size) at which ``price(...).p_decide >= target``, up to ``cap`` runs per arm
+    and env; None when even ``cap`` does not reach it."""
+    looks = list(rule.looks)
+    step = looks[-1] - looks[-2] if len(looks) > 1 else looks[-1]
+
+    def design(n_max: int) -> ClaimRule:
+        extended = [n for n in looks if n < n_max] + [n_max]
+        return replace(rule, looks=tuple(extended))
+
+    def enough(n_max: int) -> bool:
+        return price(design(n_max), effect, studies=studies, seed=seed).p_decide >= target
+
+    candidates = list(range(looks[-1], cap + 1, step))
+    if not candidates or not enough(candidates[-1]):
+        return None
+    low, high = 0, len(candidates) - 1  # bisection: P(decide) grows with the last look
+    while low < high:
+        mid = (low + high) // 2
+        if enough(candidates[mid]):
+            high = mid
+        else:
+            low = mid + 1
+    return candidates[low]
+
+
+def design_note(rule: ClaimRule, prices: list[Price], *, target: float = 0.8,
+                cap: int = 400, studies: int = 2000) -> str:
+    """One line for ``harness plan``: the least P(decide by the last look) over the priced
+    effects and, below ``target``, "not decidable within this design" with the last look
+    that would reach it at the hardest effect (or that none up to ``cap`` does)."""
+    hardest = min(prices, key=lambda p: p.p_decide)
+    n = rule.looks[-1]
+    head = (f"P(decided by {n} runs per arm and env) >= {hardest.p_decide:.2f} over true "
+            f"effects {', '.join(f'{p.effect:+.0%}' for p in prices)}")
+    if hardest.p_decide >= target:
+        return head
+    need = runs_for(rule, hardest.effect, target=target, cap=cap, studies=studies)
+    where = (f"about {need} runs per arm and env would reach {target:.0%}" if need else
+             f"no design up to {cap} runs per arm and env reaches {target:.0%}"
+             + (" (the envs' spread bounds the random-effects interval: more envs are "
+                "needed, not seeds)" if rule.aggregate == "random" else ""))
+    return f"not decidable within this design: {head} (least at {hardest.effect:+.0%}); {where}"
