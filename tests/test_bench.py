@@ -2,6 +2,7 @@
 
 import pytest
 
+from harness.commands import bench
 from harness.commands.bench import (
     format_envs_table,
     format_table,
@@ -9,6 +10,7 @@ from harness.commands.bench import (
     raw_simulator,
     summarise,
 )
+from harness.runs import trainers
 
 
 def rows(sb3=500.0, physics=12_000.0):
@@ -50,7 +52,8 @@ def test_every_env_gets_one_line_with_the_pack_ratios():
     lines = format_envs_table(results).splitlines()
     assert len(lines) == 4
     assert lines[2].startswith("Hopper-v5") and "0.50" in lines[2] and "12.00" in lines[2]
-    assert lines[3].startswith("Ant-v5") and lines[3].split()[4] == "-"
+    assert lines[3].startswith("Ant-v5") and lines[3].split()[4] == "-"  # no SB3 row
+    assert lines[2].split()[5] == "-"  # nor a TorchRL one
 
 
 @pytest.mark.parametrize("env_id", ["InvertedPendulum-v5", "CartPole-v1"])
@@ -62,3 +65,17 @@ def test_physics_is_measured_for_mujoco_envs_only():
     assert physics_rate("InvertedPendulum-v5", 500) > 0
     assert physics_rate("Pendulum-v1", 500) is None
     assert physics_rate("CartPole-v1", 500) is None  # discrete actions
+
+
+def test_an_adapter_row_trains_through_the_plug_in_contract(monkeypatch):
+    seen = []
+
+    def fake_train(run, log):  # what a worker calls: function(run, log)
+        seen.append((run.env_id, run.total_steps, run.config["value_clip"]))
+        log.update(global_step=run.total_steps)
+
+    monkeypatch.setattr("harness.runs.trainers.resolve", lambda trainer: fake_train)
+    assert bench.adapter_rate("Hopper-v5", 64, "sb3") > 0
+    assert seen == [("Hopper-v5", 64, "none")]
+    monkeypatch.setitem(trainers.LIBRARIES, "sb3", "no_such_library_here")
+    assert bench.adapter_rate("Hopper-v5", 64, "sb3") is None

@@ -1,4 +1,5 @@
-"""``harness bench``: env steps/s of our trainer beside the physics, the raw simulator and SB3.
+"""``harness bench``: env steps/s of our trainer beside the physics, the raw simulator and the
+plug-in adapters (SB3's PPO and TorchRL's ClipPPOLoss, ``harness.runs.trainers``).
 
 Every measurement runs in a fresh process on one torch thread (so peak memory is its own) and
 all of them run in the same invocation on the same machine: compare the ratios, not the
@@ -51,22 +52,23 @@ def main(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
 
 
 def single_env_rows(env_id: str, steps: int, no_sb3: bool) -> list[dict[str, Any]]:
-    """Physics, raw simulator, packs of 1-32, ``harness run`` on 1 and 2 workers, SB3."""
+    """Physics, raw simulator, packs of 1-32, ``harness run`` on 1 and 2 workers, the
+    adapters (SB3, TorchRL)."""
     rows = baseline_rows(env_id, steps)
     for k in PACK_SIZES:
         rows.append(measure(f"harness, 1 worker, pack of {k}", trainer_rate, env_id, steps, k))
     for jobs in (1, 2):
         rows.append(measure(f"harness run, --jobs {jobs}, 64 runs in 2 packs of 32",
                             experiment_rate, env_id, steps, jobs, kind="run"))
-    return rows + ([] if no_sb3 else sb3_rows(env_id, steps))
+    return rows + ([] if no_sb3 else adapter_rows(env_id, steps))
 
 
 def env_rows(env_id: str, steps: int, no_sb3: bool) -> list[dict[str, Any]]:
-    """``--env all``'s rows of one env: physics, raw simulator, a pack of 32, SB3."""
+    """``--env all``'s rows of one env: physics, raw simulator, a pack of 32, the adapters."""
     print(env_id, flush=True)
     return [*baseline_rows(env_id, steps),
             measure("harness, 1 worker, pack of 32", trainer_rate, env_id, steps, 32),
-            *([] if no_sb3 else sb3_rows(env_id, steps))]
+            *([] if no_sb3 else adapter_rows(env_id, steps))]
 
 
 def baseline_rows(env_id: str, steps: int) -> list[dict[str, Any]]:
@@ -78,17 +80,20 @@ def baseline_rows(env_id: str, steps: int) -> list[dict[str, Any]]:
     return [row for row in (physics, raw) if row["steps_per_s"] is not None]
 
 
-def sb3_rows(env_id: str, steps: int) -> list[dict[str, Any]]:
-    """SB3's row, or none when SB3 is not installed."""
-    sb3 = measure("Stable-Baselines3 PPO, 1 thread", sb3_rate, env_id, steps, kind="sb3")
-    return [] if sb3["steps_per_s"] is None else [sb3]
+def adapter_rows(env_id: str, steps: int) -> list[dict[str, Any]]:
+    """The plug-in adapters' rows (``trainer: sb3`` and ``trainer: torchrl``, unclipped
+    value loss as each library's default), or none for a library not installed."""
+    rows = [measure(f"{name} ({trainer} adapter, unclipped), 1 thread", adapter_rate, env_id,
+                    steps, trainer, kind=trainer)
+            for trainer, name in ADAPTER_ROWS.items()]
+    return [row for row in rows if row["steps_per_s"] is not None]
 
 
 def measure(name: str, fn: Callable[..., float | None], *args: Any,
             kind: str = "harness") -> dict[str, Any]:
     """``fn(*args)`` -> steps/s in a fresh process; also its peak resident memory.
 
-    ``kind`` (physics, raw, harness, run, sb3) says which rows the ratios divide by.
+    ``kind`` (physics, raw, harness, run, sb3, torchrl) says which rows the ratios divide by.
     """
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
@@ -205,24 +210,26 @@ def experiment_rate(env_id: str, steps: int, jobs: int) -> float:
     return rate
 
 
-def sb3_rate(env_id: str, steps: int) -> float | None:
-    """SB3 PPO with ppo2's MuJoCo defaults (VecNormalize, separate 64-64 tanh nets)."""
-    try:
-        from stable_baselines3 import PPO
-        from stable_baselines3.common.env_util import make_vec_env
-        from stable_baselines3.common.vec_env import VecNormalize
-    except ImportError:
-        return None
-    import torch
+ADAPTER_ROWS = {"sb3": "Stable-Baselines3 PPO", "torchrl": "TorchRL ClipPPOLoss"}
+"""Plug-in trainers measured beside ours (``harness.runs.trainers``), by trainer name."""
 
-    env = VecNormalize(make_vec_env(env_id, n_envs=1, seed=0), gamma=0.99)
-    model = PPO("MlpPolicy", env, n_steps=2048, batch_size=64, n_epochs=10,
-                learning_rate=lambda f: 3e-4 * f, gamma=0.99, gae_lambda=0.95, clip_range=0.2,
-                ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5, seed=0, device="cpu",
-                policy_kwargs={"net_arch": {"pi": [64, 64], "vf": [64, 64]},
-                               "activation_fn": torch.nn.Tanh})
+
+def adapter_rate(env_id: str, steps: int, trainer: str) -> float | None:
+    """A plug-in adapter training one run of ppo2's settings (``value_clip: none``, each
+    library's default) through the ``function(run, log)`` contract, as a worker calls it;
+    None when the adapter's library is not installed."""
+    import importlib.util
+
+    from harness.ppo.config import PPOConfig
+    from harness.runs.trainers import LIBRARIES, resolve
+    from harness.runs.trainers.contract import Log, Run
+
+    if importlib.util.find_spec(LIBRARIES[trainer]) is None:
+        return None
+    config = PPOConfig(value_clip="none", trainer=trainer).to_dict()
+    train = resolve(trainer)
     start = time.perf_counter()
-    model.learn(total_timesteps=steps)
+    train(Run(f"bench-{trainer}", env_id, {}, 0, steps, config), Log())
     return steps / (time.perf_counter() - start)
 
 
@@ -258,14 +265,15 @@ def format_envs_table(results: list[dict[str, Any]]) -> str:
     first = results[0]
     lines = [f"{len(results)} envs, {first['steps_per_agent']} steps per agent, "
              f"{first['machine']}; ratios and peak MB of the pack of 32 (1 worker)",
-             f"{'env':26} {'physics':>9} {'raw':>9} {'pack 32':>9} {'SB3':>7} {'x physics':>9} "
-             f"{'x raw':>7} {'x SB3':>7} {'peak MB':>8}"]
+             f"{'env':26} {'physics':>9} {'raw':>9} {'pack 32':>9} {'SB3':>7} {'TorchRL':>7} "
+             f"{'x physics':>9} {'x raw':>7} {'x SB3':>7} {'peak MB':>8}"]
     for result in results:
         rate = {r["kind"]: r["steps_per_s"] for r in result["rows"]}
         pack = next(r for r in result["rows"] if r["kind"] == "harness")
         lines.append(f"{result['env']:26} {_rate(rate.get('physics')):>9} "
                      f"{_rate(rate.get('raw')):>9} {_rate(pack['steps_per_s']):>9} "
-                     f"{_rate(rate.get('sb3')):>7} {_ratio(pack['vs_physics']):>9} "
+                     f"{_rate(rate.get('sb3')):>7} {_rate(rate.get('torchrl')):>7} "
+                     f"{_ratio(pack['vs_physics']):>9} "
                      f"{_ratio(pack['vs_raw_simulator']):>7} {_ratio(pack['vs_sb3']):>7} "
                      f"{pack['peak_rss_mb']:8.0f}")
     return "\n".join(lines)
