@@ -9,9 +9,9 @@ import pytest
 from harness.ppo.agent import AgentSpec
 from harness.ppo.config import PPOConfig
 from harness.ppo.trainer import train_pack
-from harness.runs.expand import expand, make_packs
+from harness.runs.expand import expand, make_packs, pack_key
 from harness.runs.experiment import load_experiment
-from harness.runs.train import pack_key, train_runs
+from harness.runs.train import train_runs
 
 EXPERIMENTS = Path(__file__).parent.parent / "experiments"
 

@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from harness.ppo.config import PPOConfig
+from harness.runs.expand import pack_key
 from harness.runs.spec import RunSpec
-from harness.runs.train import pack_key, train_runs
+from harness.runs.train import train_runs
 
 TINY = PPOConfig(num_steps=128, num_minibatches=4, update_epochs=2)
 

@@ -3,6 +3,7 @@ the command as a user runs it."""
 
 import dataclasses
 import json
+import math
 import os
 import re
 import socket
@@ -24,9 +25,12 @@ VARIANTS = {NONE: {"value_clip": "none"}, MAX: {"value_clip": "max", "vf_clip_ep
 
 
 def textbook(cv: float, margin: float = 0.10, alpha: float = 0.05, power: float = 0.8) -> float:
-    """Runs per arm of a two-sample z-test: 2 (z_{1-a/2} + z_power)^2 sigma^2 / delta^2."""
-    z = scipy.stats.norm.ppf(1 - alpha / 2) + scipy.stats.norm.ppf(power)
-    return 2 * z**2 * cv**2 / margin**2
+    """Runs per arm on the log scale, delta = log(1 + margin): the larger of a two-sample
+    z-test's count, 2 (z_{1-a/2} + z_power)^2 sigma^2 / delta^2, and the two one-sided tests'
+    count at a true ratio of 1, with z_{1-a} + z_{1-beta/2} (Chow, Shao & Wang 2008, 3.2)."""
+    norm = scipy.stats.norm.ppf
+    z = max(norm(1 - alpha / 2) + norm(power), norm(1 - alpha) + norm(1 - (1 - power) / 2))
+    return 2 * z**2 * cv**2 / math.log1p(margin) ** 2
 
 
 def test_seeds_from_a_pilot_with_known_spread_match_the_textbook(tmp_path):
@@ -44,10 +48,12 @@ def test_seeds_from_a_pilot_with_known_spread_match_the_textbook(tmp_path):
 
 
 def test_published_spreads_give_the_statistics_issue_numbers():
-    """Hopper, Walker2d and HalfCheetah at 1M steps: ~60-70 seeds per arm and env together."""
+    """Hopper, Walker2d and HalfCheetah at 1M steps: ~60-70 seeds per arm and env together
+    with the old count (atanh(0.1), two-sided only), about 1.2x that with log(1.1) and the
+    equivalence tests' count (issue 25)."""
     exp = make_experiment(VARIANTS, NONE, envs=("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"))
     [need] = plan.needs(exp, plan.published_spread)
-    assert 55 <= need.seeds <= 75
+    assert 66 <= need.seeds <= 90
     [hopper] = plan.needs(make_experiment(VARIANTS, NONE), plan.published_spread)
     assert hopper.seeds == pytest.approx(textbook(run_cv("Hopper-v5")[0]), rel=0.10)
 
@@ -113,13 +119,13 @@ def test_estimate_by_hand():
                           total_steps=36_000)
     specs = expand(exp)  # 2 envs x 2 seeds x 2 variants, 36k steps each
     packs = [tuple(specs[:4]), tuple(specs[4:6]), tuple(specs[6:])]  # Hopper 4, Walker 2 + 2
-    rates = {("Hopper-v5", 4): 40.0, ("Walker2d-v5", 2): 20.0}
+    rates = {("Hopper-v5", 4, "harness"): 40.0, ("Walker2d-v5", 2, "harness"): 20.0}
     lines = throughput.estimate(packs, rates, workers=2)
     assert lines[0] == "  Hopper-v5: 144,000 env steps in packs of 4 at 40/s per worker: 30 min"
     assert lines[1] == "  Walker2d-v5: 144,000 env steps in packs of 2 at 20/s per worker: 1.0 h"
     assert lines[2] == ("expected wall time: 1.5 h on 2 workers, 6 min on 32 cluster workers "
                         "(start-up included)")
-    rates[("Hopper-v5", 2)] = 10.0  # two packs of 2 at a quarter of the rate: four times as long
+    rates[("Hopper-v5", 2, "harness")] = 10.0  # packs of 2 at a quarter of the rate: 4x as long
     mixed = throughput.estimate([tuple(specs[:2]), tuple(specs[2:4])], rates, workers=2)
     assert mixed[0] == "  Hopper-v5: 144,000 env steps in packs of 2 at 10/s per worker: 2.0 h"
 
@@ -130,7 +136,7 @@ def test_the_dry_run_prices_the_packs_the_runner_trains(tmp_path, monkeypatch):
                           total_steps=36_000)
     asked = []
 
-    def calibrate(envs, pack):
+    def calibrate(envs, pack, trainer):
         asked.append(pack)
         return dict.fromkeys(envs, 10.0 * pack)
 
@@ -162,6 +168,29 @@ def test_dry_run_prints_the_expected_wall_time_from_cached_rates(tmp_path):
     assert "calibrating" not in out.stdout  # the cache answered
 
 
+def test_plug_in_runs_train_alone_at_their_adapters_rates(monkeypatch):
+    exp = make_experiment({"harness": {"value_clip": "none"},
+                           "sb3": {"value_clip": "none", "trainer": "sb3"},
+                           "mine": {"value_clip": "none", "trainer": "tests.mine:train"}},
+                          "harness", envs=("Hopper-v5",), seeds=range(4), total_steps=36_000)
+    packs = throughput.runner_packs(expand(exp), workers=1)
+    assert sorted(len(p) for p in packs) == [1] * 8 + [4]  # each plug-in run alone
+    asked = []
+
+    def calibrate(envs, pack, trainer):
+        asked.append((pack, trainer))
+        return dict.fromkeys(envs, float("nan") if ":" in trainer else 10.0 * pack)
+
+    monkeypatch.setattr(throughput, "calibrate", calibrate)
+    lines = throughput.estimate(packs, throughput.pack_rates(packs), workers=1)
+    assert sorted(asked) == [(1, "sb3"), (1, "tests.mine:train"), (4, "harness")]
+    # 144k steps in a pack of 4 at 40/s (1 h) and 144k alone at 10/s (4 h)
+    assert lines[0] == ("  Hopper-v5: 288,000 env steps in packs of 1 and 4 at 16/s per "
+                        "worker: 5.0 h")
+    assert lines[1] == ("  not priced: 4 runs of trainer tests.mine:train (a user's trainer "
+                        "is not run to be timed)")
+
+
 def test_cached_rates_are_not_measured_again(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_RATES", str(tmp_path / "rates.json"))
     monkeypatch.setattr(throughput, "steady_rate", None)  # must not be needed for cached envs
@@ -170,3 +199,7 @@ def test_cached_rates_are_not_measured_again(tmp_path, monkeypatch):
     assert throughput.calibrate(["Hopper-v5"], 16) == {"Hopper-v5": 7.0}
     assert throughput.calibrate(["Hopper-v5", "Hopper-v5[ctrl_cost_weight=0.1]"], 3) == {
         "Hopper-v5": 5.0, "Hopper-v5[ctrl_cost_weight=0.1]": 5.0}
+    (tmp_path / "rates.json").write_text(json.dumps({socket.gethostname(): {
+        "Hopper-v5@sb3": 600.0}}))
+    assert throughput.calibrate(["Hopper-v5"], 1, "sb3") == {"Hopper-v5": 600.0}
+    assert math.isnan(throughput.calibrate(["Hopper-v5"], 1, "my.module:train")["Hopper-v5"])

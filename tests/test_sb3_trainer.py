@@ -6,11 +6,11 @@ import math
 import pandas as pd
 import pytest
 
-from harness.runs.expand import expand
+from harness.runs.expand import expand, pack_key
 from harness.runs.experiment import parse_experiment
 from harness.runs.results import ResultsDir
 from harness.runs.schema import EPISODE_COLUMNS, UPDATE_COLUMNS
-from harness.runs.train import pack_key, train_runs
+from harness.runs.train import train_runs
 from harness.runs.trainers.sb3 import ppo_kwargs
 
 TINY = {"num_steps": 64, "num_minibatches": 2, "update_epochs": 2}

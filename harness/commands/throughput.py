@@ -19,33 +19,46 @@ import socket
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from harness.runs.expand import Pack, expand, make_packs
+from harness.runs.expand import Pack, expand, make_packs, pack_key
 from harness.runs.files import write_json
 from harness.runs.spec import Experiment, RunSpec, gym_id
+from harness.runs.trainers import HARNESS
 
+ADAPTER_ROWS = ("sb3", "torchrl")
+"""Plug-in adapters whose rate is calibrated (a user's own trainer is not run to be timed)."""
+ADAPTER_STEPS = 4096
+"""Env steps of an adapter's calibration run: two of ppo2's updates."""
 CLUSTER_WORKERS = 32
 STARTUP_S = 5.0
 """Seconds before the first step, paid once per ``harness run``: worker processes start and
 import torch, and the envs are built (about 4-5 s measured on the 2-core CI machine)."""
 
 
-def calibrate(envs: Sequence[str], pack: int) -> dict[str, float]:
-    """Steps/s of one worker training a pack of ``pack`` agents, per env: cached for this
-    host in ``rates_path()`` (as ``<env id>@<pack>``), else measured in a fresh
-    single-threaded process as ``harness bench`` measures (a few seconds each) and cached. An
-    env given ``gym.make`` arguments is priced at its id's rate (the same physics)."""
+def calibrate(envs: Sequence[str], pack: int, trainer: str = HARNESS) -> dict[str, float]:
+    """Steps/s of one worker training a pack of ``pack`` agents (``trainer`` harness), or one
+    run of a plug-in adapter (sb3, torchrl), per env: cached for this host in
+    ``rates_path()`` (as ``<env id>@<pack>`` or ``<env id>@<trainer>``), else measured in a
+    fresh single-threaded process as ``harness bench`` measures (a few seconds each) and
+    cached. An env given ``gym.make`` arguments is priced at its id's rate (the same
+    physics). A user's own trainer is never run to be timed: NaN."""
+    if trainer != HARNESS and trainer not in ADAPTER_ROWS:
+        return dict.fromkeys(envs, math.nan)
     path = rates_path()
     try:
         cached = json.loads(path.read_text()).get(socket.gethostname(), {})
     except (OSError, ValueError, AttributeError):
         cached = {}
-    keys = {e: f"{gym_id(e)}@{pack}" for e in envs}
+    tag = pack if trainer == HARNESS else trainer
+    keys = {e: f"{gym_id(e)}@{tag}" for e in envs}
     missing = {gym_id(e): k for e, k in keys.items() if not isinstance(cached.get(k), int | float)}
     if missing:
-        from harness.commands.bench import measure  # spawns the measuring process
+        from harness.commands.bench import adapter_rate, measure  # spawns the measuring process
 
-        cached.update({k: measure(f"calibrating {e} (pack of {pack})", steady_rate, e,
-                                  pack)["steps_per_s"] for e, k in missing.items()})
+        cached.update({k: (measure(f"calibrating {e} (pack of {pack})", steady_rate, e, pack)
+                           if trainer == HARNESS else
+                           measure(f"calibrating {e} ({trainer})", adapter_rate, e,
+                                   ADAPTER_STEPS, trainer))["steps_per_s"]
+                       for e, k in missing.items()})
         with contextlib.suppress(OSError):  # an unwritable cache only costs a recalibration
             write_json(path, {socket.gethostname(): cached})
     return {e: float(cached[k]) for e, k in keys.items()}
@@ -66,7 +79,8 @@ def wall_time(specs: Sequence[RunSpec], workers: int, looks: Sequence[int] = ())
 
 def runner_rates(exp: Experiment, seeds: int, workers: int) -> dict[str, float]:
     """Per env, one worker's steps/s over the packs the runner trains for ``seeds`` runs per
-    arm on ``workers`` workers (``harness plan``'s cost)."""
+    arm on ``workers`` workers (``harness plan``'s cost); NaN where a pack's rate is
+    unknown (a user's own trainer)."""
     specs = expand(dataclasses.replace(exp, seeds=tuple(range(seeds))))
     packs = runner_packs(specs, workers, exp.looks)
     rates = pack_rates(packs)
@@ -75,8 +89,13 @@ def runner_rates(exp: Experiment, seeds: int, workers: int) -> dict[str, float]:
     for pack in packs:
         env, n = pack[0].env_id, sum(s.total_steps for s in pack)
         steps[env] = steps.get(env, 0) + n
-        seconds[env] = seconds.get(env, 0.0) + n / rates[env, len(pack)]
+        seconds[env] = seconds.get(env, 0.0) + n / rates[rate_key(pack)]
     return {e: steps[e] / seconds[e] for e in exp.envs}
+
+
+def rate_key(pack: Pack) -> tuple[str, int, str]:
+    """What a pack's rate depends on: its env, its size and who trains it."""
+    return pack[0].env_id, len(pack), pack[0].ppo.trainer
 
 
 def runner_packs(specs: Sequence[RunSpec], workers: int,
@@ -86,34 +105,40 @@ def runner_packs(specs: Sequence[RunSpec], workers: int,
     bounds = [0, *looks[:-1], math.inf] if looks else [0, math.inf]
     return [p for low, high in itertools.pairwise(bounds)
             for p in make_packs([s for s in specs if low <= s.seed < high], workers,
-                                key=lambda s: s.agent.pack_key)]
+                                key=pack_key)]
 
 
-def pack_rates(packs: Sequence[Pack]) -> dict[tuple[str, int], float]:
-    """``calibrate``'s rate for each (env, pack size) of ``packs``."""
-    rates: dict[tuple[str, int], float] = {}
-    for size in sorted({len(p) for p in packs}):
-        envs = list(dict.fromkeys(p[0].env_id for p in packs if len(p) == size))
-        rates.update({(e, size): r for e, r in calibrate(envs, size).items()})
+def pack_rates(packs: Sequence[Pack]) -> dict[tuple[str, int, str], float]:
+    """``calibrate``'s rate for each (env, pack size, trainer) of ``packs``."""
+    rates: dict[tuple[str, int, str], float] = {}
+    for size, trainer in sorted({rate_key(p)[1:] for p in packs}):
+        envs = list(dict.fromkeys(p[0].env_id for p in packs if rate_key(p)[1:] == (size, trainer)))
+        rates.update({(e, size, trainer): r for e, r in calibrate(envs, size, trainer).items()})
     return rates
 
 
-def estimate(packs: Sequence[Pack], rates: Mapping[tuple[str, int], float],
+def estimate(packs: Sequence[Pack], rates: Mapping[tuple[str, int, str], float],
              workers: int) -> list[str]:
     """Expected wall time of training ``packs`` on ``workers`` workers, per env and in total,
-    at one worker's ``rates`` (per env and pack size) each (packs keep every worker busy:
-    ``expand.make_packs``)."""
+    at one worker's ``rates`` (per env, pack size and trainer: ``rate_key``) each (packs keep
+    every worker busy: ``expand.make_packs``); runs whose rate is unknown are counted apart."""
     steps: dict[str, int] = {}
     hours: dict[str, float] = {}
     sizes: dict[str, set[int]] = {}
+    unpriced: dict[str, int] = {}
     for pack in packs:
+        if math.isnan(rates[rate_key(pack)]):
+            unpriced[pack[0].ppo.trainer] = unpriced.get(pack[0].ppo.trainer, 0) + len(pack)
+            continue
         env, n = pack[0].env_id, sum(s.total_steps for s in pack)
         steps[env] = steps.get(env, 0) + n
-        hours[env] = hours.get(env, 0.0) + n / rates[env, len(pack)] / 3600
+        hours[env] = hours.get(env, 0.0) + n / rates[rate_key(pack)] / 3600
         sizes.setdefault(env, set()).add(len(pack))
     lines = [f"  {e}: {steps[e]:,} env steps in packs of {_sizes(sizes[e])} at "
              f"{steps[e] / h / 3600:,.0f}/s per worker: {duration(h / workers)}"
              for e, h in hours.items()]
+    lines += [f"  not priced: {n} runs of trainer {t} (a user's trainer is not run to be "
+              "timed)" for t, n in unpriced.items()]
     total, start = sum(hours.values()), STARTUP_S / 3600
     return [*lines, f"expected wall time: {duration(start + total / workers)} on {workers} "
                     f"worker{'s' if workers != 1 else ''}, "

@@ -122,3 +122,11 @@ def _slug(label: str) -> str:
 
 def _safe(part: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]", "_", part)
+
+
+def pack_key(spec: RunSpec) -> tuple:
+    """Runs with equal keys can share a pack (``AgentSpec.pack_key``); a plug-in trainer's
+    run trains alone."""
+    if spec.ppo.trainer != trainers.HARNESS:
+        return ("trainer", spec.run_id)
+    return spec.agent.pack_key

@@ -33,7 +33,7 @@ from harness.runs.checkpoints import (
     pack_checkpoints,
     read_checkpoint,
 )
-from harness.runs.expand import Pack, expand, make_packs
+from harness.runs.expand import Pack, expand, make_packs, pack_key
 from harness.runs.experiment import experiment_to_dict
 from harness.runs.files import write_json
 from harness.runs.progress import PackProgress, ProgressBar, pack_progress_path
@@ -41,7 +41,7 @@ from harness.runs.provenance import cpu_model, current
 from harness.runs.results import ResultsDir
 from harness.runs.reuse import Source, copy_run, reusable
 from harness.runs.spec import Experiment, RunSpec
-from harness.runs.train import RunResult, pack_key, train_runs
+from harness.runs.train import RunResult, train_runs
 from harness.runs.worker_signals import init_worker
 
 WORKER_ATTEMPTS = 3

@@ -33,14 +33,6 @@ class RunResult:
     """The trained policy to save (``ppo.policy.policy_record``); None for a failed run."""
 
 
-def pack_key(spec: RunSpec) -> tuple:
-    """Runs with equal keys can share a pack (``AgentSpec.pack_key``); a plug-in trainer's
-    run trains alone."""
-    if spec.ppo.trainer != HARNESS:
-        return ("trainer", spec.run_id)
-    return spec.agent.pack_key
-
-
 def train_runs(specs: Sequence[RunSpec], *, progress: Callable[[int], None] | None = None,
                checkpoint: Checkpoint | None = None,
                resume: Sequence[AgentSnapshot] | None = None) -> list[RunResult]:
