@@ -35,3 +35,20 @@ def test_a_tiny_run_with_clip_value_writes_schema_complete_tables(tmp_path):
     # InvertedPendulum-v5 pays 1 per step but the last: the raw return, not a scaled one
     assert len(episodes) > 0
     assert (episodes["episode_length"] - episodes["episode_return"]).isin([0, 1]).all()
+
+
+def test_actions_are_clipped_per_dimension_on_multi_dimensional_action_spaces():
+    import torch
+
+    from harness.runs.trainers.torchrl import ActionClip
+
+    clip = ActionClip(torch.tensor([-1.0, -0.4]), torch.tensor([1.0, 0.4]))
+    out = clip._inv_apply_transform(torch.tensor([[2.0, -2.0], [0.5, 0.1]]))
+    torch.testing.assert_close(out, torch.tensor([[1.0, -0.4], [0.5, 0.1]]))
+    # Hopper's three actions: ClipTransform refused vector bounds, so every run failed
+    exp = parse_experiment({"name": "trl", "envs": ["Hopper-v5"], "seeds": 1,
+                            "total_steps": 64, "trainer": "torchrl",
+                            "ppo": {"num_steps": 64, "num_minibatches": 2, "update_epochs": 1,
+                                    "value_clip": "none"}}, "x.yaml")
+    [result] = train_runs(expand(exp))
+    assert result.failure is None and len(result.updates) == 1

@@ -68,6 +68,20 @@ class ReturnScaling(Transform):
         return next_tensordict
 
 
+class ActionClip(Transform):
+    """ppo2's ``np.clip(action, low, high)`` per dimension on the way into the env (TorchRL's
+    ``ClipTransform`` takes scalar bounds only: Hopper's 3 actions were refused)."""
+
+    def __init__(self, low: torch.Tensor, high: torch.Tensor) -> None:
+        super().__init__(in_keys=[], out_keys=[], in_keys_inv=["action"],
+                         out_keys_inv=["action"])
+        self.register_buffer("low", torch.as_tensor(low))
+        self.register_buffer("high", torch.as_tensor(high))
+
+    def _inv_apply_transform(self, action: torch.Tensor) -> torch.Tensor:
+        return torch.minimum(torch.maximum(action, self.low), self.high)
+
+
 def make_env(run: Run) -> TransformedEnv:
     """The env with ppo2's wrappers as TorchRL transforms. ``RewardSum`` and ``StepCounter``
     come before the scaling, so episodes report the raw return."""
@@ -76,8 +90,7 @@ def make_env(run: Run) -> TransformedEnv:
     spec = base.action_spec
     env = TransformedEnv(base, DoubleToFloat())
     # ppo2 clips actions to the space before stepping; the stored action stays unclipped
-    env.append_transform(ClipTransform(in_keys_inv=["action"], low=spec.space.low,
-                                       high=spec.space.high))
+    env.append_transform(ActionClip(spec.space.low, spec.space.high))
     env.append_transform(RewardSum())
     env.append_transform(StepCounter())
     if cfg["normalize_obs"]:
