@@ -106,7 +106,10 @@ def test_tables_follow_the_contract(report):
 
 def test_verdicts_find_the_known_effects(report):
     comparisons = pd.read_csv(report / "comparisons.csv")
-    comparisons = comparisons[comparisons["metric"] == "final"].set_index(["variant", "scope"])
+    # two envs: the random-effects rows' t(1) interval decides nothing (test_over_envs)
+    comparisons = comparisons[(comparisons["metric"] == "final")
+                              & (comparisons["estimand"] == "fixed")].set_index(["variant",
+                                                                                 "scope"])
     assert (comparisons.loc[BETTER, "verdict"] == "better").all()
     assert (comparisons.loc[SAME, "verdict"] == "equivalent").all()
     assert comparisons.loc[(BETTER, "all"), "prob_improvement"] > 0.9

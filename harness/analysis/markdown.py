@@ -11,6 +11,7 @@ import pandas as pd
 
 from harness.analysis.claims import Claim, confidence
 from harness.analysis.load import Results, read_sessions
+from harness.analysis.over_envs import GAIN, RANDOM_COLUMNS
 from harness.analysis.pairs import baselines_variants
 from harness.analysis.published import PUBLISHED_STEPS, REFERENCE_RETURNS
 from harness.analysis.report_tables import ReportTables
@@ -41,7 +42,8 @@ class Figures:
 def render(exp: Experiment, exp_dir: Path, t: ReportTables, figures: Figures, *, n_boot: int,
            seed: int) -> str:
     """The whole report as markdown; plots are referenced by file name (same directory)."""
-    shown = [c for c in COMPARISON_COLUMNS if c not in AUDIT_COLUMNS]
+    shown = [c for c in COMPARISON_COLUMNS
+             if c not in AUDIT_COLUMNS and c not in RANDOM_COLUMNS[2:]]
     results, summary, comparisons, record = t.results, t.summary, t.comparisons, t.record
     sections = [
         [f"# Does value clipping help? Experiment `{exp.name}`", "",
@@ -67,6 +69,7 @@ def render(exp: Experiment, exp_dir: Path, t: ReportTables, figures: Figures, *,
             f"![probability of improvement]({figures.prob_improvement})", ""]
            if figures.prob_improvement else []),
          table(comparisons[shown]) if len(comparisons) else "No comparisons."],
+        _over_envs(comparisons, t.left_out),
         _stability(t.stability),
         _curves(figures),
         ["## Sample efficiency", "",
@@ -161,6 +164,7 @@ def _claims(claims: Sequence[Claim], record: SequentialRecord | None) -> list[st
         "claim": [c.id for c in claims],
         "statement": [c.statement for c in claims],
         "verdict": [f"**{c.verdict}**" for c in claims],
+        "estimand": [_ESTIMANDS.get(c.estimand, "–") for c in claims],
         "estimate": [_estimate(c) for c in claims],
         "seeds needed": [c.seeds_needed if c.seeds_needed > 0 else "–" for c in claims]})
     spent = ("" if not record else
@@ -176,6 +180,9 @@ def _claims(claims: Sequence[Claim], record: SequentialRecord | None) -> list[st
         lines += ["", f"### {c.id}: {c.verdict}", "", f"> {c.statement} ({c.source})", "",
                   *(f"- {e}" for e in c.evidence)]
     return lines
+
+
+_ESTIMANDS = {"random": "random effects (tasks)", "fixed": "these envs only"}
 
 
 def _estimate(c: Claim) -> str:
@@ -205,6 +212,31 @@ def _window_note(final: pd.DataFrame) -> list[str]:
     return ["", f"**Warning:** for {len(wide)} runs ({cells}) the final score averages episodes "
             f"spanning more than a third of training (up to {wide['window'].max():.0%}): read "
             "it as a late-training average, or set a smaller `analysis.final_window`."]
+
+
+def _over_envs(comparisons: pd.DataFrame, left_out: Sequence[str]) -> list[str]:
+    """The random-effects rows: a claim about tasks, with the spread between envs."""
+    random = comparisons[comparisons["estimand"] == "random"]
+    if random.empty:
+        return []
+    columns = ["variant", "control", "metric", "family", "k_envs", "rel_diff", "rel_ci_low",
+               "rel_ci_high", "pred_low", "pred_high", "tau", "i2", "q_p", "verdict"]
+    return ["## Over envs: random effects (a claim about tasks)", "",
+            "The `all` rows with estimand `fixed` average the per-env log ratios of mean scores "
+            "with equal weights: the effect *on these envs*. A claim about PPO in general is "
+            "about the effect on a typical task, of which the envs are a sample: the rows "
+            f"below (estimand `random`, normalisation `{GAIN}`) are the random-effects mean of "
+            "the per-env log ratios of the gains over a uniformly random policy (score minus "
+            "the env's committed random-policy score), tau^2 by REML, with the "
+            "Hartung-Knapp-Sidik-Jonkman interval on t(k - 1) (Hartung & Knapp 2001; IntHout "
+            "et al. 2014) at the level of every row, the prediction interval for a new task "
+            "(`pred_low`, `pred_high`; Higgins, Thompson & Spiegelhalter 2009), the between-env "
+            "SD `tau` (log scale), I² and Cochran's Q p-value `q_p` (Higgins & Thompson 2002). "
+            "Seeds narrow the per-env noise only; the interval cannot shrink below about "
+            "t(k - 1) tau / sqrt(k): only more envs narrow it. Claims are judged on it from "
+            "5 usable envs on, unless `analysis.claims` declares `fixed`.", "",
+            *(f"- left out of the gain-scale average: {line}" for line in left_out),
+            *([""] if left_out else []), table(random[columns])]
 
 
 def _stability(stability: pd.DataFrame) -> list[str]:
