@@ -111,8 +111,8 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
     (``stability.stability_table``, its interval at ``level``).
 
     C2 and C3, claims about clipping in every form and at every threshold, leave out the
-    ``inactive`` variants (``pairs.inactive_clips``): a clip that never acted is the unclipped loss,
-    and its `equivalent` would otherwise contradict "hurts regardless of the threshold".
+    ``inactive`` variants (``pairs.inactive_clips``): a clip that does not act is the unclipped
+    loss, and its `equivalent` would contradict "hurts regardless of the threshold" vacuously.
 
     ``level`` is what the claims' own tests and intervals spend: alpha in a fixed design (the
     default). A sequential design re-judges every claim at each look, so there it is the last
@@ -132,8 +132,9 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
     if level is not None:
         primary = _at_look(primary, level, settings.power, len(exp.envs), need)
     level = settings.alpha if level is None else level
-    idle = [f"{v}: never clipped a value prediction, so it is the unclipped loss; left out"
-            for v in inactive if v in set(primary["variant"])]
+    idle = [f"{v}: its clip does not act (mean value clip fraction after the first update "
+            f"below analysis.active_clip {settings.active_clip:.0%}), so it is the unclipped "
+            "loss up to rounding; left out" for v in inactive if v in set(primary["variant"])]
     fixed = _with_spread(primary[primary["estimand"] == "fixed"], described)
 
     def rows_for(cid: str, keep: pd.Series) -> tuple[pd.DataFrame, str, list[str]]:

@@ -63,7 +63,7 @@ def render(exp: Experiment, exp_dir: Path, t: ReportTables, figures: Figures, *,
          "which also has the columns behind each verdict: `log_se`, `df`, `p_tost`, "
          "`p_tost_holm`); `mean_diff` is in return units per env and the relative difference "
          "for `all`.", "",
-         *_inactive_clips(t.inactive),
+         *_inactive_clips(t.inactive, t.activity, exp.analysis),
          *(["P(a run of the variant beats a run of the control) with its 95% CI, per env "
             "and over all envs, on the primary score.", "",
             f"![probability of improvement]({figures.prob_improvement})", ""]
@@ -193,12 +193,22 @@ def _estimate(c: Claim) -> str:
     return f"{c.rel_diff:+.1%} {interval} ({c.metric}, n = {c.n})"
 
 
-def _inactive_clips(idle: Sequence[str]) -> list[str]:
-    """Flag clipped variants whose clip never acted (``pairs.inactive_clips``)."""
-    return [f"**Note:** `{v}` never clipped a value prediction (value clip fraction 0 in every "
-            "update of every run): its loss equalled the unclipped one, so its comparisons "
-            "measure chance, not clipping, and C2 and C3 leave it out." for v in idle
-            ] + ([""] if idle else [])
+def _inactive_clips(idle: Sequence[str], activity: pd.DataFrame,
+                    a: AnalysisSettings) -> list[str]:
+    """Whether each clipped variant's clip acts (``pairs.clip_activity``), and which do not."""
+    if activity.empty:
+        return []
+    notes = [f"**Note:** `{v}`'s clip does not act: its value clip fraction after the first "
+             f"update averages below {a.active_clip:.0%} (`analysis.active_clip`), so its loss "
+             "is the unclipped one up to rounding, its comparisons measure chance, not "
+             "clipping, and C2 and C3 leave it out (issue 25: before, only a clip fraction of "
+             "exactly 0 left a variant out, so a threshold that clipped 0.02% of predictions "
+             "counted towards C3's span)." for v in idle]
+    return ["Does each clip act? The mean over runs of each run's mean value clip fraction "
+            "after its first update (which clips about half the predictions whatever eps), per "
+            f"env and over all envs (`all`, the row the rule reads); `active`: at least "
+            f"{a.active_clip:.0%} ([clip_activity.csv](clip_activity.csv)).", "",
+            table(activity), "", *notes, *([""] if notes else [])]
 
 
 def _window_note(final: pd.DataFrame) -> list[str]:
@@ -363,7 +373,9 @@ def _sequential(record: SequentialRecord | None) -> list[str]:
              "until then their verdict is the last look's `inconclusive`.")
     idle = [f"`{v}` (look {look.look})" for look in record.looks for v in look.never_clipped]
     dropped = ([] if not idle else
-               ["", f"Never clipped a value prediction, so no more runs: {', '.join(idle)}."])
+               ["", f"Clip found not to act when looked at, so no more runs: "
+                    f"{', '.join(idle)} (the rule of that look; the claims use today's, see "
+                    "Comparisons)."])
     return ["## Sequential design", "",
             "The primary comparisons were looked at after each number of runs below, each look "
             "testing at its share of alpha (O'Brien-Fleming-type spending, the shares summing "

@@ -68,8 +68,10 @@ class ReportTables:
     """``stability.csv``."""
     claims: list[claims.Claim]
     """The verdicts (``claims.csv``)."""
+    activity: pd.DataFrame
+    """``clip_activity.csv``: does each clipped variant's clip act (``pairs.clip_activity``)."""
     inactive: list[str]
-    """Clipped variants whose clip never acted (``pairs.inactive_clips``)."""
+    """Clipped variants whose clip does not act (``pairs.inactive_clips``)."""
     record: SequentialRecord | None
     """A sequential design's looks (None for a fixed design or before a look)."""
     left_out: list[str]
@@ -80,7 +82,7 @@ class ReportTables:
         """The tables written as ``<name>.csv``, by name."""
         return {"summary": self.summary, "summary_auc": self.auc,
                 "comparisons": self.comparisons, "stability": self.stability,
-                "claims": claims.claims_table(self.claims)}
+                "claims": claims.claims_table(self.claims), "clip_activity": self.activity}
 
 
 def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
@@ -108,7 +110,7 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
                         tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed),
                         comparisons, steadiness,
                         claims.evaluate_claims(exp, comparisons, steadiness, level, inactive),
-                        inactive, record,
+                        pairs.clip_activity(exp, results.updates), inactive, record,
                         _left_out(exp, scores[exp.analysis.metric], random_scores))
 
 
