@@ -89,7 +89,8 @@ def claims_table(claims: Sequence[Claim]) -> pd.DataFrame:
 STATEMENTS = {
     "C1": ("Clipping the value update stabilises learning and improves return.",
            "OpenAI Baselines ppo2 (default on, eps 0.2); TorchRL feature notes"),
-    "C2": ("There is no evidence that value clipping helps.",
+    "C2": ("There is no evidence that value clipping helps; tested as: a benefit of >= margin "
+           "is excluded (stronger than 'no evidence').",
            "Engstrom et al. 2020, Implementation Matters in Deep Policy Gradients"),
     "C3": ("PPO-style value clipping hurts performance regardless of the threshold.",
            "Andrychowicz et al. 2021, What Matters in On-Policy RL? (C13)"),
@@ -279,11 +280,14 @@ def _judge_c2(rows: pd.DataFrame, margin: float, alpha: float) -> Judgement:
     if not better.empty:
         return "contradicted", _lines(better, alpha), _widest(better)
     decisive = rows.loc[rows["rel_ci_high"].fillna(np.inf).idxmax()]
+    plain = ("the plain fact, beside it: no significant benefit (no clipped variant is "
+             "`better` after Holm); alone that is absence of evidence, not evidence of absence")
     if (rows["rel_ci_high"] < margin).all():
         excluded = (f"a benefit of {margin:+.0%} or more is excluded for every clipped variant "
-                    "(upper limits below it)")
-        return "supported", [excluded, *_lines(rows, alpha)], decisive
-    return "inconclusive", [f"a benefit of {margin:+.0%} is not excluded", *_lines(rows, alpha),
+                    "(upper limits below it): stronger than 'no evidence'")
+        return "supported", [excluded, plain, *_lines(rows, alpha)], decisive
+    return "inconclusive", [f"a benefit of {margin:+.0%} is not excluded (the claim as tested: "
+                            "stronger than 'no evidence')", plain, *_lines(rows, alpha),
                             *_undecided(rows[rows["rel_ci_high"] >= margin])], decisive
 
 
