@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.analysis import answer
+from harness.analysis import answer, published
 from harness.analysis.load import experiment_from_manifest, read_sessions
 from harness.analysis.report_tables import report_tables
 from harness.runs.sequential_record import looked_runs, read_record
@@ -99,3 +99,14 @@ def test_each_claim_comes_from_the_study_that_declares_it(tmp_path):
         ["| C4", "**not tested**", "[a (not pre-registered)](results/a/report/report.md) |"]]
     lines = answer.block([b, a], tmp_path).splitlines()[3:-1]
     assert lines[0].endswith("[b](results/b/report/report.md) |")  # C1 declared by b only
+
+
+def test_the_planners_published_spreads_are_the_committed_summary():
+    """``published.RUN_CV`` quotes baselines_vs_unclipped's summary.csv: it must not go stale
+    (it once cited Hopper 293.81 / 2031.12 where the file said 383.8 / 2003)."""
+    summary = pd.read_csv(RESULTS / "baselines_vs_unclipped" / "report" / "summary.csv")
+    arms = ["value_clip=none", "value_clip=max,vf_clip_eps=0.2"]
+    for family in ("Hopper", "Walker2d", "HalfCheetah"):
+        rows = summary[(summary["env_id"] == f"{family}-v5") & summary["variant"].isin(arms)]
+        cv = math.sqrt(((rows["std"] / rows["mean"]) ** 2).mean())
+        assert published.RUN_CV[family] == pytest.approx(cv, rel=1e-3), family
