@@ -152,6 +152,14 @@ def _method(a: AnalysisSettings, n_boot: int, seed: int, comparisons: pd.DataFra
                " In this sequential design the primary rows carry the verdicts of its looks, "
                "each at the look's share of alpha (see Sequential design); their intervals and "
                "p-values here are those of a single analysis at alpha, for description."),
+            "- **Estimands**: over envs, `fixed` (the equal-weight average of the per-env log "
+            "ratios: the effect on these envs) and `random` (the random-effects mean of the "
+            "per-env log ratios of gains over a random policy: the effect on a typical task; "
+            "see Over envs). A claim is judged on the one its study declares in "
+            "`analysis.claims`, else on `random` from 5 usable envs on, else on `fixed` 'on "
+            "these envs only' (`claims.csv` `estimand`). C2 is tested as 'a benefit of >= "
+            "margin is excluded', stronger than 'no evidence'; C3 counts only thresholds whose "
+            f"clip acts (mean clip fraction after the first update >= {a.active_clip:.0%}).",
             f"- **Holm families**: `primary` ({families.get('primary', 0)} comparisons): "
             "the clip effects the claims are judged on (a clipped variant against the "
             f"unclipped variant equal in every other setting), on `{a.metric}`, over all envs "
