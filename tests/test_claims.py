@@ -15,7 +15,12 @@ from harness.analysis.claims import (
     confidence,
     evaluate_claims,
 )
-from harness.analysis.pairs import comparison_pairs, inactive_clips, primary_pairs
+from harness.analysis.pairs import (
+    clip_activity,
+    comparison_pairs,
+    inactive_clips,
+    primary_pairs,
+)
 from harness.analysis.stability import STABILITY_COLUMNS
 
 NONE = "value_clip=none"
@@ -161,8 +166,7 @@ def test_c2_and_c3_leave_out_a_clip_that_never_acted():
     assert verdicts(exp, same)["C3"] == "contradicted"
     claim = judge(exp, same, inactive=[B5])["C3"]
     assert claim.verdict == "supported"
-    assert f"{B5}: never clipped a value prediction, so it is the unclipped loss; left out" \
-        in claim.evidence
+    assert any(e.startswith(f"{B5}: its clip does not act") for e in claim.evidence)
     wide = rows + [row(B5, NONE, "inconclusive", rel=(0.05, -0.15, 0.25))]
     assert verdicts(exp, wide)["C2"] == "inconclusive"  # +10% not excluded at eps 5
     assert judge(exp, wide, inactive=[B5])["C2"].verdict == "supported"
@@ -170,10 +174,29 @@ def test_c2_and_c3_leave_out_a_clip_that_never_acted():
 
 
 def test_inactive_clips_by_hand():
+    """A clip acts when its mean clip fraction after the first update reaches 1%: the first
+    update (about half the predictions) does not count, and 0.02% is not acting."""
     exp = make_experiment(WIDE_SWEEP, NONE)
-    updates = pd.DataFrame({"variant": [NONE, NONE, B02, B02, B5, B5, B10],
-                            "value_clip_fraction": [0.0, 0.0, 0.3, 0.0, 0.0, 0.0, 1e-4]})
-    assert inactive_clips(exp, updates) == [B5]  # the control never clips by definition
+    runs = {NONE: [0.0, 0.0], B02: [0.5, 0.02, 0.01], B5: [0.6, 0.0, 0.0],
+            B10: [0.5, 2e-4, 2e-4], B005: [0.5, 0.2, 0.0], SB3: [0.4, 0.01, 0.01]}
+    updates = pd.DataFrame([{"env_id": "E", "variant": v, "run_id": v, "update": i + 1,
+                             "value_clip_fraction": f} for v, fs in runs.items()
+                            for i, f in enumerate(fs)])
+    assert inactive_clips(exp, updates) == [B10, B5]  # the control never clips by definition
+    activity = clip_activity(exp, updates).set_index(["env_id", "variant"])
+    assert activity.loc[("all", B02), "clip_fraction"] == pytest.approx(0.015)
+    assert activity.loc[("E", B10), "vf_clip_eps"] == 1.0
+    assert list(activity.loc[("all", B005)]) == [0.05, pytest.approx(0.1), True]
+
+
+def test_an_inactive_threshold_is_not_counted_for_c3():
+    """eps 0.05, 0.2 act, eps 1 and 5 do not: two thresholds span 4x, too few for C3 even
+    though all four are `worse`."""
+    exp = make_experiment(WIDE_SWEEP, NONE)
+    rows = [row(v, NONE, "worse") for v in (B005, B02, B10, B5)]
+    assert verdicts(exp, rows)["C3"] == "supported"
+    claim = judge(exp, rows, inactive=[B10, B5])["C3"]
+    assert claim.verdict == NOT_TESTED and "(has: 0.05, 0.2)" in claim.evidence[0]
 
 
 def norm_rows(with_rel, without_rel, se=0.05):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.analysis import answer
+from harness.analysis import answer, published
 from harness.analysis.load import experiment_from_manifest, read_sessions
 from harness.analysis.report_tables import report_tables
 from harness.runs.sequential_record import looked_runs, read_record
@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 PUBLISHED = ("ablation", "baselines_vs_unclipped", "eps_sweep", "reward_scale")
 ANSWER = ("eps_sweep", "reward_scale", "baselines_vs_unclipped")
-"""The studies the README's answer is written from, the widest first: C2 and C3 come from the
-first that tests them, so C2 ("no evidence that clipping helps") is judged on every clipped
-variant; the other claims from the one with the most runs per arm."""
+"""The studies the README's answer is written from: each claim from the one whose
+``analysis.claims`` pre-registers it (C2, declared by two, from eps_sweep, listed first: it
+judges every clipped form)."""
 
 
 @pytest.mark.slow
@@ -70,15 +70,15 @@ def test_answer_table_by_hand():
                                      "[s](r/report.md) |")
 
 
-def test_each_claim_comes_from_the_study_with_most_evidence_for_it(tmp_path):
-    """Hand-made claims.csv files: C1 is tested by both studies on as many runs (the first
-    wins), C3 by the second only, C4 by neither (shown from the first, not tested)."""
-    def study(name, verdicts, seeds, n=0):
+def test_each_claim_comes_from_the_study_that_declares_it(tmp_path):
+    """Hand-made claims.csv files: the study that pre-registers a claim gives its row, even
+    with fewer runs or a `not tested`; undeclared, the first listed that tests it, marked."""
+    def study(name, verdicts, seeds, n=0, declared=()):
         root = tmp_path / "results" / name
         (root / "report").mkdir(parents=True, exist_ok=True)
         exp = {"name": name, "envs": ["Hopper-v5"], "seeds": list(range(seeds)),
                "total_steps": 2048, "ppo": {}, "variants": [], "control": "value_clip=none",
-               "axes": []}
+               "axes": [], "analysis": {"claims": {c: {"estimand": "fixed"} for c in declared}}}
         (root / "manifest.json").write_text(json.dumps({"experiment": exp}))
         pd.DataFrame([{"claim": c, "verdict": v, "metric": "final", "rel_diff": math.nan,
                        "rel_ci_low": math.nan, "rel_ci_high": math.nan, "confidence": math.nan,
@@ -87,23 +87,26 @@ def test_each_claim_comes_from_the_study_with_most_evidence_for_it(tmp_path):
                      ).to_csv(root / "report" / "claims.csv", index=False)
         return root
 
-    a = study("a", {"C1": "inconclusive", "C3": "not tested", "C4": "not tested"}, 10)
-    b = study("b", {"C1": "supported", "C3": "contradicted", "C4": "not tested"}, 20)
-    lines = answer.block([a, b], tmp_path).splitlines()[3:-1]
-    assert [line.split(" | ")[:2] + line.split(" | ")[3:4] for line in lines] == [
-        ["| C1", "**inconclusive**", "10 / –"], ["| C3", "**contradicted**", "20 / –"],
-        ["| C4", "**not tested**", "10 / –"]]
-    assert lines[1].endswith("[b](results/b/report/report.md) |")
-
-    # with more runs per arm in the second study, C1 and C4 come from it; C2 and C3 (about
-    # every clipped variant) still from the first, the widest
-    a = study("a", {"C1": "inconclusive", "C2": "inconclusive", "C3": "inconclusive",
-                    "C4": "not tested"}, 10, n=30)
-    b = study("b", {"C1": "supported", "C2": "supported", "C3": "not tested",
-                    "C4": "supported"}, 20, n=60)
+    a = study("a", {"C1": "inconclusive", "C2": "inconclusive", "C3": "not tested",
+                    "C4": "not tested"}, 10, n=30, declared=("C2", "C3"))
+    b = study("b", {"C1": "supported", "C2": "supported", "C3": "contradicted",
+                    "C4": "not tested"}, 20, n=60, declared=("C1", "C2"))
     lines = answer.block([a, b], tmp_path).splitlines()[3:-1]
     assert [line.split(" | ")[:2] + [line.split(" | ")[-1]] for line in lines] == [
         ["| C1", "**supported**", "[b](results/b/report/report.md) |"],
-        ["| C2", "**inconclusive**", "[a](results/a/report/report.md) |"],
-        ["| C3", "**inconclusive**", "[a](results/a/report/report.md) |"],
-        ["| C4", "**supported**", "[b](results/b/report/report.md) |"]]
+        ["| C2", "**inconclusive**", "[a](results/a/report/report.md) |"],  # first declaring
+        ["| C3", "**not tested**", "[a](results/a/report/report.md) |"],  # declared by a
+        ["| C4", "**not tested**", "[a (not pre-registered)](results/a/report/report.md) |"]]
+    lines = answer.block([b, a], tmp_path).splitlines()[3:-1]
+    assert lines[0].endswith("[b](results/b/report/report.md) |")  # C1 declared by b only
+
+
+def test_the_planners_published_spreads_are_the_committed_summary():
+    """``published.RUN_CV`` quotes baselines_vs_unclipped's summary.csv: it must not go stale
+    (it once cited Hopper 293.81 / 2031.12 where the file said 383.8 / 2003)."""
+    summary = pd.read_csv(RESULTS / "baselines_vs_unclipped" / "report" / "summary.csv")
+    arms = ["value_clip=none", "value_clip=max,vf_clip_eps=0.2"]
+    for family in ("Hopper", "Walker2d", "HalfCheetah"):
+        rows = summary[(summary["env_id"] == f"{family}-v5") & summary["variant"].isin(arms)]
+        cv = math.sqrt(((rows["std"] / rows["mean"]) ** 2).mean())
+        assert published.RUN_CV[family] == pytest.approx(cv, rel=1e-3), family

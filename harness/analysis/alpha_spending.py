@@ -139,10 +139,12 @@ def decisions(record: SequentialRecord) -> pd.DataFrame:
 
 def with_decisions(comparisons: pd.DataFrame, decided: pd.DataFrame) -> pd.DataFrame:
     """``comparisons`` whose primary rows carry the sequential design's verdicts: with looks,
-    a comparison is decided at its look's level, not by a fixed-design test on all runs."""
+    a comparison is decided at its look's level, not by a fixed-design test on all runs.
+    The looks decide the fixed-effect ("on these envs") rows; a random-effects row is judged
+    by the claims at the last look's level (``claims.evaluate_claims``)."""
     out = comparisons.copy()
     verdicts = {(r.variant, r.control): r.verdict for r in decided.itertuples()}
-    primary = out["family"] == "primary"
+    primary = (out["family"] == "primary") & (out.get("estimand", "fixed") != "random")
     out.loc[primary, "verdict"] = [verdicts.get((v, c), "inconclusive") for v, c in
                                    zip(out.loc[primary, "variant"], out.loc[primary, "control"],
                                        strict=True)]

@@ -2,8 +2,8 @@
 
 ``python -m harness.analysis.answer README.md results/<study> [results/<study> ...]`` replaces
 the README's block between ``BEGIN``/``END`` markers with one row per claim (verdict, estimate
-and interval, runs, envs, link to the report), each taken from the study with the most
-evidence for it (``block``); ``tests/test_published.py`` checks the README's block equals
+and interval, runs, envs, link to the report), each taken from the study that pre-registers
+it (``block``); ``tests/test_published.py`` checks the README's block equals
 what this writes, so the front page cannot drift from the data.
 """
 
@@ -54,34 +54,33 @@ def _estimate(c) -> str:
 
 
 def study_claims(study: Path, readme_dir: Path) -> pd.DataFrame:
-    """``study``'s ``claims.csv`` with the columns ``answer_table`` adds."""
+    """``study``'s ``claims.csv`` with the columns ``answer_table`` adds, and ``declared``:
+    whether the study's ``analysis.claims`` declares the claim."""
     exp = experiment_from_manifest(study)
     record = read_record(study)
     # a sequential design has the runs of its last look, not its largest number of seeds
     runs = record.looks[-1].runs_per_arm if record else len(exp.seeds)
     report = (study / "report" / "report.md").resolve().relative_to(readme_dir.resolve())
     claims = pd.read_csv(study / "report" / "claims.csv")
+    declared = dict(exp.analysis.claims)
     return claims.assign(study=exp.name, envs=[list(exp.envs)] * len(claims), runs=runs,
-                         report=report.as_posix())
-
-
-BREADTH_CLAIMS = ("C2", "C3")
-"""Claims about every clipped variant or threshold: taken from the first study listed that tests
-them (list the widest first), since a narrower study with more seeds would judge C2 ("no
-evidence that clipping helps") on fewer forms of clipping."""
+                         report=report.as_posix(), declared=claims["claim"].isin(declared))
 
 
 def block(studies: Sequence[Path], readme_dir: Path) -> str:
-    """The README block: C2 and C3 from the first of ``studies`` that tests them, every other
-    claim from the study that tests it on the most runs per arm (``claims.csv`` ``n``; ties go
-    to the first listed); a claim no study tests is shown from the first, ``not tested``."""
+    """The README block: each claim from the study that declares it in ``analysis.claims``
+    (its pre-registration: the primary study is fixed before the data, never chosen by run
+    count or by the result); declared by several, the first listed; declared by none, the
+    first listed that tests it, marked "not pre-registered"; tested by none, the first
+    listed, ``not tested``."""
     every = pd.concat([study_claims(s, readme_dir).assign(order=i)
                        for i, s in enumerate(studies)], ignore_index=True)
-    tested = every["verdict"] != "not tested"
-    depth = every["n"].where(~every["claim"].isin(BREADTH_CLAIMS), 0)
-    chosen = (every.assign(untested=~tested, depth=-depth)
-              .sort_values(["untested", "depth", "order"], kind="stable")
+    chosen = (every.assign(undeclared=~every["declared"],
+                           untested=every["verdict"] == "not tested")
+              .sort_values(["undeclared", "untested", "order"], kind="stable")
               .drop_duplicates("claim"))
+    chosen["study"] = chosen["study"].where(chosen["declared"],
+                                            chosen["study"] + " (not pre-registered)")
     claims = every.loc[every["claim"].drop_duplicates().index, ["claim"]]  # first-seen order
     return "\n".join([BEGIN, answer_table(claims.merge(chosen, on="claim")), END])
 

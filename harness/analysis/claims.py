@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
-from harness.analysis import alpha_spending, effects, stats
+from harness.analysis import alpha_spending, effects, meta, over_envs, stats
 from harness.analysis.pairs import baselines_variants, primary_pairs
 from harness.analysis.tables import ALL_ENVS
 from harness.ppo.config import PPOConfig
@@ -41,6 +42,9 @@ class Claim:
     what would decide it."""
     metric: str = ""
     """The score the deciding estimate is on (``final``, ``auc``, ``dispersion``)."""
+    estimand: str = ""
+    """What the verdict is about: ``random`` (the random-effects mean over envs: a claim about
+    tasks) or ``fixed`` (these envs only); empty when not tested."""
     rel_diff: float = math.nan
     """The deciding estimate, relative (rho - 1; for C4 the ratio of the two clip effects)."""
     rel_ci_low: float = math.nan
@@ -50,20 +54,34 @@ class Claim:
     confidence: float = math.nan
     """The interval's confidence: ``1 - 2 level`` (``1 - level`` for the spread of C1-stability,
     whose two tests each run at ``level / 2``)."""
+    pred_low: float = math.nan
+    """Lower limit of the prediction interval for a new task's effect (gain over random;
+    Higgins, Thompson & Spiegelhalter 2009), whichever estimand decides: at ``confidence``
+    when the verdict is on random effects, else at the comparisons' ``1 - 2 alpha``
+    (descriptive)."""
+    pred_high: float = math.nan
+    """Its upper limit."""
+    tau: float = math.nan
+    """Between-env standard deviation of the effect (log gain ratio, REML)."""
+    i2: float = math.nan
+    """Share of the spread of the per-env estimates due to heterogeneity (Higgins & Thompson
+    2002)."""
     n: int = 0
     """Runs of the variant behind the estimate."""
     seeds_needed: int = -1
     """Runs per arm and env that would resolve ``margin`` (-1: not applicable)."""
 
 
-CLAIM_COLUMNS = ["claim", "verdict", "metric", "rel_diff", "rel_ci_low", "rel_ci_high",
-                 "confidence", "n", "seeds_needed", "evidence"]
+CLAIM_COLUMNS = ["claim", "verdict", "metric", "estimand", "rel_diff", "rel_ci_low",
+                 "rel_ci_high", "confidence", "pred_low", "pred_high", "tau", "i2", "n",
+                 "seeds_needed", "evidence"]
 
 
 def claims_table(claims: Sequence[Claim]) -> pd.DataFrame:
     """``claims.csv``: one row per claim, evidence lines joined by `` | ``."""
-    return pd.DataFrame([[c.id, c.verdict, c.metric, c.rel_diff, c.rel_ci_low, c.rel_ci_high,
-                          c.confidence, c.n, c.seeds_needed, " | ".join(c.evidence)]
+    return pd.DataFrame([[c.id, c.verdict, c.metric, c.estimand, c.rel_diff, c.rel_ci_low,
+                          c.rel_ci_high, c.confidence, c.pred_low, c.pred_high, c.tau, c.i2,
+                          c.n, c.seeds_needed, " | ".join(c.evidence)]
                          for c in claims],
                         columns=CLAIM_COLUMNS)
 
@@ -71,7 +89,8 @@ def claims_table(claims: Sequence[Claim]) -> pd.DataFrame:
 STATEMENTS = {
     "C1": ("Clipping the value update stabilises learning and improves return.",
            "OpenAI Baselines ppo2 (default on, eps 0.2); TorchRL feature notes"),
-    "C2": ("There is no evidence that value clipping helps.",
+    "C2": ("There is no evidence that value clipping helps; tested as: a benefit of >= margin "
+           "is excluded (stronger than 'no evidence').",
            "Engstrom et al. 2020, Implementation Matters in Deep Policy Gradients"),
     "C3": ("PPO-style value clipping hurts performance regardless of the threshold.",
            "Andrychowicz et al. 2021, What Matters in On-Policy RL? (C13)"),
@@ -93,8 +112,8 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
     (``stability.stability_table``, its interval at ``level``).
 
     C2 and C3, claims about clipping in every form and at every threshold, leave out the
-    ``inactive`` variants (``pairs.inactive_clips``): a clip that never acted is the unclipped loss,
-    and its `equivalent` would otherwise contradict "hurts regardless of the threshold".
+    ``inactive`` variants (``pairs.inactive_clips``): a clip that does not act is the unclipped
+    loss, and its `equivalent` would contradict "hurts regardless of the threshold" vacuously.
 
     ``level`` is what the claims' own tests and intervals spend: alpha in a fixed design (the
     default). A sequential design re-judges every claim at each look, so there it is the last
@@ -108,21 +127,75 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
     need = alpha_spending.need_for(settings, exp.looks if level is not None else ())
     primary = clip_effects(exp, comparisons)
     primary = primary[primary["family"] == "primary"]
+    if "estimand" not in primary:  # a table without over-env estimates: every row is fixed
+        primary = primary.assign(estimand="fixed")
+    described = primary  # the spread beside a fixed verdict is at 1 - 2 alpha (Claim.pred_low)
     if level is not None:
         primary = _at_look(primary, level, settings.power, len(exp.envs), need)
     level = settings.alpha if level is None else level
-    baselines = primary[primary["variant"].isin(baselines_variants(exp))]
-    acting = primary[~primary["variant"].isin(inactive)]
-    idle = [f"{v}: never clipped a value prediction, so it is the unclipped loss; left out"
-            for v in inactive if v in set(primary["variant"])]
+    idle = [f"{v}: its clip does not act (mean value clip fraction after the first update "
+            f"below analysis.active_clip {settings.active_clip:.0%}), so it is the unclipped "
+            "loss up to rounding; left out" for v in inactive if v in set(primary["variant"])]
+    fixed = _with_spread(primary[primary["estimand"] == "fixed"], described)
+
+    def rows_for(cid: str, keep: pd.Series) -> tuple[pd.DataFrame, str, list[str]]:
+        estimand, notes = _estimand(cid, exp, primary[keep & (primary["estimand"] == "random")])
+        chosen = primary[primary["estimand"] == "random"] if estimand == "random" else fixed
+        return chosen[keep.reindex(chosen.index)], estimand, notes
+
+    def judged(cid: str, keep: pd.Series, judge, extra=()) -> Claim:
+        rows, estimand, notes = rows_for(cid, keep)
+        verdict, evidence, row = judge(rows)
+        if row is None:  # not tested: the estimand says nothing
+            return _claim(cid, (verdict, evidence, row), level, "")
+        return _claim(cid, (verdict, [*notes, *evidence, *extra], row), level, estimand)
+
+    baselines = primary["variant"].isin(baselines_variants(exp))
+    acting = ~primary["variant"].isin(inactive)
+    maxed = primary["variant"].map(lambda v: configs[v].value_clip == "max").astype(bool)
     return [
-        _claim("C1", _judge_c1(baselines, level), level),
-        _stability_claim(baselines, stability, settings, level),
-        _claim("C2", _noting(idle, _judge_c2(acting, settings.margin, level)), level),
-        _claim("C3", _noting(idle, _judge_c3(acting[acting["variant"].map(
-            lambda v: configs[v].value_clip == "max").astype(bool)], configs, level)), level),
-        _claim("C4", _judge_c4(primary, configs, exp, level, need), level),
+        judged("C1", baselines, lambda r: _judge_c1(r, level)),
+        _stability_claim(fixed[baselines.reindex(fixed.index)], stability, settings, level),
+        judged("C2", acting, lambda r: _judge_c2(r, settings.margin, level), idle),
+        judged("C3", acting & maxed, lambda r: _judge_c3(r, configs, level), idle),
+        _claim("C4", _judge_c4(fixed, configs, exp, level, need), level, "fixed"),
     ]
+
+
+def _estimand(cid: str, exp: Experiment, random: pd.DataFrame) -> tuple[str, list[str]]:
+    """The estimand claim ``cid`` is judged on, with evidence lines saying which and why:
+    the one ``analysis.claims`` declares, else ``random`` from ``meta.MIN_ENVS_RANDOM``
+    usable envs on (``meta.estimand_for``); ``random`` needs that many envs on the gain scale
+    (``random``: the claim's random-effects rows), else it falls back to ``fixed`` "on these
+    envs only", never a claim about tasks."""
+    plan = dict(exp.analysis.claims).get(cid)
+    k = int(random["k_envs"].min()) if len(random) else 0
+    wanted = plan.estimand if plan else meta.estimand_for(k)
+    why = "as declared in analysis.claims" if plan else f"{k} envs usable on the gain scale"
+    if wanted == "random" and k >= meta.MIN_ENVS_RANDOM:
+        return "random", [f"estimand: random effects over {k} envs, a claim about tasks "
+                          f"({why}); the fixed-effect row 'on these envs' is in "
+                          "comparisons.csv as a secondary reading"]
+    if wanted == "random":
+        why = (f"declared random, but only {k} envs are usable for random effects (fewer "
+               f"than {meta.MIN_ENVS_RANDOM}: the interval would say more about t(k - 1) than "
+               "about tasks)")
+    return "fixed", [f"estimand: fixed effect, on these envs only ({why}), not a claim about "
+                     "tasks"]
+
+
+def _with_spread(fixed: pd.DataFrame, primary: pd.DataFrame) -> pd.DataFrame:
+    """``fixed`` rows with the between-env spread (prediction interval, tau, I^2) of their
+    pair's random-effects row, for the claims table: how much the envs disagree is worth
+    knowing whichever estimand decides."""
+    random = primary[primary["estimand"] == "random"].set_index(["variant", "control"])
+    spread = ["pred_low", "pred_high", "tau", "i2"]
+    out = fixed.copy()
+    for column in spread:
+        if column in random:
+            out[column] = [random[column].get((v, c), math.nan) for v, c in
+                           zip(fixed["variant"], fixed["control"], strict=True)]
+    return out
 
 
 def _at_look(rows: pd.DataFrame, level: float, power: float, n_envs: int,
@@ -133,6 +206,18 @@ def _at_look(rows: pd.DataFrame, level: float, power: float, n_envs: int,
     for i, row in rows.iterrows():
         e = _effect(row, n_envs)
         low, high = e.interval(1 - 2 * level)
+        if row["estimand"] == "random":  # judged here; seeds cannot narrow tau (over_envs)
+            half = scipy.stats.t.ppf(1 - level, row["k_envs"] - 2) * math.hypot(row["tau"],
+                                                                                row["log_se"])
+            centre = math.log1p(row["rel_diff"])
+            with np.errstate(over="ignore"):  # t(k - 2) at a tiny level: a limit of +inf
+                pred = np.expm1([centre - half, centre + half])
+            out.loc[i, ["rel_ci_low", "rel_ci_high", "mde", "pred_low", "pred_high"]] = [
+                float(low), float(high), float(e.mde(level, power)),
+                float(pred[0]), float(pred[1])]
+            out.loc[i, "verdict"] = effects.verdict(row["p_holm"], row["p_tost_holm"],
+                                                    row["rel_diff"], alpha=level)
+            continue
         seeds = float(need(e))
         out.loc[i, ["rel_ci_low", "rel_ci_high", "mde"]] = [float(low), float(high),
                                                             float(e.mde(level, power))]
@@ -150,14 +235,15 @@ def _noting(lines: list[str], judgement: Judgement) -> Judgement:
     return verdict, [*evidence, *lines], row
 
 
-def _claim(cid: str, judgement: Judgement, level: float) -> Claim:
+def _claim(cid: str, judgement: Judgement, level: float, estimand: str) -> Claim:
     verdict, evidence, row = judgement
     if row is None:
         return Claim(cid, *STATEMENTS[cid], verdict, tuple(evidence))
+    spread = {k: float(row.get(k, math.nan)) for k in ("pred_low", "pred_high", "tau", "i2")}
     return Claim(cid, *STATEMENTS[cid], verdict, tuple(evidence), metric=row["metric"],
-                 rel_diff=row["rel_diff"], rel_ci_low=row["rel_ci_low"],
-                 rel_ci_high=row["rel_ci_high"], confidence=1 - 2 * level, n=int(row["n"]),
-                 seeds_needed=int(row["seeds_needed"]))
+                 estimand=estimand, rel_diff=row["rel_diff"], rel_ci_low=row["rel_ci_low"],
+                 rel_ci_high=row["rel_ci_high"], confidence=1 - 2 * level, **spread,
+                 n=int(row["n"]), seeds_needed=int(row["seeds_needed"]))
 
 
 def clip_effects(exp: Experiment, comparisons: pd.DataFrame) -> pd.DataFrame:
@@ -194,11 +280,14 @@ def _judge_c2(rows: pd.DataFrame, margin: float, alpha: float) -> Judgement:
     if not better.empty:
         return "contradicted", _lines(better, alpha), _widest(better)
     decisive = rows.loc[rows["rel_ci_high"].fillna(np.inf).idxmax()]
+    plain = ("the plain fact, beside it: no significant benefit (no clipped variant is "
+             "`better` after Holm); alone that is absence of evidence, not evidence of absence")
     if (rows["rel_ci_high"] < margin).all():
         excluded = (f"a benefit of {margin:+.0%} or more is excluded for every clipped variant "
-                    "(upper limits below it)")
-        return "supported", [excluded, *_lines(rows, alpha)], decisive
-    return "inconclusive", [f"a benefit of {margin:+.0%} is not excluded", *_lines(rows, alpha),
+                    "(upper limits below it): stronger than 'no evidence'")
+        return "supported", [excluded, plain, *_lines(rows, alpha)], decisive
+    return "inconclusive", [f"a benefit of {margin:+.0%} is not excluded (the claim as tested: "
+                            "stronger than 'no evidence')", plain, *_lines(rows, alpha),
                             *_undecided(rows[rows["rel_ci_high"] >= margin])], decisive
 
 
@@ -322,6 +411,7 @@ def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame, a: AnalysisSet
         evidence.append(f"about {r.seeds_needed} runs per arm and env would resolve a "
                         f"{a.margin:.0%} difference in spread")
     return Claim("C1-stability", *STABILITY, verdict, tuple(evidence), metric="dispersion",
+                 estimand="fixed",
                  rel_diff=spread, rel_ci_low=r.dispersion_ci_low - 1,
                  rel_ci_high=r.dispersion_ci_high - 1, confidence=1 - level, n=int(r.n),
                  seeds_needed=int(r.seeds_needed))
@@ -342,12 +432,24 @@ def _undecided(rows: pd.DataFrame) -> list[str]:
 
 
 def _lines(rows: pd.DataFrame, alpha: float) -> list[str]:
-    return [f"{r.variant} vs {r.control} [{r.scope}, {r.metric}]: **{r.verdict}** (relative "
-            f"difference {r.rel_diff:+.1%}, {confidence(1 - 2 * alpha)} CI "
-            f"{_interval(r.rel_ci_low, r.rel_ci_high, '+.1%')}; Holm p {r.p_holm:.3g}, "
-            f"equivalence Holm p {r.p_tost_holm:.3g}; P(X>Y) {r.prob_improvement:.2f}; "
-            f"{r.n} runs; detectable now {r.mde:+.0%}; {r.seeds_needed} runs per arm and env "
-            "resolve the margin)" for r in rows.itertuples()]
+    return [_line(r, alpha) for r in rows.itertuples()]
+
+
+def _line(r, alpha: float) -> str:
+    """One comparison's evidence; a random-effects row says what seeds cannot narrow."""
+    common = (f"relative difference {r.rel_diff:+.1%}, {confidence(1 - 2 * alpha)} CI "
+              f"{_interval(r.rel_ci_low, r.rel_ci_high, '+.1%')}; Holm p {r.p_holm:.3g}, "
+              f"equivalence Holm p {r.p_tost_holm:.3g}")
+    if getattr(r, "estimand", "fixed") != "random":
+        return (f"{r.variant} vs {r.control} [{r.scope}, {r.metric}]: **{r.verdict}** ({common}; "
+                f"P(X>Y) {r.prob_improvement:.2f}; {r.n} runs; detectable now {r.mde:+.0%}; "
+                f"{r.seeds_needed} runs per arm and env resolve the margin)")
+    floor = over_envs.seed_floor(r.tau, int(r.k_envs), 1 - 2 * alpha)
+    return (f"{r.variant} vs {r.control} [random effects over {r.k_envs} envs, gain over "
+            f"random, {r.metric}]: **{r.verdict}** ({common}; prediction interval for a new "
+            f"task {_interval(r.pred_low, r.pred_high, '+.1%')}; tau {r.tau:.3f}, I² "
+            f"{r.i2:.0%}, Cochran's Q p {r.q_p:.3g}; no number of seeds narrows this interval "
+            f"below ±{math.expm1(floor):.1%}: only more envs do)")
 
 
 def confidence(level: float) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from harness.analysis.claims import Claim, confidence
 from harness.analysis.load import Results, read_sessions
+from harness.analysis.over_envs import GAIN, RANDOM_COLUMNS
 from harness.analysis.pairs import baselines_variants
 from harness.analysis.published import PUBLISHED_STEPS, REFERENCE_RETURNS
 from harness.analysis.report_tables import ReportTables
@@ -41,7 +42,8 @@ class Figures:
 def render(exp: Experiment, exp_dir: Path, t: ReportTables, figures: Figures, *, n_boot: int,
            seed: int) -> str:
     """The whole report as markdown; plots are referenced by file name (same directory)."""
-    shown = [c for c in COMPARISON_COLUMNS if c not in AUDIT_COLUMNS]
+    shown = [c for c in COMPARISON_COLUMNS
+             if c not in AUDIT_COLUMNS and c not in RANDOM_COLUMNS[2:]]
     results, summary, comparisons, record = t.results, t.summary, t.comparisons, t.record
     sections = [
         [f"# Does value clipping help? Experiment `{exp.name}`", "",
@@ -61,12 +63,13 @@ def render(exp: Experiment, exp_dir: Path, t: ReportTables, figures: Figures, *,
          "which also has the columns behind each verdict: `log_se`, `df`, `p_tost`, "
          "`p_tost_holm`); `mean_diff` is in return units per env and the relative difference "
          "for `all`.", "",
-         *_inactive_clips(t.inactive),
+         *_inactive_clips(t.inactive, t.activity, exp.analysis),
          *(["P(a run of the variant beats a run of the control) with its 95% CI, per env "
             "and over all envs, on the primary score.", "",
             f"![probability of improvement]({figures.prob_improvement})", ""]
            if figures.prob_improvement else []),
          table(comparisons[shown]) if len(comparisons) else "No comparisons."],
+        _over_envs(comparisons, t.left_out),
         _stability(t.stability),
         _curves(figures),
         ["## Sample efficiency", "",
@@ -149,6 +152,14 @@ def _method(a: AnalysisSettings, n_boot: int, seed: int, comparisons: pd.DataFra
                " In this sequential design the primary rows carry the verdicts of its looks, "
                "each at the look's share of alpha (see Sequential design); their intervals and "
                "p-values here are those of a single analysis at alpha, for description."),
+            "- **Estimands**: over envs, `fixed` (the equal-weight average of the per-env log "
+            "ratios: the effect on these envs) and `random` (the random-effects mean of the "
+            "per-env log ratios of gains over a random policy: the effect on a typical task; "
+            "see Over envs). A claim is judged on the one its study declares in "
+            "`analysis.claims`, else on `random` from 5 usable envs on, else on `fixed` 'on "
+            "these envs only' (`claims.csv` `estimand`). C2 is tested as 'a benefit of >= "
+            "margin is excluded', stronger than 'no evidence'; C3 counts only thresholds whose "
+            f"clip acts (mean clip fraction after the first update >= {a.active_clip:.0%}).",
             f"- **Holm families**: `primary` ({families.get('primary', 0)} comparisons): "
             "the clip effects the claims are judged on (a clipped variant against the "
             f"unclipped variant equal in every other setting), on `{a.metric}`, over all envs "
@@ -161,6 +172,7 @@ def _claims(claims: Sequence[Claim], record: SequentialRecord | None) -> list[st
         "claim": [c.id for c in claims],
         "statement": [c.statement for c in claims],
         "verdict": [f"**{c.verdict}**" for c in claims],
+        "estimand": [_ESTIMANDS.get(c.estimand, "–") for c in claims],
         "estimate": [_estimate(c) for c in claims],
         "seeds needed": [c.seeds_needed if c.seeds_needed > 0 else "–" for c in claims]})
     spent = ("" if not record else
@@ -178,6 +190,9 @@ def _claims(claims: Sequence[Claim], record: SequentialRecord | None) -> list[st
     return lines
 
 
+_ESTIMANDS = {"random": "random effects (tasks)", "fixed": "these envs only"}
+
+
 def _estimate(c: Claim) -> str:
     if math.isnan(c.rel_diff):
         return "–"
@@ -186,12 +201,22 @@ def _estimate(c: Claim) -> str:
     return f"{c.rel_diff:+.1%} {interval} ({c.metric}, n = {c.n})"
 
 
-def _inactive_clips(idle: Sequence[str]) -> list[str]:
-    """Flag clipped variants whose clip never acted (``pairs.inactive_clips``)."""
-    return [f"**Note:** `{v}` never clipped a value prediction (value clip fraction 0 in every "
-            "update of every run): its loss equalled the unclipped one, so its comparisons "
-            "measure chance, not clipping, and C2 and C3 leave it out." for v in idle
-            ] + ([""] if idle else [])
+def _inactive_clips(idle: Sequence[str], activity: pd.DataFrame,
+                    a: AnalysisSettings) -> list[str]:
+    """Whether each clipped variant's clip acts (``pairs.clip_activity``), and which do not."""
+    if activity.empty:
+        return []
+    notes = [f"**Note:** `{v}`'s clip does not act: its value clip fraction after the first "
+             f"update averages below {a.active_clip:.0%} (`analysis.active_clip`), so its loss "
+             "is the unclipped one up to rounding, its comparisons measure chance, not "
+             "clipping, and C2 and C3 leave it out (issue 25: before, only a clip fraction of "
+             "exactly 0 left a variant out, so a threshold that clipped 0.02% of predictions "
+             "counted towards C3's span)." for v in idle]
+    return ["Does each clip act? The mean over runs of each run's mean value clip fraction "
+            "after its first update (which clips about half the predictions whatever eps), per "
+            f"env and over all envs (`all`, the row the rule reads); `active`: at least "
+            f"{a.active_clip:.0%} ([clip_activity.csv](clip_activity.csv)).", "",
+            table(activity), "", *notes, *([""] if notes else [])]
 
 
 def _window_note(final: pd.DataFrame) -> list[str]:
@@ -205,6 +230,31 @@ def _window_note(final: pd.DataFrame) -> list[str]:
     return ["", f"**Warning:** for {len(wide)} runs ({cells}) the final score averages episodes "
             f"spanning more than a third of training (up to {wide['window'].max():.0%}): read "
             "it as a late-training average, or set a smaller `analysis.final_window`."]
+
+
+def _over_envs(comparisons: pd.DataFrame, left_out: Sequence[str]) -> list[str]:
+    """The random-effects rows: a claim about tasks, with the spread between envs."""
+    random = comparisons[comparisons["estimand"] == "random"]
+    if random.empty:
+        return []
+    columns = ["variant", "control", "metric", "family", "k_envs", "rel_diff", "rel_ci_low",
+               "rel_ci_high", "pred_low", "pred_high", "tau", "i2", "q_p", "verdict"]
+    return ["## Over envs: random effects (a claim about tasks)", "",
+            "The `all` rows with estimand `fixed` average the per-env log ratios of mean scores "
+            "with equal weights: the effect *on these envs*. A claim about PPO in general is "
+            "about the effect on a typical task, of which the envs are a sample: the rows "
+            f"below (estimand `random`, normalisation `{GAIN}`) are the random-effects mean of "
+            "the per-env log ratios of the gains over a uniformly random policy (score minus "
+            "the env's committed random-policy score), tau^2 by REML, with the "
+            "Hartung-Knapp-Sidik-Jonkman interval on t(k - 1) (Hartung & Knapp 2001; IntHout "
+            "et al. 2014) at the level of every row, the prediction interval for a new task "
+            "(`pred_low`, `pred_high`; Higgins, Thompson & Spiegelhalter 2009), the between-env "
+            "SD `tau` (log scale), I² and Cochran's Q p-value `q_p` (Higgins & Thompson 2002). "
+            "Seeds narrow the per-env noise only; the interval cannot shrink below about "
+            "t(k - 1) tau / sqrt(k): only more envs narrow it. Claims are judged on it from "
+            "5 usable envs on, unless `analysis.claims` declares `fixed`.", "",
+            *(f"- left out of the gain-scale average: {line}" for line in left_out),
+            *([""] if left_out else []), table(random[columns])]
 
 
 def _stability(stability: pd.DataFrame) -> list[str]:
@@ -331,7 +381,9 @@ def _sequential(record: SequentialRecord | None) -> list[str]:
              "until then their verdict is the last look's `inconclusive`.")
     idle = [f"`{v}` (look {look.look})" for look in record.looks for v in look.never_clipped]
     dropped = ([] if not idle else
-               ["", f"Never clipped a value prediction, so no more runs: {', '.join(idle)}."])
+               ["", f"Clip found not to act when looked at, so no more runs: "
+                    f"{', '.join(idle)} (the rule of that look; the claims use today's, see "
+                    "Comparisons)."])
     return ["## Sequential design", "",
             "The primary comparisons were looked at after each number of runs below, each look "
             "testing at its share of alpha (O'Brien-Fleming-type spending, the shares summing "

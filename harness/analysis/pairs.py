@@ -1,8 +1,8 @@
 """Which comparisons an experiment has: its (variant, control) pairs, the primary ones the
-claims are judged on, Baselines' own variant, and the clipped variants whose clip never acted.
+claims are judged on, Baselines' own variant, and whether each clipped variant's clip acts.
 
-Known from the experiment alone (and, for inactive clips, its updates), so the planner and the
-look loop ask here long before any verdict (``claims``). A pair compares variants that differ
+Known from the experiment alone (and, for the clips' activity, its updates), so the planner and
+the look loop ask here long before any verdict (``claims``). A pair compares variants that differ
 only in the value clip, so that e.g. reward normalisation is never confounded with clipping.
 """
 
@@ -70,13 +70,40 @@ def primary_pairs(exp: Experiment) -> list[tuple[str, str]]:
     return [(v, ref) for v in configs if (ref := unclipped_reference(v, configs)) is not None]
 
 
-def inactive_clips(exp: Experiment, updates: pd.DataFrame) -> list[str]:
-    """Clipped variants whose clip never acted (value clip fraction 0 in every update of every
-    run in ``updates``): their loss is the unclipped one, so their comparisons measure chance
-    (bit-level rounding in ``v_old + (v - v_old)`` still sends their runs apart), not
-    clipping. With reward normalisation, ``max`` at eps 5 is one."""
+CLIP_ACTIVITY_COLUMNS = ["env_id", "variant", "vf_clip_eps", "clip_fraction", "active"]
+ALL_ENVS = "all"
+"""``clip_activity``'s env_id for the mean over every env: the row the rule reads."""
+
+
+def clip_activity(exp: Experiment, updates: pd.DataFrame) -> pd.DataFrame:
+    """Does each clipped variant's clip act? Per env and over all envs (``ALL_ENVS``): the
+    mean over runs of each run's mean ``value_clip_fraction`` after its first update (the
+    first clips about half the predictions whatever eps, since the value head starts far
+    from the returns), and ``active``: at least ``analysis.active_clip``
+    (``CLIP_ACTIVITY_COLUMNS``). A clip that acts on 0.02% of predictions (``max`` at eps 1
+    with reward normalisation) is the unclipped loss in all but rounding."""
+    import pandas as pd  # here: the planner imports this module without pandas
+
     configs = exp.configs
-    clipped = updates[updates["variant"].map(
-        lambda v: configs[v].clips_value if v in configs else False).astype(bool)]
-    fractions = clipped.groupby("variant", sort=False)["value_clip_fraction"].max()
-    return [v for v, top in fractions.items() if top == 0]
+    clipped = [v for v, c in configs.items() if c.clips_value]
+    later = updates[(updates["update"] > 1) & updates["variant"].isin(clipped)]
+    per_run = later.groupby(["env_id", "variant", "run_id"], sort=False)[
+        "value_clip_fraction"].mean()
+    per_env = per_run.groupby(level=["env_id", "variant"], sort=False).mean().reset_index()
+    overall = per_run.groupby(level="variant", sort=False).mean().reset_index()
+    frame = pd.concat([per_env, overall.assign(env_id=ALL_ENVS)], ignore_index=True)
+    frame = frame.rename(columns={"value_clip_fraction": "clip_fraction"})
+    frame["vf_clip_eps"] = [configs[v].vf_clip_eps for v in frame["variant"]]
+    frame["active"] = frame["clip_fraction"] >= exp.analysis.active_clip
+    return frame[CLIP_ACTIVITY_COLUMNS]
+
+
+def inactive_clips(exp: Experiment, updates: pd.DataFrame) -> list[str]:
+    """Clipped variants whose clip does not act (``clip_activity`` over all envs below
+    ``analysis.active_clip``): their loss is the unclipped one up to rounding, so their
+    comparisons measure chance, not clipping, and C2 and C3 leave them out. With reward
+    normalisation, ``max`` at eps 1 and 5 are such."""
+    activity = clip_activity(exp, updates)
+    overall = activity[activity["env_id"] == ALL_ENVS]
+    idle = set(overall.loc[~overall["active"], "variant"])
+    return [v for v in exp.configs if v in idle]

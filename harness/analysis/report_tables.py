@@ -9,10 +9,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.analysis import aggregates, alpha_spending, claims, pairs, stability, tables
+from harness.analysis import (
+    aggregates,
+    alpha_spending,
+    claims,
+    over_envs,
+    pairs,
+    stability,
+    tables,
+)
 from harness.analysis.load import Results
 from harness.analysis.scores import run_curves
 from harness.analysis.study import experiment_results, run_scores
+from harness.runs import references
 from harness.runs.sequential_record import SequentialRecord, read_record
 from harness.runs.spec import Experiment
 
@@ -59,16 +68,21 @@ class ReportTables:
     """``stability.csv``."""
     claims: list[claims.Claim]
     """The verdicts (``claims.csv``)."""
+    activity: pd.DataFrame
+    """``clip_activity.csv``: does each clipped variant's clip act (``pairs.clip_activity``)."""
     inactive: list[str]
-    """Clipped variants whose clip never acted (``pairs.inactive_clips``)."""
+    """Clipped variants whose clip does not act (``pairs.inactive_clips``)."""
     record: SequentialRecord | None
     """A sequential design's looks (None for a fixed design or before a look)."""
+    left_out: list[str]
+    """Envs left out of the primary comparisons' random-effects rows, and why
+    (``over_envs.exclusions``)."""
 
     def csv(self) -> dict[str, pd.DataFrame]:
         """The tables written as ``<name>.csv``, by name."""
         return {"summary": self.summary, "summary_auc": self.auc,
                 "comparisons": self.comparisons, "stability": self.stability,
-                "claims": claims.claims_table(self.claims)}
+                "claims": claims.claims_table(self.claims), "clip_activity": self.activity}
 
 
 def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
@@ -79,8 +93,10 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     results = experiment_results(exp, Path(exp_dir))
     scores = run_scores(exp, results)
     compared = pairs.comparison_pairs(exp)
+    random_scores = {e: r.random_mean for e, r in references.read().items()}
     comparisons = tables.comparison_table(scores, compared, primary=pairs.primary_pairs(exp),
-                                          settings=exp.analysis, n_boot=n_boot, seed=seed)
+                                          settings=exp.analysis, n_boot=n_boot, seed=seed,
+                                          random_scores=random_scores)
     record = read_record(exp_dir) if exp.looks else None
     level = record.looks[-1].level if record else None  # see claims.evaluate_claims
     if record:
@@ -94,7 +110,25 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
                         tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed),
                         comparisons, steadiness,
                         claims.evaluate_claims(exp, comparisons, steadiness, level, inactive),
-                        inactive, record)
+                        pairs.clip_activity(exp, results.updates), inactive, record,
+                        _left_out(exp, scores[exp.analysis.metric], random_scores))
+
+
+def _left_out(exp: Experiment, scores: pd.DataFrame, random_scores: dict[str, float]
+              ) -> list[str]:
+    """``env: variant vs control: reason`` for each env a primary pair's random-effects row
+    leaves out (none with a single env: there is no such row)."""
+    if len(exp.envs) < 2:
+        return []
+    cells = {k: g["score"].to_numpy(float) for k, g in scores.groupby(["env_id", "variant"])}
+    lines = []
+    for variant, control in pairs.primary_pairs(exp):
+        envs = [e for e in exp.envs if (e, variant) in cells and (e, control) in cells]
+        found = over_envs.exclusions(envs, [cells[e, variant] for e in envs],
+                                     [cells[e, control] for e in envs], random_scores,
+                                     exp.analysis.alpha)
+        lines += [f"{e}: {variant} vs {control}: {why}" for e, why in found.items()]
+    return lines
 
 
 def curve_table(curve: CurvePlot, exp: Experiment, updates: pd.DataFrame, *, n_boot: int,

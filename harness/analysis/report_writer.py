@@ -27,7 +27,9 @@ def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: 
     t = report_tables(exp, exp_dir, n_boot=n_boot, seed=seed)
     report_dir = exp_dir / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
-    primary_metric = t.comparisons[t.comparisons["metric"] == exp.analysis.metric]
+    # P(X>Y) is one number per pair and scope: the random-effects rows repeat it
+    primary_metric = t.comparisons[(t.comparisons["metric"] == exp.analysis.metric)
+                                   & (t.comparisons["estimand"] == "fixed")]
     figures = write_plots(exp, t.results, t.scores["final"], t.summary, primary_metric,
                           tables.eps_sweep_table(t.summary, exp), report_dir, n_boot=n_boot,
                           seed=seed)

@@ -6,12 +6,13 @@ The glue between tidy pandas frames and the pure array functions of ``harness.an
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Sequence
+import itertools
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from harness.analysis import effects, stats
+from harness.analysis import effects, over_envs, stats
 from harness.runs.spec import AnalysisSettings, Experiment
 
 SUMMARY_COLUMNS = ["env_id", "variant", "n_runs", "mean", "std", "median", "iqm",
@@ -20,7 +21,7 @@ COMPARISON_COLUMNS = ["scope", "variant", "control", "metric", "family", "n",
                       "prob_improvement", "pi_ci_low", "pi_ci_high", "mean_diff", "diff_ci_low",
                       "diff_ci_high", "rel_diff", "rel_ci_low", "rel_ci_high", "mde",
                       "seeds_needed", "p_value", "p_holm", "verdict", "normalisation",
-                      "log_se", "df", "p_tost", "p_tost_holm"]
+                      "log_se", "df", "p_tost", "p_tost_holm", *over_envs.RANDOM_COLUMNS]
 AUDIT_COLUMNS = ["log_se", "df", "p_tost", "p_tost_holm"]
 """Behind each verdict (``effects.Comparison``), in the CSV for auditing, not in report.md."""
 FAMILIES = ("primary", "secondary")
@@ -52,7 +53,8 @@ def summary_table(scores: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFra
 
 def comparison_table(scores: dict[str, pd.DataFrame], pairs: Sequence[tuple[str, str]], *,
                      primary: Collection[tuple[str, str]], settings: AnalysisSettings,
-                     n_boot: int, seed: int) -> pd.DataFrame:
+                     n_boot: int, seed: int,
+                     random_scores: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Each (variant, control) pair per env and, with several envs, over all envs, for each
     metric of ``scores`` (``final``/``auc`` -> frame with ``env_id``, ``variant``, ``score``).
 
@@ -60,6 +62,12 @@ def comparison_table(scores: dict[str, pd.DataFrame], pairs: Sequence[tuple[str,
     metric, over all envs when there are several, else on the one env; ``secondary``:
     everything else. Holm's correction runs within each family (a confirmatory test does not
     pay for exploratory rows), on the difference tests and on the equivalence tests alike.
+
+    Over several envs each pair has two rows: estimand ``fixed`` (the equal-weight average
+    "on these envs") and, given the envs' ``random_scores``, estimand ``random`` (the
+    random-effects mean on the gain-over-random scale, ``over_envs.random_row``: a claim about
+    tasks). The two estimates of one pair answer different questions and are corrected apart:
+    Holm runs within each family and estimand.
     """
     rows = []
     for metric, frame in scores.items():
@@ -80,13 +88,18 @@ def comparison_table(scores: dict[str, pd.DataFrame], pairs: Sequence[tuple[str,
                               and (variant, control) in primary)
                 rows.append({"scope": scope_envs[0] if len(scope_envs) == 1 else ALL_ENVS,
                              "variant": variant, "control": control, "metric": metric,
-                             "family": FAMILIES[0 if is_primary else 1]}
+                             "family": FAMILIES[0 if is_primary else 1], "estimand": "fixed",
+                             "k_envs": len(scope_envs)}
                             | _compare(xs, ys, [ranges[e] for e in scope_envs], settings,
                                        n_boot, seed))
+                if len(scope_envs) > 1 and random_scores is not None:
+                    rows.append(rows[-1] | over_envs.random_row(
+                        scope_envs, xs, ys, random_scores, alpha=settings.alpha,
+                        power=settings.power, margin=settings.margin))
     frame = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS
                                         if c not in ("p_holm", "p_tost_holm", "verdict")])
-    for family in FAMILIES:
-        rows_of = frame["family"] == family
+    for family, estimand in itertools.product(FAMILIES, ("fixed", "random")):
+        rows_of = (frame["family"] == family) & (frame["estimand"] == estimand)
         for p, adjusted in (("p_value", "p_holm"), ("p_tost", "p_tost_holm")):
             frame.loc[rows_of, adjusted] = stats.holm(frame.loc[rows_of, p].to_numpy(float))
     frame["verdict"] = [effects.verdict(r.p_holm, r.p_tost_holm, r.rel_diff,

@@ -4,12 +4,13 @@ seeds until decided.
 At each look it trains the runs the look wants (``runs.sequential_record.look_wants``: both arms
 of the primary comparisons still undecided, every env, the look's number of seeds), then
 tests those comparisons at the look's share of alpha (``analysis.alpha_spending``). Decided
-comparisons stop, and so do those whose clipped arm never clipped a value prediction in the
-look's runs (it is the unclipped loss: ``pairs.inactive_clips``; C2 and C3 leave it out, so
-more seeds would buy nothing); the others get ``step`` more seeds, until all are decided or
-``max`` is reached. The decisions are replayed from the run files at every invocation, so
-resuming an interrupted study continues at the right look; ``results/<name>/sequential.json``
-records each look and why the study stopped.
+comparisons stop, and so do those whose clipped arm's clip does not act in the look's runs
+(mean clip fraction below ``analysis.active_clip``: it is the unclipped loss up to rounding,
+``pairs.inactive_clips``; C2 and C3 leave it out, so more seeds would buy nothing); the
+others get ``step`` more seeds, until all are decided or ``max`` is reached. The decisions
+are replayed from the run files at every invocation, so resuming an interrupted study
+continues at the right look; ``results/<name>/sequential.json`` records each look and why the
+study stopped.
 """
 
 from __future__ import annotations

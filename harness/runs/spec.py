@@ -101,8 +101,7 @@ class AnalysisSettings:
     active_clip: float = 0.01
     """Least mean value clip fraction over training (after the first update, which clips
     about half the predictions) for a clipped variant to count as clipping, e.g. a C3
-    threshold. Registered here; the report still leaves out only clips that never acted
-    (``analysis.claims.inactive_clips``), since this rule would change published reports."""
+    threshold or one of C2's forms (``analysis.pairs.inactive_clips``)."""
     claims: tuple[tuple[str, ClaimPlan], ...] = ()
     """The pre-registration: each declared claim (of ``CLAIMS``) and its plan, in file order."""
 
