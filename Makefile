@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 EXP ?= experiments/ablation.yaml
 JOBS ?=
-PUBLISHED := ablation baselines_vs_unclipped eps_sweep reward_scale
+PUBLISHED := ablation baselines_vs_unclipped eps_sweep reward_scale clip_pilot
 JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS),)
 
 .PHONY: setup test lint ablation report reproduce bench clean

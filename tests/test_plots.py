@@ -112,6 +112,12 @@ def test_eps_sweep_gives_each_unclipped_control_its_own_style():
         f"{s} (band: CI)" for s in controls["series"]}
 
 
+def test_eps_sweep_without_an_unclipped_variant_draws_no_band():
+    # a threshold pilot (clip_pilot: max at six eps, no unclipped arm)
+    ax = plots.plot_eps_sweep(SWEEP.iloc[1:])
+    assert not [line for line in ax.get_lines() if "band" in line.get_label()]
+
+
 @pytest.mark.parametrize("steps, text", [(0, "0"), (512, "512"), (2000, "2k"),
                                          (250_000, "250k"), (1_000_000, "1M"),
                                          (1_500_000, "1.5M"), (-50_000, "-50k")])

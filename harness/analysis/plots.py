@@ -213,7 +213,7 @@ def plot_eps_sweep(sweep: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
                     color=colors[series], label=series)
     controls = sweep[sweep["vf_clip_eps"].isna()]
     # several unclipped references (e.g. reward scaling on and off): one grey and dash each
-    greys = np.linspace(0.1, 0.5, len(controls)) if len(controls) > 1 else [0.3]
+    greys = np.linspace(0.1, 0.5, len(controls)) if len(controls) != 1 else [0.3]
     for i, (row, grey) in enumerate(zip(controls.itertuples(), greys, strict=True)):
         color = str(grey)  # a matplotlib grey level
         ax.axhspan(row.iqm_ci_low, row.iqm_ci_high, color=color, alpha=0.15, linewidth=0)
