@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from harness.analysis import alpha_spending, boundaries, effects, peer
+from harness.analysis import alpha_spending, effects, peer
 
 pytest.importorskip("adastop")
 
@@ -16,8 +16,9 @@ def test_where_adastop_decides_a_direction_ours_agrees(rho, cv):
     verdict (exact boundaries and the union bound alike) is never the opposite direction,
     and with a large effect ours decides it too."""
     rng = np.random.default_rng(int(rho * 100 + cv * 10))
-    levels = {"exact": boundaries.exact_boundaries(LOOKS, ALPHA).nominal,
-              "union": alpha_spending.look_levels(LOOKS, ALPHA)}
+    union = alpha_spending.look_levels(LOOKS, ALPHA)
+    levels = {"exact": alpha_spending.levels(LOOKS, ALPHA),
+              "union": alpha_spending.Levels(union, union)}
     agreed = 0
     for _ in range(10):
         x = rng.normal(rho * 1000, rho * cv * 1000, LOOKS[-1])

@@ -47,12 +47,37 @@ def test_levels_spend_alpha_mostly_late():
         alpha_spending.look_levels([20, 10], ALPHA)
 
 
+def test_exact_levels_keep_the_published_looks_and_spend_the_rest():
+    """Issue 25: the runner's levels (``alpha_spending.levels`` given the study's record) for a
+    study whose looks 1-2 were tested at the union bound's 1.6e-6 and 6.9e-4 keep those, and
+    looks 3-6 of {10, ..., 60} get the exact ~0.0053, 0.0143, 0.0256, 0.0375 (two-sided),
+    where the union bound gave 0.0049, 0.0108, 0.0154, 0.0182; the one-sided levels of the
+    tests of equivalence are a little larger at the late looks. A record without the
+    one-sided field reads its single level for both."""
+    record = read_record(Path("results/reward_scale"))
+    assert [k.runs_per_arm for k in record.looks] == [10, 20]
+    assert [k.equivalence_level for k in record.looks] == [k.level for k in record.looks]
+    at = alpha_spending.levels(LOOKS, ALPHA, record)
+    assert at.equal[:2].tolist() == [k.level for k in record.looks]
+    assert at.equal[:2] == pytest.approx([1.58e-6, 6.85e-4], rel=2e-3)
+    assert at.equal[2:] == pytest.approx([0.0053, 0.0143, 0.0256, 0.0375], abs=1e-4)
+    assert at.equivalence[2:] == pytest.approx([0.0054, 0.0146, 0.0266, 0.0396], abs=1e-4)
+    fresh = alpha_spending.levels(LOOKS, ALPHA)
+    assert fresh.equal == pytest.approx(at.equal, rel=2e-3)  # so little was spent at 1-2
+
+
 def simulate(rho, cv, seed, looks=LOOKS):
     """Every experiment's runs up to the last look; the look j analysis uses the first n_j."""
     rng = np.random.default_rng(seed)
     x = rng.normal(rho * 100, cv * 100, (EXPERIMENTS, looks[-1]))
     y = rng.normal(100, cv * 100, (EXPERIMENTS, looks[-1]))
     return [effects.log_ratio([x[:, :n]], [y[:, :n]]) for n in looks]
+
+
+def union(looks=LOOKS, alpha=ALPHA):
+    """The union bound's levels for both kinds of test."""
+    levels = alpha_spending.look_levels(looks, alpha)
+    return alpha_spending.Levels(levels, levels)
 
 
 def rates(ratios, levels):
@@ -64,18 +89,25 @@ def rates(ratios, levels):
 @pytest.mark.parametrize("cv", [0.2, 0.5])
 def test_no_effect_is_rarely_called_better_or_worse_over_all_looks(cv):
     ratios = simulate(1.0, cv, seed=int(cv * 10))
-    _, names = rates(ratios, alpha_spending.look_levels(LOOKS, ALPHA))
-    assert np.isin(names, ["better", "worse"]).mean() <= ALPHA + MC
+    _, names = rates(ratios, alpha_spending.levels(LOOKS, ALPHA))
+    assert np.isin(names, ["better", "worse"]).mean() == pytest.approx(ALPHA, abs=MC)
+    _, spent = rates(ratios, union())  # the union bound spends well below alpha
+    assert np.isin(spent, ["better", "worse"]).mean() < ALPHA - MC
     # testing each look at alpha would not hold: the reason the levels are split
-    _, naive = rates(ratios, np.full(len(LOOKS), ALPHA))
+    each = np.full(len(LOOKS), ALPHA)
+    _, naive = rates(ratios, alpha_spending.Levels(each, each))
     assert np.isin(naive, ["better", "worse"]).mean() > ALPHA + MC
 
 
 @pytest.mark.parametrize("rho", [1 + MARGIN, 1 - MARGIN])
 def test_an_effect_at_the_margin_is_rarely_called_equivalent_over_all_looks(rho):
     ratios = simulate(rho, 0.1, seed=int(rho * 100))
-    _, names = rates(ratios, alpha_spending.look_levels(LOOKS, ALPHA))
-    assert (names == "equivalent").mean() <= ALPHA + MC
+    at = alpha_spending.levels(LOOKS, ALPHA)
+    _, names = rates(ratios, at)
+    assert (names == "equivalent").mean() <= ALPHA + MC  # a `better`/`worse` may come first
+    # the two one-sided tests alone, at the exact one-sided levels: alpha on the nose
+    crossed = [r.p_equivalence(MARGIN) < lv for r, lv in zip(ratios, at.equivalence, strict=True)]
+    assert np.any(crossed, axis=0).mean() == pytest.approx(ALPHA, abs=MC)
 
 
 def test_a_bound_re_read_at_every_look_holds_at_the_looks_levels():
@@ -89,7 +121,7 @@ def test_a_bound_re_read_at_every_look_holds_at_the_looks_levels():
         below = [r.interval(1 - 2 * lv)[1] < MARGIN for r, lv in zip(ratios, levels, strict=True)]
         return np.any(below, axis=0).mean()
 
-    assert ever_below(alpha_spending.look_levels(LOOKS, ALPHA)) <= ALPHA + MC
+    assert ever_below(alpha_spending.levels(LOOKS, ALPHA).equivalence) <= ALPHA + MC
     assert ever_below(np.full(len(LOOKS), ALPHA)) > ALPHA + MC
 
 
@@ -100,7 +132,7 @@ def test_runs_to_decide_reach_the_power_where_the_fixed_count_does_not(cv):
     fixed-design count at alpha for detection alone names, it has not (the looks' levels are
     below alpha)."""
     ratios = simulate(1 + MARGIN, cv, seed=7)
-    where, names = rates(ratios, alpha_spending.look_levels(LOOKS, ALPHA))
+    where, names = rates(ratios, alpha_spending.levels(LOOKS, ALPHA))
     one_run = effects.Effect(0.0, math.nan, math.nan, 2 * cv**2)  # se^2 of one run per arm
 
     def power_by(n):
@@ -114,28 +146,28 @@ def test_runs_to_decide_reach_the_power_where_the_fixed_count_does_not(cv):
 
 
 def test_runs_to_decide_by_hand():
-    # fixed need at the looks' levels: 1.6e-6 ... 0.018; 48 runs at alpha
+    # fixed need at the looks' exact levels: 1.6e-6 ... 0.038; 48 runs at alpha
     # (2.926^2 u / log(1.1)^2: the two one-sided tests' count, the larger)
     e = effects.Effect(np.zeros(3), math.nan, math.nan, np.array([0.01, 0.05, 0.2]))
     assert e.seeds_needed(MARGIN, ALPHA, 0.8).tolist() == [10, 48, 189]
-    levels = alpha_spending.look_levels(LOOKS, ALPHA)
-    last = e.seeds_needed(MARGIN, levels[-1], 0.8)[2]
-    mid = e.seeds_needed(MARGIN, levels[-1], 0.8)[1]
-    assert alpha_spending.runs_to_decide(e, MARGIN, 0.8, LOOKS, ALPHA).tolist() == [30, mid, last]
-    assert mid == 63 and last > 60  # beyond the design: what its last level would need
+    at = alpha_spending.levels(LOOKS, ALPHA)
+    last = e.seeds_needed(MARGIN, at.equal[-1], 0.8, at.equivalence[-1])[2]
+    mid = e.seeds_needed(MARGIN, at.equal[-1], 0.8, at.equivalence[-1])[1]
+    assert alpha_spending.runs_to_decide(e, MARGIN, 0.8, LOOKS, ALPHA).tolist() == [30, 60, last]
+    assert 50 < mid <= 60 and last > 60  # beyond the design: what its last level would need
     assert alpha_spending.runs_to_decide(e, MARGIN, 0.8, [30], ALPHA).tolist() == [30, 48, 189]
 
 
 def test_a_large_effect_stops_at_an_early_look():
     ratios = simulate(1.5, 0.2, seed=3)
-    where, names = rates(ratios, alpha_spending.look_levels(LOOKS, ALPHA))
+    where, names = rates(ratios, alpha_spending.levels(LOOKS, ALPHA))
     assert (names == "better").mean() > 0.99
     assert (where <= 1).mean() > 0.9  # decided with 10 or 20 runs per arm, not 60
 
 
 def test_no_effect_with_little_noise_stops_as_equivalent():
     ratios = simulate(1.0, 0.1, seed=4)
-    where, names = rates(ratios, alpha_spending.look_levels(LOOKS, ALPHA))
+    where, names = rates(ratios, alpha_spending.levels(LOOKS, ALPHA))
     assert (names == "equivalent").mean() > 0.9
     assert np.median(where) < len(LOOKS) - 1  # before the last look
 
@@ -377,4 +409,5 @@ def test_a_published_record_reads_and_writes_back_as_it_was(path, tmp_path):
     committed = json.loads(path.read_text())
     for look in committed["looks"]:
         look.setdefault("never_clipped", [])  # files from before it was recorded lack it
+        look.setdefault("equivalence_level", look["level"])  # and this (the union bound's)
     assert json.loads(record_path(tmp_path).read_text()) == committed

@@ -11,12 +11,18 @@ alpha:
   ``t = n_j / n_L``: almost nothing is spent on the first, noisiest looks, most on the last, so
   a study that runs to the end loses little power against a fixed design, while a large
   effect still stops early.
-- **Combined by the union bound** (Bonferroni over looks): the look-j tests run at level
-  ``alpha(t_j) - alpha(t_{j-1})``, and the levels sum to alpha. Exact group-sequential
-  boundaries would spend a little less conservatively, but they rest on the joint normality
-  of the look statistics, which small-n Welch t statistics and the two one-sided tests of
-  equivalence do not have; the union bound holds for any dependence between looks, for both
-  kinds of decision. ``tests/test_sequential.py`` simulates the whole procedure.
+- **Exact boundaries** (Lan & DeMets 1983; Jennison & Turnbull 2000, ch. 7): each look's
+  level is set so that the probability of a *first* crossing there, given the looks before,
+  is what the spending function releases (``boundaries.exact_boundaries``): two-sided for the
+  test of equal means, one-sided for each of the two tests of equivalence (``Levels``). The
+  union bound (``look_levels``: the look-j test at ``alpha(t_j) - alpha(t_{j-1})``) ignores
+  the looks' correlation and really spends only ~0.03 of 0.05. The exact boundaries assume
+  jointly normal statistics, which small-n Welch t statistics are not; simulated
+  (``tests/test_boundaries.py``, ``tests/test_sequential.py``) they hold alpha within
+  Monte-Carlo error at df >= 18, for both kinds of decision. Levels already used by looks
+  recorded in ``sequential.json`` (the published studies' first looks were tested at the
+  union bound's 1.6e-6 and 6.9e-4) are kept, and later looks spend what they left
+  (``levels``).
 
 Within a look, Holm's correction runs over the primary family as in a fixed design.
 """
@@ -24,13 +30,13 @@ Within a look, Holm's correction runs over the primary family as in a fixed desi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.stats
 
-from harness.analysis import effects, stats
+from harness.analysis import boundaries, effects, stats
 from harness.runs.sequential_record import SequentialRecord
 from harness.runs.spec import AnalysisSettings
 
@@ -42,8 +48,8 @@ def spent(fractions: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def look_levels(looks: Sequence[int], alpha: float) -> np.ndarray:
-    """The level of each look's tests, for runs per arm ``looks`` [L] (increasing): [L],
-    summing to ``alpha``."""
+    """The union bound's level of each look, for runs per arm ``looks`` [L] (increasing): [L],
+    summing to ``alpha`` (what the published studies' first looks were tested at)."""
     looks = np.asarray(looks, float)
     if len(looks) == 0 or np.any(np.diff(looks) <= 0):
         raise ValueError(f"looks must increase, got {list(looks)}")
@@ -51,15 +57,41 @@ def look_levels(looks: Sequence[int], alpha: float) -> np.ndarray:
     return np.diff(cumulative, prepend=0.0)
 
 
+@dataclass(frozen=True)
+class Levels:
+    """Nominal levels of a sequential design's looks (exact boundaries). Arrays [L]."""
+
+    equal: np.ndarray
+    """Two-sided level of the test of equal means at each look."""
+    equivalence: np.ndarray
+    """Level of each of the two one-sided tests of equivalence at each look."""
+
+
+def levels(looks: Sequence[int], alpha: float,
+           record: SequentialRecord | None = None) -> Levels:
+    """Exact Lan-DeMets levels of runs per arm ``looks`` [L] (``boundaries.exact_boundaries``,
+    two-sided and one-sided), keeping the levels of the looks ``record`` has taken (a look
+    already tested spent its alpha; later looks spend what is left given it)."""
+    done = record.looks[:len(looks)] if record else ()
+    found = []
+    for sides, used in ((2, [k.level for k in done]), (1, [k.equivalence_level for k in done])):
+        nominal = boundaries.exact_boundaries(looks, alpha, sides=sides, used=used).nominal
+        nominal[:len(used)] = used  # as recorded, not back through the normal quantile
+        found.append(nominal)
+    return Levels(*found)
+
+
 def runs_to_decide(effect: effects.Effect, margin: float, power: float, looks: Sequence[int],
                    alpha: float) -> np.ndarray:
     """Runs per arm and env to resolve ``margin`` in a sequential design: the first of
-    ``looks`` whose own test, at its share of alpha, has ``power`` (``Effect.seeds_needed``);
-    past the last look, what its level would need. Conservative, since earlier looks can only
-    stop sooner; larger than the fixed-design count at alpha (about 1.4x at the late looks of
-    {10, ..., 60}, whose levels are 1-2%). Fields of ``effect`` [...] -> [...]."""
-    levels = look_levels(looks, alpha)
-    need = np.stack([np.asarray(effect.seeds_needed(margin, lv, power), float) for lv in levels])
+    ``looks`` whose own tests, at its exact levels (``levels``), have
+    ``power`` (``Effect.seeds_needed``); past the last look, what its levels would need.
+    Conservative, since earlier looks can only stop sooner; larger than the fixed-design
+    count at alpha (the late looks of {10, ..., 60} test at 1.4-3.7%). Fields of ``effect``
+    [...] -> [...]."""
+    at = levels(looks, alpha)
+    need = np.stack([np.asarray(effect.seeds_needed(margin, two, power, one), float)
+                     for two, one in zip(at.equal, at.equivalence, strict=True)])
     n = np.asarray(looks, float).reshape((-1,) + (1,) * (need.ndim - 1))
     enough = need <= n
     first = np.take_along_axis(np.broadcast_to(n, need.shape), enough.argmax(0)[None], 0)[0]
@@ -80,23 +112,23 @@ def need_for(settings: AnalysisSettings, looks: Sequence[int]) -> Need:
     return lambda e: runs_to_decide(e, a.margin, a.power, looks, a.alpha)
 
 
-def first_decisions(looks: Sequence[effects.Effect], levels: np.ndarray,
+def first_decisions(looks: Sequence[effects.Effect], at: Levels,
                     margin: float) -> tuple[np.ndarray, np.ndarray]:
     """Where and how each comparison stops: ``looks`` [L] of log ratios with fields [...]
-    (one per look, from the runs up to that look), ``levels`` [L] from ``look_levels``.
+    (one per look, from the runs up to that look), ``at`` the looks' ``levels``.
 
     Returns (look index [...], -1 while undecided; verdict [...] as an index into
     ``effects.VERDICTS``, ``inconclusive`` while undecided). At each look the test of equal
-    means runs first, then the two one-sided tests of equivalence, each at that look's level,
+    means runs first, then the two one-sided tests of equivalence, each at that look's levels,
     as ``effects.verdict`` orders them.
     """
     shape = np.shape(looks[0].estimate)
     where = np.full(shape, -1)
     verdict = np.full(shape, effects.VERDICTS.index("inconclusive"))
-    for j, (ratio, level) in enumerate(zip(looks, levels, strict=True)):
+    for j, (ratio, two, one) in enumerate(zip(looks, at.equal, at.equivalence, strict=True)):
         open_ = where < 0
-        differs = open_ & (ratio.p_value() < level) & (ratio.estimate != 0)
-        same = open_ & ~differs & (ratio.p_equivalence(margin) < level)
+        differs = open_ & (ratio.p_value() < two) & (ratio.estimate != 0)
+        same = open_ & ~differs & (ratio.p_equivalence(margin) < one)
         verdict = np.where(differs, np.where(ratio.estimate > 0, 0, 1), verdict)
         verdict = np.where(same, effects.VERDICTS.index("equivalent"), verdict)
         where = np.where(differs | same, j, where)
@@ -104,10 +136,11 @@ def first_decisions(looks: Sequence[effects.Effect], levels: np.ndarray,
 
 
 def decide(scores: pd.DataFrame, pairs: Sequence[tuple[str, str]], seeds: Sequence[int],
-           level: float, margin: float) -> pd.DataFrame:
+           level: float, margin: float, equivalence_level: float | None = None) -> pd.DataFrame:
     """One look: each (variant, control) pair of ``pairs`` (the undecided primary ones) on the
-    runs of ``seeds``, over all envs, tested at the look's ``level`` with Holm's correction
-    over the pairs. ``scores``: ``env_id``, ``variant``, ``seed``, ``score`` per run.
+    runs of ``seeds``, over all envs, tested at the look's ``level`` (the one-sided tests of
+    equivalence at ``equivalence_level``, default ``level``) with Holm's correction over the
+    pairs. ``scores``: ``env_id``, ``variant``, ``seed``, ``score`` per run.
 
     Returns ``variant``, ``control``, ``n`` (runs per arm and env), ``rel_diff``, ``p_holm``,
     ``p_tost_holm``, ``verdict``.
@@ -125,7 +158,8 @@ def decide(scores: pd.DataFrame, pairs: Sequence[tuple[str, str]], seeds: Sequen
     frame = pd.DataFrame(rows, columns=["variant", "control", "n", "rel_diff", "p", "p_tost"])
     frame["p_holm"] = stats.holm(frame["p"].to_numpy(float))
     frame["p_tost_holm"] = stats.holm(frame["p_tost"].to_numpy(float))
-    frame["verdict"] = [effects.verdict(r.p_holm, r.p_tost_holm, r.rel_diff, alpha=level)
+    frame["verdict"] = [effects.verdict(r.p_holm, r.p_tost_holm, r.rel_diff, alpha=level,
+                                        equivalence_alpha=equivalence_level)
                         for r in frame.itertuples()]
     return frame.drop(columns=["p", "p_tost"])
 

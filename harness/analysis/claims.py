@@ -49,7 +49,7 @@ class Claim:
     """The deciding estimate, relative (rho - 1; for C4 the ratio of the two clip effects)."""
     rel_ci_low: float = math.nan
     """Its ``1 - 2 level`` interval (the one equivalence and one-sided bounds use); ``level`` is
-    alpha, or in a sequential design the last look's share of it (``evaluate_claims``)."""
+    alpha, or in a sequential design the last look's one-sided level (``evaluate_claims``)."""
     rel_ci_high: float = math.nan
     confidence: float = math.nan
     """The interval's confidence: ``1 - 2 level`` (``1 - level`` for the spread of C1-stability,
@@ -106,7 +106,8 @@ MIN_THRESHOLDS, MIN_SPAN = 3, 10.0
 
 
 def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.DataFrame,
-                    level: float | None = None, inactive: Sequence[str] = ()) -> list[Claim]:
+                    level: float | None = None, inactive: Sequence[str] = (), *,
+                    equivalence_level: float | None = None) -> list[Claim]:
     """Verdicts on C1 (return and stability), C2, C3 and C4 from the primary family of
     ``comparisons`` (``tables.comparison_table``) and from ``stability``
     (``stability.stability_table``, its interval at ``level``).
@@ -115,12 +116,13 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
     ``inactive`` variants (``pairs.inactive_clips``): a clip that does not act is the unclipped
     loss, and its `equivalent` would contradict "hurts regardless of the threshold" vacuously.
 
-    ``level`` is what the claims' own tests and intervals spend: alpha in a fixed design (the
+    ``level`` is what the claims' own tests of equal means spend: alpha in a fixed design (the
     default). A sequential design re-judges every claim at each look, so there it is the last
-    look's share of alpha, as for the primary comparisons: over the looks the shares sum to
-    alpha (union bound), and the intervals shown are repeated confidence intervals (Jennison &
-    Turnbull 1989), valid whichever look one reads. C1's verdicts are the looks' own, and the
-    runs to decide count the looks' levels (``alpha_spending.runs_to_decide``).
+    look's exact two-sided level, as for the primary comparisons, and ``equivalence_level``
+    (default ``level``) that look's one-sided level, which the tests of equivalence and the
+    ``1 - 2 equivalence_level`` intervals use: repeated confidence intervals (Jennison &
+    Turnbull 2000, ch. 9), valid whichever look one reads. C1's verdicts are the looks' own,
+    and the runs to decide count the looks' levels (``alpha_spending.runs_to_decide``).
     """
     configs = exp.configs
     settings = exp.analysis
@@ -130,9 +132,11 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
     if "estimand" not in primary:  # a table without over-env estimates: every row is fixed
         primary = primary.assign(estimand="fixed")
     described = primary  # the spread beside a fixed verdict is at 1 - 2 alpha (Claim.pred_low)
+    one = level if equivalence_level is None else equivalence_level
     if level is not None:
-        primary = _at_look(primary, level, settings.power, len(exp.envs), need)
+        primary = _at_look(primary, (level, one), settings.power, len(exp.envs), need)
     level = settings.alpha if level is None else level
+    one = level if one is None else one
     idle = [f"{v}: its clip does not act (mean value clip fraction after the first update "
             f"below analysis.active_clip {settings.active_clip:.0%}), so it is the unclipped "
             "loss up to rounding; left out" for v in inactive if v in set(primary["variant"])]
@@ -147,18 +151,18 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
         rows, estimand, notes = rows_for(cid, keep)
         verdict, evidence, row = judge(rows)
         if row is None:  # not tested: the estimand says nothing
-            return _claim(cid, (verdict, evidence, row), level, "")
-        return _claim(cid, (verdict, [*notes, *evidence, *extra], row), level, estimand)
+            return _claim(cid, (verdict, evidence, row), one, "")
+        return _claim(cid, (verdict, [*notes, *evidence, *extra], row), one, estimand)
 
     baselines = primary["variant"].isin(baselines_variants(exp))
     acting = ~primary["variant"].isin(inactive)
     maxed = primary["variant"].map(lambda v: configs[v].value_clip == "max").astype(bool)
     return [
-        judged("C1", baselines, lambda r: _judge_c1(r, level)),
+        judged("C1", baselines, lambda r: _judge_c1(r, one)),
         _stability_claim(fixed[baselines.reindex(fixed.index)], stability, settings, level),
-        judged("C2", acting, lambda r: _judge_c2(r, settings.margin, level), idle),
-        judged("C3", acting & maxed, lambda r: _judge_c3(r, configs, level), idle),
-        _claim("C4", _judge_c4(fixed, configs, exp, level, need), level, "fixed"),
+        judged("C2", acting, lambda r: _judge_c2(r, settings.margin, one), idle),
+        judged("C3", acting & maxed, lambda r: _judge_c3(r, configs, one), idle),
+        _claim("C4", _judge_c4(fixed, configs, exp, (level, one), need), one, "fixed"),
     ]
 
 
@@ -198,16 +202,18 @@ def _with_spread(fixed: pd.DataFrame, primary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _at_look(rows: pd.DataFrame, level: float, power: float, n_envs: int,
+def _at_look(rows: pd.DataFrame, levels: tuple[float, float], power: float, n_envs: int,
              need: alpha_spending.Need) -> pd.DataFrame:
-    """``rows`` with the interval (``1 - 2 level``), detectable effect and runs to decide of
-    a look at ``level`` instead of a fixed design's at alpha."""
+    """``rows`` with the interval (``1 - 2 one``), detectable effect and runs to decide of
+    a look at ``levels`` (two-sided, one-sided ``one``) instead of a fixed design's at
+    alpha."""
+    level, one = levels
     out = rows.copy()
     for i, row in rows.iterrows():
         e = _effect(row, n_envs)
-        low, high = e.interval(1 - 2 * level)
+        low, high = e.interval(1 - 2 * one)
         if row["estimand"] == "random":  # judged here; seeds cannot narrow tau (over_envs)
-            half = scipy.stats.t.ppf(1 - level, row["k_envs"] - 2) * math.hypot(row["tau"],
+            half = scipy.stats.t.ppf(1 - one, row["k_envs"] - 2) * math.hypot(row["tau"],
                                                                                 row["log_se"])
             centre = math.log1p(row["rel_diff"])
             with np.errstate(over="ignore"):  # t(k - 2) at a tiny level: a limit of +inf
@@ -216,7 +222,8 @@ def _at_look(rows: pd.DataFrame, level: float, power: float, n_envs: int,
                 float(low), float(high), float(e.mde(level, power)),
                 float(pred[0]), float(pred[1])]
             out.loc[i, "verdict"] = effects.verdict(row["p_holm"], row["p_tost_holm"],
-                                                    row["rel_diff"], alpha=level)
+                                                    row["rel_diff"], alpha=level,
+                                                    equivalence_alpha=one)
             continue
         seeds = float(need(e))
         out.loc[i, ["rel_ci_low", "rel_ci_high", "mde"]] = [float(low), float(high),
@@ -311,10 +318,11 @@ def _judge_c3(rows: pd.DataFrame, configs: dict[str, PPOConfig], alpha: float) -
 
 
 def _judge_c4(rows: pd.DataFrame, configs: dict[str, PPOConfig], exp: Experiment,
-              level: float, need: alpha_spending.Need) -> Judgement:
+              levels: tuple[float, float], need: alpha_spending.Need) -> Judgement:
     """The interaction: CI of log(clip effect with reward normalisation) - log(without), per
-    clip setting. Supported if one excludes 0 (Holm over the settings), contradicted if all
-    lie within +-margin (two one-sided tests), else inconclusive. Comparing the two verdict
+    clip setting. Supported if one excludes 0 (Holm over the settings, at the two-sided
+    level of ``levels``), contradicted if all lie within +-margin (two one-sided tests at the
+    one-sided level), else inconclusive. Comparing the two verdict
     labels would not test an interaction ("significant vs not" is not a difference)."""
     settings: dict[PPOConfig, dict[bool, pd.Series]] = {}
     for _, row in rows.iterrows():
@@ -330,18 +338,18 @@ def _judge_c4(rows: pd.DataFrame, configs: dict[str, PPOConfig], exp: Experiment
                                 "reward normalisation are normalised differently (a control "
                                 "mean near zero), so their difference is undefined"
                                 for s in mixed], None
-    a = exp.analysis
+    a, (level, one) = exp.analysis, levels
     effects_ = [_interaction(s[True], s[False], len(exp.envs)) for s in both]
     p_holm = stats.holm(np.array([float(d.p_value()) for d in effects_]))
     p_tost = np.array([float(d.p_equivalence(a.margin)) for d in effects_])
-    rows_out = [_interaction_row(d, s[True], level, need)
+    rows_out = [_interaction_row(d, s[True], one, need)
                 for d, s in zip(effects_, both, strict=True)]
     lines = [_interaction_line(r, s, p, q) for r, s, p, q in
              zip(rows_out, both, p_holm, p_tost, strict=True)]
     decisive = int(np.nanargmin(p_holm)) if not np.isnan(p_holm).all() else 0
     if (p_holm < level).any():
         return "supported", lines, rows_out[decisive]
-    if (p_tost < level).all():
+    if (p_tost < one).all():
         return "contradicted", lines, rows_out[decisive]
     return "inconclusive", lines + _undecided(pd.DataFrame(rows_out)), rows_out[decisive]
 

@@ -128,8 +128,10 @@ class Effect:
         t = scipy.stats.t.ppf(1 - alpha / 2, self.df) + scipy.stats.t.ppf(power, self.df)
         return self.to_report(t * self.se)
 
-    def seeds_needed(self, margin: float, alpha: float, power: float) -> np.ndarray:
-        """Runs per arm (and env) to resolve ``margin`` with ``power`` at ``alpha``: the larger
+    def seeds_needed(self, margin: float, alpha: float, power: float,
+                     equivalence_alpha: float | None = None) -> np.ndarray:
+        """Runs per arm (and env) to resolve ``margin`` with ``power`` at ``alpha`` (the one-sided
+        tests at ``equivalence_alpha``, default ``alpha``): the larger
         of the two-sided test's count for a true ratio of 1 + margin,
         ``(z_{1-alpha/2} + z_power)^2 (s_x^2 + s_y^2) / delta^2``, and the two one-sided
         tests' count for a true ratio of 1, ``(z_{1-alpha} + z_{1-(1-power)/2})^2 ... /
@@ -140,8 +142,9 @@ class Effect:
         is farther from 0), so the power is at least ``power`` at both 1 + margin and
         1 - margin and equals it at 1 + margin.
         """
+        one_sided = alpha if equivalence_alpha is None else equivalence_alpha
         z = max(scipy.stats.norm.ppf(1 - alpha / 2) + scipy.stats.norm.ppf(power),
-                scipy.stats.norm.ppf(1 - alpha) + scipy.stats.norm.ppf(1 - (1 - power) / 2))
+                scipy.stats.norm.ppf(1 - one_sided) + scipy.stats.norm.ppf(1 - (1 - power) / 2))
         delta = margin if self.scale == "linear" else math.log1p(margin)
         return np.maximum(2.0, np.ceil(z**2 * self.unit_var / delta**2))
 
@@ -331,14 +334,17 @@ def compare(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, alpha: float,
         normalisation="control mean" if ratio.scale == "log" else "score range")
 
 
-def verdict(p_holm: float, p_tost_holm: float, rel_diff: float, *, alpha: float) -> str:
-    """``better``/``worse`` when the corrected test of rho = 1 rejects (direction from the
-    estimate); else ``equivalent`` when the corrected two one-sided tests reject (the effect
-    lies within the margin); else ``inconclusive``. A significant difference wins over
-    equivalence: with many runs a small real effect is still evidence of one."""
+def verdict(p_holm: float, p_tost_holm: float, rel_diff: float, *, alpha: float,
+            equivalence_alpha: float | None = None) -> str:
+    """``better``/``worse`` when the corrected test of rho = 1 rejects at ``alpha`` (direction
+    from the estimate); else ``equivalent`` when the corrected two one-sided tests reject at
+    ``equivalence_alpha`` (default ``alpha``; a sequential look's one-sided level,
+    ``alpha_spending.Levels``): the effect lies within the margin; else ``inconclusive``. A
+    significant difference wins over equivalence: with many runs a small real effect is
+    still evidence of one."""
     if p_holm < alpha and rel_diff != 0:
         return "better" if rel_diff > 0 else "worse"
-    if p_tost_holm < alpha:
+    if p_tost_holm < (alpha if equivalence_alpha is None else equivalence_alpha):
         return "equivalent"
     return "inconclusive"
 

@@ -147,10 +147,10 @@ def _method(a: AnalysisSettings, n_boot: int, seed: int, comparisons: pd.DataFra
             "the same as no effect: `mde` is the smallest effect each comparison could detect "
             f"with {a.power:.0%} power, `seeds_needed` the runs per arm and env to resolve "
             f"±{a.margin:.0%} (in this table a fixed design's, at alpha; a sequential study's "
-            "claims count the first look whose own share of alpha has that power)."
+            "claims count the first look whose own exact levels have that power)."
             + ("" if not sequential else
                " In this sequential design the primary rows carry the verdicts of its looks, "
-               "each at the look's share of alpha (see Sequential design); their intervals and "
+               "each at the look's exact levels (see Sequential design); their intervals and "
                "p-values here are those of a single analysis at alpha, for description."),
             "- **Estimands**: over envs, `fixed` (the equal-weight average of the per-env log "
             "ratios: the effect on these envs) and `random` (the random-effects mean of the "
@@ -176,10 +176,12 @@ def _claims(claims: Sequence[Claim], record: SequentialRecord | None) -> list[st
         "estimate": [_estimate(c) for c in claims],
         "seeds needed": [c.seeds_needed if c.seeds_needed > 0 else "–" for c in claims]})
     spent = ("" if not record else
-             " In this sequential design every claim is judged at the last look's share of "
-             f"alpha ({record.looks[-1].level:.3g}), as its primary comparisons are, so "
-             "the intervals are repeated confidence intervals: over all looks, the verdicts "
-             "err at most alpha of the time.")
+             " In this sequential design every claim is judged at the last look's exact "
+             f"levels ({record.looks[-1].level:.3g} for a difference, "
+             f"{record.looks[-1].equivalence_level:.3g} for each one-sided test of "
+             "equivalence), as its primary comparisons are, so the intervals (at the "
+             "one-sided level) are repeated confidence intervals: over all looks, the "
+             "verdicts err at most alpha of the time.")
     lines = ["## Claims", "",
              "Machine-readable in [claims.csv](claims.csv). The estimate is the one that "
              f"decides the claim, with its interval and that interval's confidence.{spent}", "",
@@ -386,9 +388,10 @@ def _sequential(record: SequentialRecord | None) -> list[str]:
                     "Comparisons)."])
     return ["## Sequential design", "",
             "The primary comparisons were looked at after each number of runs below, each look "
-            "testing at its share of alpha (O'Brien-Fleming-type spending, the shares summing "
-            "to alpha); a decided comparison got no more runs, and its verdict is the one the "
-            f"claims use. {where}", "", table(rows), *dropped]
+            "testing at its exact level (O'Brien-Fleming-type spending, Lan & DeMets "
+            "boundaries given the looks before; looks 1-2 of studies begun under the union "
+            "bound keep its levels); a decided comparison got no more runs, and its verdict "
+            f"is the one the claims use. {where}", "", table(rows), *dropped]
 
 
 def _provenance(sessions: Sequence[dict]) -> list[str]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from harness.analysis import alpha_spending, boundaries, effects, meta
+from harness.analysis import alpha_spending, effects, meta
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,8 @@ class ClaimRule:
     margin: float = 0.10
     """Equivalence margin on the ratio of means (+-margin)."""
     exact: bool = True
-    """Exact Lan-DeMets boundaries (``boundaries``); False: the union bound (the runner's
-    ``alpha_spending.look_levels``, the same level for both kinds of test)."""
+    """Exact Lan-DeMets boundaries (the runner's ``alpha_spending.levels``); False: the union
+    bound (``alpha_spending.look_levels``, the same level for both kinds of test)."""
     aggregate: str = "fixed"
     """``fixed``: ``effects.log_ratio``'s mean over envs (Welch); ``random``: the
     random-effects HKSJ interval over envs (``meta``)."""
@@ -57,8 +57,8 @@ class ClaimRule:
         if not self.exact:
             union = alpha_spending.look_levels(self.looks, self.alpha)
             return union, union
-        return (boundaries.exact_boundaries(self.looks, self.alpha).nominal,
-                boundaries.exact_boundaries(self.looks, self.alpha, sides=1).nominal)
+        at = alpha_spending.levels(self.looks, self.alpha)
+        return at.equal, at.equivalence
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,7 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
                                           random_scores=random_scores)
     record = read_record(exp_dir) if exp.looks else None
     level = record.looks[-1].level if record else None  # see claims.evaluate_claims
+    one = record.looks[-1].equivalence_level if record else None
     if record:
         comparisons = alpha_spending.with_decisions(comparisons, alpha_spending.decisions(record))
     steadiness = stability.stability_table(scores[exp.analysis.metric],
@@ -109,7 +110,8 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
                         tables.summary_table(scores["final"], n_boot=n_boot, seed=seed),
                         tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed),
                         comparisons, steadiness,
-                        claims.evaluate_claims(exp, comparisons, steadiness, level, inactive),
+                        claims.evaluate_claims(exp, comparisons, steadiness, level, inactive,
+                                               equivalence_level=one),
                         pairs.clip_activity(exp, results.updates), inactive, record,
                         _left_out(exp, scores[exp.analysis.metric], random_scores))
 

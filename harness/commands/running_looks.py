@@ -3,7 +3,8 @@ seeds until decided.
 
 At each look it trains the runs the look wants (``runs.sequential_record.look_wants``: both arms
 of the primary comparisons still undecided, every env, the look's number of seeds), then
-tests those comparisons at the look's share of alpha (``analysis.alpha_spending``). Decided
+tests those comparisons at the look's exact levels (``analysis.alpha_spending.levels``: the
+levels of looks already recorded are kept, later ones spend what they left). Decided
 comparisons stop, and so do those whose clipped arm's clip does not act in the look's runs
 (mean clip fraction below ``analysis.active_clip``: it is the unclipped loss up to rounding,
 ``pairs.inactive_clips``; C2 and C3 leave it out, so more seeds would buy nothing); the
@@ -28,6 +29,7 @@ from harness.runs.sequential_record import (
     SequentialRecord,
     arms,
     look_wants,
+    read_record,
     write_record,
 )
 from harness.runs.spec import Experiment
@@ -40,7 +42,7 @@ def run_sequential(exp: Experiment, results_root: str | Path, until_look: int | 
     written."""
     root = Path(results_root) / exp.name
     a = exp.analysis
-    levels = alpha_spending.look_levels(exp.looks, a.alpha)
+    levels = alpha_spending.levels(exp.looks, a.alpha, read_record(root))
     open_pairs = pairs.primary_pairs(exp)
     looks, summaries = [], []
     for j, n in enumerate(exp.looks):
@@ -50,10 +52,11 @@ def run_sequential(exp: Experiment, results_root: str | Path, until_look: int | 
         summaries.append(run_experiment(exp, results_root, only=wanted, **options))
         results = experiment_results(exp, root)
         scores = run_scores(exp, results)[a.metric]
-        found = alpha_spending.decide(scores, open_pairs, seeds, float(levels[j]), a.margin)
+        two, one = float(levels.equal[j]), float(levels.equivalence[j])
+        found = alpha_spending.decide(scores, open_pairs, seeds, two, a.margin, one)
         never = pairs.inactive_clips(exp, results.updates[results.updates["seed"].isin(seeds)])
         idle = [v for v, _ in open_pairs if v in never]
-        looks.append(Look(j + 1, n, float(levels[j]), tuple(
+        looks.append(Look(j + 1, n, two, one, tuple(
             Decision(r.variant, r.control, int(r.n), float(r.rel_diff), float(r.p_holm),
                      float(r.p_tost_holm), r.verdict) for r in found.itertuples()), tuple(idle)))
         decided = {(c.variant, c.control) for c in looks[-1].comparisons

@@ -65,7 +65,10 @@ class Look:
     runs_per_arm: int
     """Runs per arm and env: the experiment's first ``runs_per_arm`` seeds."""
     level: float
-    """The look's share of alpha (``alpha_spending.look_levels``)."""
+    """The two-sided level of the look's tests of equal means (``alpha_spending.levels``)."""
+    equivalence_level: float
+    """The level of each one-sided test of equivalence there (files written before exact
+    boundaries have one level for both: it reads as ``level``)."""
     comparisons: tuple[Decision, ...]
     never_clipped: tuple[str, ...] = ()
     """Clipped variants of these comparisons whose clip never acted: they get no more runs."""
@@ -98,6 +101,7 @@ class SequentialRecord:
     def to_json(self) -> dict[str, Any]:
         """The file's content (keys in the order the published files have them)."""
         return {"looks": [{"look": k.look, "runs_per_arm": k.runs_per_arm, "level": k.level,
+                           "equivalence_level": k.equivalence_level,
                            "comparisons": [asdict(c) for c in k.comparisons],
                            "never_clipped": list(k.never_clipped)} for k in self.looks],
                 "stopped": self.stopped.value, "undecided": [list(p) for p in self.undecided]}
@@ -109,7 +113,9 @@ class SequentialRecord:
         looks = []
         for i, k in enumerate(data.get("looks", [])):
             n = k["runs_per_arm"]
-            looks.append(Look(k.get("look", i + 1), n, _number(k.get("level")), tuple(
+            level = _number(k.get("level"))
+            looks.append(Look(k.get("look", i + 1), n, level,
+                              _number(k.get("equivalence_level", level)), tuple(
                 Decision(c["variant"], c["control"], c.get("n", n), _number(c.get("rel_diff")),
                          _number(c.get("p_holm")), _number(c.get("p_tost_holm")),
                          c.get("verdict", "inconclusive"))
