@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.commands.directories import check_directory
 from harness.commands.errors import EXIT_OK
 from harness.commands.notes import print_notes
 from harness.runs.expand import expand
@@ -20,6 +21,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
     """Print the experiment's runs by state, env and variant, then the failed and damaged."""
     exp = load_experiment(args.experiment)
     rdir = ResultsDir(Path(args.results_dir) / exp.name)
+    check_directory("--results-dir", args.results_dir, rdir.root, write=False)
     print_notes(exp, rdir)
     specs = expand(exp)
     states, record = run_states(exp, rdir, specs)
