@@ -67,6 +67,16 @@ def test_probability_of_improvement_figure_labels_other_controls():
     assert labels == ["a", "b\nvs c"]
 
 
+def test_score_plots_name_their_score():
+    poi = plots.probability_of_improvement_figure(POI.assign(
+        variant=POI["comparison"], control="none", metric="eval"), "none")
+    assert poi.axes[0].get_xlabel() == "P(variant > control) on the eval score, 95% CI"
+    ax = plots.plot_final_scores(RUNS, intervals=INTERVALS, score="eval score")
+    assert ax.get_xlabel().startswith("eval score (points: runs")
+    assert plots.plot_eps_sweep(SWEEP, score="eval score").get_ylabel() == (
+        "eval score (IQM, 95% CI)")
+
+
 def test_curves_and_profile_draw_one_line_and_band_per_variant():
     for ax in (plots.plot_curves(BANDS, ylabel="return"),
                plots.plot_curves(BANDS.rename(columns={"mean": "iqm"}), y="iqm", log=True,

@@ -14,6 +14,7 @@ from harness.analysis.load import Results, read_sessions
 from harness.analysis.pairs import baselines_variants
 from harness.analysis.published import PUBLISHED_STEPS, REFERENCE_RETURNS
 from harness.analysis.report_tables import ReportTables
+from harness.analysis.scores import SCORE_NAMES
 from harness.analysis.tables import AUDIT_COLUMNS, COMPARISON_COLUMNS
 from harness.runs.sequential_record import SequentialRecord, looked_runs
 from harness.runs.spec import AnalysisSettings, Experiment
@@ -36,6 +37,8 @@ class Figures:
     eps_sweep: str | None
     aggregates: str
     performance_profile: str
+    eval_scores: str | None = None
+    """Each run's eval score (only when runs are evaluated)."""
 
 
 def render(exp: Experiment, exp_dir: Path, t: ReportTables, figures: Figures, *, n_boot: int,
@@ -55,6 +58,7 @@ def render(exp: Experiment, exp_dir: Path, t: ReportTables, figures: Figures, *,
          f"({_csv(figures.final_scores)}: the runs; [summary.csv](summary.csv): the intervals).",
          "", f"![final scores]({figures.final_scores})", "", table(summary),
          *_window_note(t.scores["final"])],
+        _eval_scores(figures, t.evaluation),
         _aggregates(figures),
         ["## Comparisons", "",
          "Each variant against its control, on each score ([comparisons.csv](comparisons.csv), "
@@ -68,7 +72,7 @@ def render(exp: Experiment, exp_dir: Path, t: ReportTables, figures: Figures, *,
            if figures.prob_improvement else []),
          table(comparisons[shown]) if len(comparisons) else "No comparisons."],
         _stability(t.stability),
-        _curves(figures),
+        _curves(figures, exp.analysis.metric),
         ["## Sample efficiency", "",
          "Area under the learning curve: a run's mean `episodic_return` over all updates "
          "([summary_auc.csv](summary_auc.csv)); compared as metric `auc` above.", "",
@@ -216,6 +220,17 @@ def _stability(stability: pd.DataFrame) -> list[str]:
             "gain after a peak) ([stability.csv](stability.csv)).", "", table(stability)]
 
 
+def _eval_scores(figures: Figures, summary: pd.DataFrame | None) -> list[str]:
+    if figures.eval_scores is None or summary is None:
+        return []
+    return ["## Eval scores", "",
+            "Each run's eval score (mean return of its last evaluation: the deterministic "
+            "policy it ends with, on episodes apart from training) as a point, beside the IQM "
+            f"and its 95% CI ({_csv(figures.eval_scores)}: the runs; "
+            "[summary_eval.csv](summary_eval.csv): the intervals); compared as metric `eval`.",
+            "", f"![eval scores]({figures.eval_scores})", "", table(summary)]
+
+
 def _aggregates(figures: Figures) -> list[str]:
     return ["## Aggregates over envs (rliable)", "",
             "Final scores min-max normalised per env over all runs of the experiment (every "
@@ -237,12 +252,14 @@ def _csv(png: str) -> str:
     return f"[{name}]({name})"
 
 
-def _curves(figures: Figures) -> list[str]:
+def _curves(figures: Figures, metric: str) -> list[str]:
     if not figures.curves:
         return []
     captions = {
         "learning_curves": "Episodic return over training: IQM over runs with a 95% bootstrap "
                            "band, in raw return per env (rliable's sample-efficiency curve).",
+        "eval_curves": "Eval return over training: each run's mean return per evaluation "
+                       "(deterministic policy), IQM over runs with a 95% bootstrap band.",
         "value_clip_fraction": "Fraction of value predictions the clip acted on (mean over "
                                "runs, 95% CI) on a log axis from the second update on: the "
                                "first update clips about half of them and would hide the rest. "
@@ -258,7 +275,8 @@ def _curves(figures: Figures) -> list[str]:
         lines += ["", f"{captions[stem]} Table: {_csv(name)}.", "", f"![{stem}]({name})"]
     if figures.eps_sweep:
         lines += ["", "### Clip range sweep", "",
-                  "Final-score IQM (95% CI) against `vf_clip_eps`; each unclipped variant is a "
+                  f"IQM of the {SCORE_NAMES[metric]} (the primary score; 95% CI) against "
+                  "`vf_clip_eps`; each unclipped variant is a "
                   "horizontal line with its own grey and dash, its CI a band "
                   f"({_csv(figures.eps_sweep)}).", "",
                   f"![eps sweep]({figures.eps_sweep})"]

@@ -112,9 +112,10 @@ def plot_performance_profile(profile: pd.DataFrame, *, palette: Palette | None =
     return ax
 
 
-def plot_final_scores(runs: pd.DataFrame, *, intervals: pd.DataFrame,
+def plot_final_scores(runs: pd.DataFrame, *, intervals: pd.DataFrame, score: str = "final score",
                       palette: Palette | None = None, ax: Axes | None = None) -> Axes:
-    """Every run's final score as a point, beside the IQM and its 95% CI, for one env.
+    """Every run's ``score`` (final or eval) as a point, beside the IQM and its 95% CI, for
+    one env.
 
     ``runs``: ``variant``, ``score``, one row per run; ``intervals``: ``variant``, ``iqm``,
     ``iqm_ci_low``, ``iqm_ci_high`` (``summary.csv`` rows). rliable shows intervals only;
@@ -130,7 +131,7 @@ def plot_final_scores(runs: pd.DataFrame, *, intervals: pd.DataFrame,
         ax.scatter(rows["score"], lines.index(variant) + spread, s=14, alpha=0.6,
                    color=palette[variant], linewidth=0)
     return plot_intervals(intervals, value="iqm", low="iqm_ci_low", high="iqm_ci_high",
-                          xlabel="final score (points: runs; IQM, 95% CI)", palette=palette,
+                          xlabel=f"{score} (points: runs; IQM, 95% CI)", palette=palette,
                           ax=ax)
 
 
@@ -177,7 +178,9 @@ def plot_probability_of_improvement(rows: pd.DataFrame, *, ax: Axes | None = Non
     ax.set_ylim(len(labels) - 0.5, -0.5)
     ax.set_xlim(-0.02, 1.02)
     ax.axvline(0.5, color="grey", linestyle="--", linewidth=1)
-    ax.set_xlabel("P(variant > control), 95% CI")
+    scores = " and ".join(dict.fromkeys(rows["metric"])) if "metric" in rows else ""
+    ax.set_xlabel(f"P(variant > control) on the {scores} score, 95% CI" if scores
+                  else "P(variant > control), 95% CI")
     ax.legend(title="scope", loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
@@ -197,8 +200,9 @@ def probability_of_improvement_figure(comparisons: pd.DataFrame, control: str) -
     return fig
 
 
-def plot_eps_sweep(sweep: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """Final-score IQM (95% CI) against ``vf_clip_eps`` per series, for one env; unclipped
+def plot_eps_sweep(sweep: pd.DataFrame, *, score: str = "final score",
+                   ax: Axes | None = None) -> Axes:
+    """``score`` IQM (95% CI) against ``vf_clip_eps`` per series, for one env; unclipped
     rows (``vf_clip_eps`` NaN) are drawn as horizontal reference bands.
 
     ``sweep``: ``tables.eps_sweep_table`` rows of one env.
@@ -223,7 +227,7 @@ def plot_eps_sweep(sweep: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     eps = sorted(clipped["vf_clip_eps"].unique())
     ax.set_xticks(eps, [f"{e:g}" for e in eps], minor=False)
     ax.set_xticks([], minor=True)
-    ax.set(xlabel="vf_clip_eps", ylabel="final score (IQM, 95% CI)")
+    ax.set(xlabel="vf_clip_eps", ylabel=f"{score} (IQM, 95% CI)")
     ax.legend()
     return ax
 

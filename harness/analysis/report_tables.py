@@ -11,7 +11,7 @@ import pandas as pd
 
 from harness.analysis import aggregates, alpha_spending, claims, pairs, stability, tables
 from harness.analysis.load import Results
-from harness.analysis.scores import run_curves
+from harness.analysis.scores import eval_returns, run_curves
 from harness.analysis.study import experiment_results, run_scores
 from harness.runs.sequential_record import SequentialRecord, read_record
 from harness.runs.spec import Experiment
@@ -53,6 +53,8 @@ class ReportTables:
     """``summary.csv``."""
     auc: pd.DataFrame
     """``summary_auc.csv``."""
+    evaluation: pd.DataFrame | None
+    """``summary_eval.csv``: the eval scores' summary (None when runs are not evaluated)."""
     comparisons: pd.DataFrame
     """``comparisons.csv``."""
     stability: pd.DataFrame
@@ -67,8 +69,13 @@ class ReportTables:
     def csv(self) -> dict[str, pd.DataFrame]:
         """The tables written as ``<name>.csv``, by name."""
         return {"summary": self.summary, "summary_auc": self.auc,
+                **({} if self.evaluation is None else {"summary_eval": self.evaluation}),
                 "comparisons": self.comparisons, "stability": self.stability,
                 "claims": claims.claims_table(self.claims)}
+
+    def summary_of(self, metric: str) -> pd.DataFrame:
+        """The summary of ``metric``'s scores (``final``, ``auc`` or ``eval``)."""
+        return {"final": self.summary, "auc": self.auc, "eval": self.evaluation}[metric]
 
 
 def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
@@ -89,12 +96,22 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
                                            stability.collapses(results.updates), compared,
                                            exp.analysis, level, exp.looks if record else ())
     inactive = pairs.inactive_clips(exp, results.updates)
-    return ReportTables(results, scores,
-                        tables.summary_table(scores["final"], n_boot=n_boot, seed=seed),
-                        tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed),
+    summaries = {m: tables.summary_table(frame, n_boot=n_boot, seed=seed)
+                 for m, frame in scores.items() if len(frame)}
+    return ReportTables(results, scores, summaries["final"], summaries["auc"],
+                        summaries.get("eval"),
                         comparisons, steadiness,
                         claims.evaluate_claims(exp, comparisons, steadiness, level, inactive),
                         inactive, record)
+
+
+def eval_curve_table(evals: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFrame:
+    """The bands of ``eval_curves.png``: each run's mean evaluation return at each
+    evaluation, IQM over runs (as ``learning_curves``); empty without evaluations."""
+    if evals.empty:
+        return pd.DataFrame()
+    return aggregates.iqm_curve_bands(run_curves(eval_returns(evals), "episode_return"),
+                                      n_boot=n_boot, seed=seed)
 
 
 def curve_table(curve: CurvePlot, exp: Experiment, updates: pd.DataFrame, *, n_boot: int,
