@@ -9,9 +9,9 @@ import harness
 ROOT = Path(harness.__file__).parent
 ANALYSIS_MAY_IMPORT = {"harness.ppo.config", "harness.runs.spec", "harness.runs.schema",
                        "harness.runs.files", "harness.runs.expand",
-                       "harness.runs.sequential_record"}
+                       "harness.runs.sequential_record", "harness.runs.references"}
 """Data types and formats: the config, the experiment, the results schema and files, the run
-ids, and the sequential record (``sequential.json``)."""
+ids, the sequential record (``sequential.json``) and the reference scores."""
 
 
 def imports() -> dict[str, set[str]]:

@@ -4,12 +4,21 @@ here (``report`` writes them)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from harness.analysis import aggregates, alpha_spending, claims, pairs, stability, tables
+from harness.analysis import (
+    aggregates,
+    alpha_spending,
+    claims,
+    pairs,
+    saturation,
+    stability,
+    tables,
+)
 from harness.analysis.load import Results
 from harness.analysis.scores import eval_returns, run_curves
 from harness.analysis.study import experiment_results, run_scores
@@ -65,6 +74,9 @@ class ReportTables:
     """Clipped variants whose clip never acted (``pairs.inactive_clips``)."""
     record: SequentialRecord | None
     """A sequential design's looks (None for a fixed design or before a look)."""
+    saturated: dict[str, str]
+    """Envs left out of the comparisons and claims on the primary score, and why
+    (``saturation.saturated_envs``)."""
 
     def csv(self) -> dict[str, pd.DataFrame]:
         """The tables written as ``<name>.csv``, by name."""
@@ -85,24 +97,28 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     from ``exp.analysis``. Raises ``ValueError`` when no run has finished."""
     results = experiment_results(exp, Path(exp_dir))
     scores = run_scores(exp, results)
+    metric = exp.analysis.metric
+    saturated = saturation.saturated_envs(scores[metric])
+    # on the primary score a saturated env is left out of the comparisons and the claims
+    tested = {**scores, metric: saturation.without(scores[metric], saturated)}
+    claimed = dataclasses.replace(exp, envs=tuple(e for e in exp.envs if e not in saturated))
     compared = pairs.comparison_pairs(exp)
-    comparisons = tables.comparison_table(scores, compared, primary=pairs.primary_pairs(exp),
+    comparisons = tables.comparison_table(tested, compared, primary=pairs.primary_pairs(exp),
                                           settings=exp.analysis, n_boot=n_boot, seed=seed)
     record = read_record(exp_dir) if exp.looks else None
     level = record.looks[-1].level if record else None  # see claims.evaluate_claims
     if record:
         comparisons = alpha_spending.with_decisions(comparisons, alpha_spending.decisions(record))
-    steadiness = stability.stability_table(scores[exp.analysis.metric],
-                                           stability.collapses(results.updates), compared,
-                                           exp.analysis, level, exp.looks if record else ())
+    steadiness = stability.stability_table(tested[metric], stability.collapses(results.updates),
+                                           compared, exp.analysis, level,
+                                           exp.looks if record else ())
     inactive = pairs.inactive_clips(exp, results.updates)
     summaries = {m: tables.summary_table(frame, n_boot=n_boot, seed=seed)
                  for m, frame in scores.items() if len(frame)}
     return ReportTables(results, scores, summaries["final"], summaries["auc"],
-                        summaries.get("eval"),
-                        comparisons, steadiness,
-                        claims.evaluate_claims(exp, comparisons, steadiness, level, inactive),
-                        inactive, record)
+                        summaries.get("eval"), comparisons, steadiness,
+                        claims.evaluate_claims(claimed, comparisons, steadiness, level, inactive),
+                        inactive, record, saturated)
 
 
 def eval_curve_table(evals: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFrame:

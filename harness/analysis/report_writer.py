@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from harness.analysis import aggregates, markdown, plots, tables
+from harness.analysis import aggregates, markdown, plots, published, tables
 from harness.analysis.report_tables import (
     CURVE_BOOT,
     CURVE_PLOTS,
@@ -67,7 +67,7 @@ def write_plots(exp: Experiment, t: ReportTables, report_dir: Path, *, n_boot: i
 
     final_png = run_scores("final_scores", "final")
     eval_png = run_scores("eval_scores", "eval") if t.evaluation is not None else None
-    normalised = aggregates.minmax_normalised(t.scores["final"])
+    normalised = aggregates.normalised(t.scores["final"], published.anchors())
     panel = aggregates.aggregate_table(normalised, n_boot=n_boot, seed=seed)
     panel_png = draw("aggregates", plots.aggregates_figure(panel, palette=palette), panel)
     profile = aggregates.profile_table(normalised, n_boot=n_boot, seed=seed)
