@@ -292,7 +292,8 @@ def _curves(figures: Figures, metric: str) -> list[str]:
         lines += ["", "### Clip range sweep", "",
                   f"IQM of the {SCORE_NAMES[metric]} (the primary score; 95% CI) against "
                   "`vf_clip_eps`; each unclipped variant is a "
-                  "horizontal line with its own grey and dash, its CI a band "
+                  "horizontal line with its own grey and dash, its CI a bar of the same style "
+                  "left of the sweep "
                   f"({_csv(figures.eps_sweep)}).", "",
                   f"![eps sweep]({figures.eps_sweep})"]
     return lines

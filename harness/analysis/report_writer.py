@@ -52,7 +52,7 @@ def write_plots(exp: Experiment, t: ReportTables, report_dir: Path, *, n_boot: i
     (``analysis.metric``). Curve bands take at most ``CURVE_BOOT`` resamples. Returns the
     PNG names written.
     """
-    palette = plots.variant_palette([v.label for v in exp.variants])
+    palette = plots.variant_palette([v.label for v in exp.variants], exp.control)
     order = list(exp.envs)
 
     def draw(stem: str, fig: Figure, table: pd.DataFrame) -> str:
