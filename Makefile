@@ -1,4 +1,5 @@
-# vclip-harness: `make ablation` runs the study and writes the report; `make test` runs CI.
+# vclip-harness: `make ablation` trains the study, writes its report and compares it with the
+# published one; `make test` runs CI.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,6 +8,7 @@ STAMP := $(VENV)/.installed
 # multi-GB CUDA build: pass TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu".
 TORCH_INDEX ?=
 EXP ?= experiments/ablation.yaml
+LOCAL := results/local
 JOBS ?=
 PUBLISHED := ablation baselines_vs_unclipped eps_sweep reward_scale clip_pilot
 JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS),)
@@ -31,9 +33,12 @@ test: lint
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
+# Trains into a directory of its own (git ignores it), so the published runs under results/
+# stay as committed; the last line says whether they were reproduced.
 ablation: setup
-	$(BIN)/harness run $(EXP) $(JOBS_FLAG)
-	$(BIN)/harness report $(EXP)
+	$(BIN)/harness run $(EXP) --results-dir $(LOCAL) $(JOBS_FLAG)
+	$(BIN)/harness report $(EXP) --results-dir $(LOCAL)
+	$(BIN)/harness compare $(EXP) --results-dir $(LOCAL) --published results
 
 report: setup
 	$(BIN)/harness report $(EXP)

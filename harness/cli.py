@@ -1,5 +1,6 @@
 """``harness`` command line (docs/design.md §4): parse the arguments and call the command's
-module in ``harness.commands`` (run, status, plan, report, export, rollout, bench).
+module in ``harness.commands`` (run, status, plan, compare, report, export, rollout,
+bench).
 
 Exit codes (``commands.errors``): 0 ok; 1 some runs failed; 2 bad input or usage (one line
 ``error: ...`` on stderr, no traceback); 130 interrupted (Ctrl-C, SIGINT); 143 terminated
@@ -78,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
         "export", help="write the runs in another tool's format"))
     export.add_argument("--tensorboard", metavar="DIR", required=True,
                         help="one TensorBoard run per run id under DIR")
+    compare = _experiment_args(sub.add_parser(
+        "compare", help="whether the runs under --results-dir reproduce the published ones"))
+    compare.add_argument("--published", metavar="DIR", default="results",
+                         help="the published runs are DIR/<name>/ (default: results)")
     report = _experiment_args(sub.add_parser("report", help="write results/<name>/report/"))
     report.add_argument("--n-boot", type=_positive_int, default=None,
                         help="bootstrap resamples (default: the report's own)")

@@ -36,7 +36,8 @@ def make_experiment(variants: dict[str, dict], control: str, *, envs=("Hopper-v5
 def write_results(exp_dir: Path, exp: Experiment, effect: dict[str, float], *,
                   base: dict[str, float] | None = None, noise: float = 0.05,
                   n_episodes: int = 150, seed: int = 0) -> None:
-    """Write manifest.json and the updates/ and episodes/ files of every run of ``exp``."""
+    """Write manifest.json and the updates/ and episodes/ files of every run of ``exp``
+    (and evals/, of 2 episodes each ``exp.analysis.eval_every`` steps, when it evaluates)."""
     exp_dir.mkdir(parents=True, exist_ok=True)
     (exp_dir / "manifest.json").write_text(json.dumps({"experiment": experiment_to_dict(exp)}))
     rng = np.random.default_rng(seed)
@@ -77,7 +78,16 @@ def write_run(exp_dir: Path, exp: Experiment, run_id: str, env_id: str, variant:
     updates.loc[0, "episodic_return"] = np.nan  # no episode ended in the first update
     episodes = pd.DataFrame({**meta, "global_step": ep_steps, "episode_return": ep_returns,
                              "episode_length": rng.integers(10, 1000, n_episodes), **axes})
-    for kind, frame in (("updates", updates), ("episodes", episodes)):
+    tables = [("updates", updates), ("episodes", episodes)]
+    if exp.analysis.eval_every:
+        at = np.repeat(np.arange(exp.analysis.eval_every, exp.total_steps + 1,
+                                 exp.analysis.eval_every), 2)
+        tables.append(("evals", pd.DataFrame({
+            **meta, "global_step": at, "evaluation": np.arange(len(at)) // 2,
+            "episode": np.arange(len(at)) % 2,
+            "episode_return": level * _progress(at / exp.total_steps) + rng.normal(0, 5, len(at)),
+            "episode_length": 1000, **axes})))
+    for kind, frame in tables:
         (exp_dir / kind).mkdir(parents=True, exist_ok=True)
         frame.to_parquet(exp_dir / kind / f"{run_id}.parquet", index=False)
 

@@ -9,8 +9,10 @@ from harness.analysis import aggregates, stats
 
 
 def runs(scores: dict[tuple[str, str], list[float]]) -> pd.DataFrame:
-    """One row per run from ``{(env_id, variant): [score, ...]}``."""
-    return pd.DataFrame([{"env_id": env, "variant": variant, "seed": seed, "score": score}
+    """One row per run from ``{(env_id, variant): [score, ...]}`` (min-max normalised, for
+    the aggregate tables)."""
+    return pd.DataFrame([{"env_id": env, "variant": variant, "seed": seed, "score": score,
+                          "normalisation": "min-max"}
                          for (env, variant), values in scores.items()
                          for seed, score in enumerate(values)])
 
@@ -24,6 +26,20 @@ def test_minmax_normalisation_spans_all_variants_of_each_env():
                                [0.0, 0.5, 0.25, 1.0, 0.0, 1.0, 0.5, 0.5, 0.0, 0.0])
     assert frame["score"].iloc[1] == 10.0  # the input is not modified
     assert list(normalised.columns) == list(frame.columns)
+
+
+def test_reference_scores_normalise_where_an_env_has_both():
+    """Random 0, published PPO 1 (rliable): InvertedPendulum's 955-1000 stays near 1 where
+    min-max would stretch it over 0-1; an env without references falls back to min-max."""
+    frame = runs({("InvertedPendulum-v5", "x"): [955.0, 1000.0],
+                  ("InvertedPendulum-v5", "y"): [1000.0, 1000.0], ("Ant-v5", "x"): [0.0, 10.0]})
+    normalised = aggregates.normalised(frame, {"InvertedPendulum-v5": (5.0, 955.0)})
+    np.testing.assert_allclose(normalised["score"], [1.0, 995 / 950, 995 / 950, 995 / 950,
+                                                     0.0, 1.0])
+    assert normalised["normalisation"].tolist() == ["reference"] * 4 + ["min-max"] * 2
+    table = aggregates.aggregate_table(normalised, n_boot=50, seed=0)
+    assert (table["normalisation"] == "random 0, published PPO 1: InvertedPendulum-v5; "
+                                      "min-max per env over all runs: Ant-v5").all()
 
 
 def test_aggregate_metrics_by_hand():
@@ -66,7 +82,7 @@ def test_aggregate_table_by_hand():
     x = table[table["variant"] == "x"].set_index("metric")
     assert x["value"].tolist() == pytest.approx([0.5, 0.5, 0.5, 0.5])
     assert (x["ci_low"] <= x["value"]).all() and (x["value"] <= x["ci_high"]).all()
-    assert (table["normalisation"] == aggregates.NORMALISATION).all()
+    assert (table["normalisation"] == "min-max per env over all runs: A, B").all()
     y = table[table["variant"] == "y"]  # one run in env A: no interval
     assert y["ci_low"].isna().all() and y["ci_high"].isna().all()
     assert y["value"].notna().all()

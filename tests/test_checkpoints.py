@@ -256,3 +256,23 @@ def test_sigkill_then_resume_with_other_jobs_gives_the_uninterrupted_tables(tmp_
     for path in sorted((tmp_path / "a" / "ck" / "policies").glob("*.pt")):
         same_policies(torch.load(path, weights_only=True),
                       torch.load(cut / "policies" / path.name, weights_only=True))
+
+
+def test_status_counts_the_steps_checkpoints_hold(tmp_path, capsys):
+    """A run killed halfway is not "0 steps": ``harness status`` adds what its checkpoint
+    holds to the finished runs' steps."""
+    from harness.cli import main
+    from harness.runs.expand import expand
+    from harness.runs.experiment import load_experiment
+
+    path = tmp_path / "x.yaml"
+    path.write_text("name: t\nenvs: [Hopper-v5]\nseeds: 2\ntotal_steps: 4096\n")
+    first = expand(load_experiment(path))[0]
+    _, snaps = checkpointed([spec("Hopper-v5", 0)], at=1)
+    target = checkpoint_path(tmp_path / "results" / "t", first.run_id)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(pickle.dumps(snaps[0]))
+    assert main(["status", str(path), "--results-dir", str(tmp_path / "results")]) == 0
+    assert ("env steps: 2,048 of 8,192 (25%), of which 2,048 in the checkpoints of 1 "
+            "unfinished runs (the next `harness run` resumes them there)"
+            in capsys.readouterr().out)

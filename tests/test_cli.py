@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.cli import main
+from harness.commands.directories import check_directory
 from harness.commands.errors import InputError
-from harness.commands.run import check_results_dir
 
 EXPERIMENT = "name: t\nenvs: [InvertedPendulum-v5]\nseeds: 1\ntotal_steps: 4096\n"
 
@@ -56,7 +57,7 @@ def test_results_dir_one_may_not_write_in(tmp_path, monkeypatch):
     """What a user (not root) is told in a read-only directory: ``os.access`` says no."""
     monkeypatch.setattr(os, "access", lambda path, mode: False)
     with pytest.raises(InputError) as error:
-        check_results_dir("ro/results", tmp_path / "results" / "t")
+        check_directory("--results-dir", "ro/results", tmp_path / "results" / "t")
     assert str(error.value) == (f"--results-dir ro/results: {tmp_path} is not writable; give a "
                                 "directory you can write in")
 
@@ -84,3 +85,32 @@ def test_usage_errors_are_one_line(tmp_path):
     out = harness("frobnicate", cwd=tmp_path)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
     assert out.stderr.startswith("error: harness: argument COMMAND: invalid choice: 'frobnicate'")
+
+
+@pytest.mark.parametrize("command", [["status"], ["export", "--tensorboard", "tb"]],
+                         ids=["status", "export"])
+def test_a_results_dir_that_is_a_file_is_refused_by_every_command(tmp_path, experiment,
+                                                                   command, capsys):
+    (tmp_path / "a_file").write_text("not a directory\n")
+    rc = main([command[0], str(experiment), "--results-dir", str(tmp_path / "a_file"),
+               *[str(tmp_path / c) if c == "tb" else c for c in command[1:]]])
+    assert rc == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: --results-dir {tmp_path / 'a_file'}: {tmp_path / 'a_file'} is not a directory; "
+        "give a directory that exists or can be created"]
+
+
+def test_tensorboard_onto_a_file_is_one_line(tmp_path, experiment, capsys):
+    (tmp_path / "tb").write_text("a file\n")
+    rc = main(["export", str(experiment), "--tensorboard", str(tmp_path / "tb")])
+    assert rc == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: --tensorboard {tmp_path / 'tb'}: {tmp_path / 'tb'} is not a directory; give a "
+        "directory that exists or can be created"]
+
+
+def test_bench_of_an_unknown_env_is_one_line(capsys):
+    assert main(["bench", "--env", "Nope-v0"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: harness bench: --env: 'Nope-v0' is not a registered "
+                           "Gymnasium env id")

@@ -80,3 +80,25 @@ def test_evaluations_are_one_point_each_at_their_mean(tmp_path):
     assert [(e.step, e.value) for e in events.Scalars("eval/mean_reward")] == [(100, 2.0),
                                                                                 (200, 7.0)]
     assert [e.value for e in events.Scalars("eval/mean_ep_length")] == [15.0, 30.0]
+
+
+def test_runs_carry_their_settings_as_hparams(exported):
+    """TensorBoard's HParams tab can filter the runs by value_clip, vf_clip_eps, env, seed
+    and variant: each run's own event file holds its session's settings."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    results, dirs = exported
+    found = {}
+    for run in dirs:
+        events = EventAccumulator(str(run)).Reload()
+        content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+        start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+        found[run.name] = {k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind"))
+                           for k, v in start.hparams.items()}
+    clipped = next(h for h in found.values() if h["value_clip"] == "max")
+    assert clipped["vf_clip_eps"] == pytest.approx(0.2)
+    assert {clipped["env_id"], clipped["variant"]} == {"Hopper-v5",
+                                                       "value_clip=max,vf_clip_eps=0.2"}
+    unclipped = next(h for h in found.values() if h["value_clip"] == "none")
+    assert "vf_clip_eps" not in unclipped  # NaN: left out
+    assert sorted(h["seed"] for h in found.values()) == [0, 0, 1, 1]

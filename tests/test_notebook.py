@@ -1,11 +1,13 @@
 """notebooks/explore.ipynb runs top to bottom (nbclient) against a small synthetic results set."""
 
+import dataclasses
 import os
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
-from synthetic import make_experiment, write_results
+from synthetic import NUM_STEPS, make_experiment, write_results
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore.ipynb"
 VARIANTS = {"value_clip=none": {"value_clip": "none"},
@@ -13,9 +15,13 @@ VARIANTS = {"value_clip=none": {"value_clip": "none"},
             "value_clip=max,vf_clip_eps=1.0": {"value_clip": "max", "vf_clip_eps": 1.0}}
 
 
-def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
+@pytest.mark.parametrize("metric", ["final", "eval"])
+def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch, metric):
     exp = make_experiment(VARIANTS, "value_clip=none", envs=("Hopper-v5", "Walker2d-v5"),
                           seeds=range(3))
+    if metric == "eval":  # evaluated runs, judged on their eval scores (a KeyError once)
+        exp = dataclasses.replace(exp, analysis=dataclasses.replace(
+            exp.analysis, eval_every=5 * NUM_STEPS, metric="eval"))
     write_results(tmp_path, exp, {"value_clip=none": 1.0, "value_clip=max,vf_clip_eps=0.2": 1.2,
                                   "value_clip=max,vf_clip_eps=1.0": 0.9})
     # relative to the repository root, as the README says (the kernel runs in notebooks/)

@@ -75,6 +75,15 @@ def test_a_sequential_design_plans_the_first_look_with_the_power():
     assert "cost at 40 seeds per arm" in text
 
 
+def test_the_total_row_leaves_the_rate_blank():
+    """Per-env rates do not add up: the total row shows none (it printed ``NaN``)."""
+    exp = make_experiment(VARIANTS, NONE, envs=("Hopper-v5", "Walker2d-v5"))
+    [need] = plan.needs(exp, plan.published_spread)
+    text = plan.render(exp, [need], plan.cost(exp, 10, {e: 1e4 for e in exp.envs}), 2)
+    [total] = [line for line in text.splitlines() if line.strip().startswith("total")]
+    assert "nan" not in total.lower() and total.split()[1] == "40"
+
+
 def test_cost_by_hand():
     exp = make_experiment(VARIANTS, NONE, envs=("Hopper-v5", "Walker2d-v5"),
                           total_steps=1_000_000)

@@ -67,6 +67,16 @@ def test_probability_of_improvement_figure_labels_other_controls():
     assert labels == ["a", "b\nvs c"]
 
 
+def test_score_plots_name_their_score():
+    poi = plots.probability_of_improvement_figure(POI.assign(
+        variant=POI["comparison"], control="none", metric="eval"), "none")
+    assert poi.axes[0].get_xlabel() == "P(variant > control) on the eval score, 95% CI"
+    ax = plots.plot_final_scores(RUNS, intervals=INTERVALS, score="eval score")
+    assert ax.get_xlabel().startswith("eval score (points: runs")
+    assert plots.plot_eps_sweep(SWEEP, score="eval score").get_ylabel() == (
+        "eval score (IQM, 95% CI)")
+
+
 def test_curves_and_profile_draw_one_line_and_band_per_variant():
     for ax in (plots.plot_curves(BANDS, ylabel="return"),
                plots.plot_curves(BANDS.rename(columns={"mean": "iqm"}), y="iqm", log=True,
@@ -109,7 +119,29 @@ def test_eps_sweep_gives_each_unclipped_control_its_own_style():
     assert levels[0].get_linestyle() != levels[1].get_linestyle()
     assert levels[0].get_color() != levels[1].get_color()
     assert {t.get_text() for t in ax.get_legend().get_texts()} >= {
-        f"{s} (band: CI)" for s in controls["series"]}
+        f"{s} (bar: CI)" for s in controls["series"]}
+
+
+def test_eps_sweep_draws_overlapping_control_intervals_apart():
+    """Two unclipped references whose CIs overlap: each CI is a bar at its own eps left of
+    the sweep, not a band across the axis on top of the other."""
+    controls = pd.DataFrame({"series": ["none,reward=true", "none,reward=false"],
+                             "vf_clip_eps": [np.nan, np.nan], "iqm": [1.0, 1.05],
+                             "iqm_ci_low": [0.8, 0.85], "iqm_ci_high": [1.2, 1.25]})
+    ax = plots.plot_eps_sweep(pd.concat([SWEEP.iloc[1:], controls]))
+    assert not ax.patches  # no axhspan bands
+    bars = [line for line in ax.get_lines() if line.get_marker() == "s"]
+    xs = [line.get_xdata()[0] for line in bars]
+    assert len(set(xs)) == 2 and max(xs) < SWEEP["vf_clip_eps"].min()
+
+
+def test_six_variants_get_six_distinct_colours_and_the_control_grey():
+    variants = ["none", "max,0.1", "max,0.2", "max,0.5", "max,1.0", "clipped,0.2"]
+    palette = plots.variant_palette(variants, control="none")
+    assert palette["none"] == plots.CONTROL_GREY
+    colours = np.array(list(palette.values()))
+    distances = np.linalg.norm(colours[:, None] - colours[None], axis=-1)
+    assert distances[np.triu_indices(len(variants), 1)].min() > 0.25
 
 
 def test_eps_sweep_without_an_unclipped_variant_draws_no_band():

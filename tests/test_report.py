@@ -136,6 +136,24 @@ def small(tmp_path):
     return exp, tmp_path
 
 
+def test_eval_scores_are_drawn_and_tabled_when_runs_are_evaluated(tmp_path):
+    """With ``metric: eval`` the claims' score is the eval score: the report shows it (the
+    runs' points, their summary, the eval curves, the eps sweep) and names it."""
+    exp = make_experiment(VARIANTS, NONE, seeds=range(3))
+    exp = dataclasses.replace(exp, analysis=dataclasses.replace(
+        exp.analysis, eval_every=5 * NUM_STEPS, metric="eval"))
+    write_results(tmp_path, exp, {NONE: 1.0, BETTER: 1.5, SAME: 1.0})
+    report = write_report(exp, tmp_path, n_boot=200)
+    assert {"summary_eval.csv", "eval_scores.png", "eval_scores.csv", "eval_curves.png",
+            "eval_curves.csv"} <= {p.name for p in report.iterdir()}
+    summary = pd.read_csv(report / "summary_eval.csv")
+    assert list(summary.columns) == list(SUMMARY_COLUMNS) and (summary["n_runs"] == 3).all()
+    assert pd.read_csv(report / "eval_curves.csv")["global_step"].max() == 20 * NUM_STEPS
+    text = (report / "report.md").read_text()
+    assert "## Eval scores" in text and "![eval scores](eval_scores.png)" in text
+    assert "IQM of the eval score (the primary score; 95% CI)" in text
+
+
 def test_same_seed_same_report(small):
     exp, exp_dir = small
     first = (write_report(exp, exp_dir, n_boot=300) / "comparisons.csv").read_text()

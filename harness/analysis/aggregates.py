@@ -13,7 +13,7 @@ Shapes: ``k`` envs, ``n_i`` runs of a variant in env ``i``, ``t`` thresholds or 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,8 +21,10 @@ import pandas as pd
 from harness.analysis import stats, tables
 
 CONFIDENCE = 0.95
-NORMALISATION = "min-max per env over all runs"
-"""How ``minmax_normalised`` scales scores; written into the aggregate table."""
+NORMALISATION = {"reference": "random 0, published PPO 1",
+                 "min-max": "min-max per env over all runs"}
+"""How ``normalised`` scales an env's scores, by kind; the aggregate table's
+``normalisation`` column names each kind with its envs."""
 METRICS = ("IQM", "median", "mean", "optimality gap")
 """Rows of ``aggregate_metrics``, in rliable's panel order."""
 GAP_THRESHOLD = 1.0
@@ -47,6 +49,30 @@ def minmax_normalised(scores: pd.DataFrame) -> pd.DataFrame:
     shifted = scores["score"].to_numpy(float) - low
     normalised = np.divide(shifted, span, out=np.zeros_like(shifted), where=span > 0)
     return scores.assign(score=normalised)
+
+
+def normalised(scores: pd.DataFrame, anchors: Mapping[str, tuple[float, float]],
+               ) -> pd.DataFrame:
+    """``scores`` on a common scale per env, with a ``normalisation`` column saying how.
+
+    rliable's convention where the env has reference scores: ``anchors`` maps an env to
+    (random score, published PPO score), and ``(score - random) / (published - random)``
+    puts a random policy at 0 and the published PPO at 1 (a spread of 955-1000 on
+    InvertedPendulum stays 0.99-1.04). Other envs fall back to ``minmax_normalised``.
+    """
+    anchored = scores["env_id"].isin(list(anchors))
+    random, published = (scores["env_id"].map({e: a[i] for e, a in anchors.items()})
+                         .to_numpy(float) for i in (0, 1))
+    by_reference = (scores["score"].to_numpy(float) - random) / (published - random)
+    fallback = minmax_normalised(scores)["score"].to_numpy(float)
+    return scores.assign(score=np.where(anchored, by_reference, fallback),
+                         normalisation=np.where(anchored, "reference", "min-max"))
+
+
+def normalisation_text(normalised: pd.DataFrame) -> str:
+    """Which normalisation each env of ``normalised`` (``normalised`` output) took."""
+    kinds = normalised.groupby("normalisation", sort=False)["env_id"].unique()
+    return "; ".join(f"{NORMALISATION[kind]}: {', '.join(envs)}" for kind, envs in kinds.items())
 
 
 def per_env(scores: pd.DataFrame) -> list[np.ndarray]:
@@ -84,17 +110,19 @@ def aggregate_table(normalised: pd.DataFrame, *, n_boot: int, seed: int) -> pd.D
     """Per variant, each of ``METRICS`` with its 95% stratified-bootstrap CI (rliable's
     ``get_interval_estimates``).
 
-    ``normalised``: ``minmax_normalised`` scores, one row per run with ``env_id``, ``variant``,
-    ``score``. A variant is aggregated over the envs in which it has runs. Returns
-    ``AGGREGATE_COLUMNS``, 4 rows per variant; the CI is NaN when an env has a single run.
+    ``normalised``: ``normalised`` scores, one row per run with ``env_id``, ``variant``,
+    ``score``, ``normalisation``. A variant is aggregated over the envs in which it has runs.
+    Returns ``AGGREGATE_COLUMNS``, 4 rows per variant; the CI is NaN when an env has a
+    single run.
     """
+    how = normalisation_text(normalised)
     rows = []
     for variant, group in normalised.groupby("variant", sort=False):
         samples = per_env(group)
         dist = stats.bootstrap_distribution(samples, aggregate_metrics, n_boot=n_boot, seed=seed)
         low, high = stats.percentile_ci(dist, CONFIDENCE)
         rows += [{"variant": variant, "metric": metric, "value": value, "ci_low": lo,
-                  "ci_high": hi, "normalisation": NORMALISATION}
+                  "ci_high": hi, "normalisation": how}
                  for metric, value, lo, hi in zip(METRICS, aggregate_metrics(*samples), low,
                                                   high, strict=True)]
     return pd.DataFrame(rows, columns=AGGREGATE_COLUMNS)

@@ -7,6 +7,7 @@ As in rliable, each ``plot_*`` function draws precomputed statistics on one axes
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -25,15 +26,29 @@ STYLE = "whitegrid"
 MAX_COLS = 3
 """Panels per row of a faceted figure."""
 Palette = dict[str, tuple[float, float, float]]
+TAB10_GREY = 7
+"""tab10's grey, kept for the control."""
+CONTROL_GREY = (0.45, 0.45, 0.45)
 LOG_LINEAR_BELOW = 1e-3
 """Log curve axes are linear below this value (matplotlib's symlog): fractions under 0.1%."""
 CONTROL_DASHES = ("--", ":", "-.", (0, (5, 2, 1, 2, 1, 2)), (0, (8, 3)), (0, (1, 4)))
 """Line styles of the unclipped reference levels in the eps sweep, one per control."""
+CONTROL_BAR_STEP = 1.25
+"""Factor on the eps axis between the unclipped references' CI bars, left of the sweep."""
 
 
-def variant_palette(variants: Sequence[str]) -> Palette:
-    """One colour per variant, stable across all plots of a report."""
-    return dict(zip(variants, sns.color_palette("colorblind", len(variants)), strict=True))
+def variant_palette(variants: Sequence[str], control: str | None = None) -> Palette:
+    """One colour per variant, stable across all plots of a report: the ``control`` grey,
+    the others tab10's distinct hues in turn (its own grey left out), so six variants get
+    no two alike (seaborn's colorblind palette has three near oranges)."""
+    others = [v for v in variants if v != control]
+    colours = dict(zip(others, itertools.cycle(_hues()), strict=False))
+    return {v: CONTROL_GREY if v == control else colours[v] for v in variants}
+
+
+def _hues() -> list[tuple[float, float, float]]:
+    """tab10 without its grey: nine hues no two of which look alike."""
+    return [c for i, c in enumerate(sns.color_palette("tab10")) if i != TAB10_GREY]
 
 
 def new_figure(n_panels: int = 1, *, width: float = 5.0, height: float = 3.6,
@@ -112,9 +127,10 @@ def plot_performance_profile(profile: pd.DataFrame, *, palette: Palette | None =
     return ax
 
 
-def plot_final_scores(runs: pd.DataFrame, *, intervals: pd.DataFrame,
+def plot_final_scores(runs: pd.DataFrame, *, intervals: pd.DataFrame, score: str = "final score",
                       palette: Palette | None = None, ax: Axes | None = None) -> Axes:
-    """Every run's final score as a point, beside the IQM and its 95% CI, for one env.
+    """Every run's ``score`` (final or eval) as a point, beside the IQM and its 95% CI, for
+    one env.
 
     ``runs``: ``variant``, ``score``, one row per run; ``intervals``: ``variant``, ``iqm``,
     ``iqm_ci_low``, ``iqm_ci_high`` (``summary.csv`` rows). rliable shows intervals only;
@@ -130,7 +146,7 @@ def plot_final_scores(runs: pd.DataFrame, *, intervals: pd.DataFrame,
         ax.scatter(rows["score"], lines.index(variant) + spread, s=14, alpha=0.6,
                    color=palette[variant], linewidth=0)
     return plot_intervals(intervals, value="iqm", low="iqm_ci_low", high="iqm_ci_high",
-                          xlabel="final score (points: runs; IQM, 95% CI)", palette=palette,
+                          xlabel=f"{score} (points: runs; IQM, 95% CI)", palette=palette,
                           ax=ax)
 
 
@@ -177,7 +193,9 @@ def plot_probability_of_improvement(rows: pd.DataFrame, *, ax: Axes | None = Non
     ax.set_ylim(len(labels) - 0.5, -0.5)
     ax.set_xlim(-0.02, 1.02)
     ax.axvline(0.5, color="grey", linestyle="--", linewidth=1)
-    ax.set_xlabel("P(variant > control), 95% CI")
+    scores = " and ".join(dict.fromkeys(rows["metric"])) if "metric" in rows else ""
+    ax.set_xlabel(f"P(variant > control) on the {scores} score, 95% CI" if scores
+                  else "P(variant > control), 95% CI")
     ax.legend(title="scope", loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
@@ -197,33 +215,39 @@ def probability_of_improvement_figure(comparisons: pd.DataFrame, control: str) -
     return fig
 
 
-def plot_eps_sweep(sweep: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """Final-score IQM (95% CI) against ``vf_clip_eps`` per series, for one env; unclipped
+def plot_eps_sweep(sweep: pd.DataFrame, *, score: str = "final score",
+                   ax: Axes | None = None) -> Axes:
+    """``score`` IQM (95% CI) against ``vf_clip_eps`` per series, for one env; unclipped
     rows (``vf_clip_eps`` NaN) are drawn as horizontal reference bands.
 
     ``sweep``: ``tables.eps_sweep_table`` rows of one env.
     """
     ax = _axes(ax)
     clipped = sweep[sweep["vf_clip_eps"].notna()]
-    colors = dict(zip(dict.fromkeys(clipped["series"]),
-                      sns.color_palette("colorblind", clipped["series"].nunique()), strict=True))
+    colors = dict(zip(dict.fromkeys(clipped["series"]), itertools.cycle(_hues()),
+                      strict=False))
     for series, line in clipped.groupby("series", sort=False):
         err = np.nan_to_num([line["iqm"] - line["iqm_ci_low"], line["iqm_ci_high"] - line["iqm"]])
         ax.errorbar(line["vf_clip_eps"], line["iqm"], yerr=err, marker="o", capsize=4,
                     color=colors[series], label=series)
     controls = sweep[sweep["vf_clip_eps"].isna()]
-    # several unclipped references (e.g. reward scaling on and off): one grey and dash each
+    eps = sorted(clipped["vf_clip_eps"].unique())
+    # several unclipped references (e.g. reward scaling on and off): one grey and dash each,
+    # each CI a bar of its own left of the smallest eps, side by side, where bands across
+    # the whole axis would overlap
     greys = np.linspace(0.1, 0.5, len(controls)) if len(controls) != 1 else [0.3]
     for i, (row, grey) in enumerate(zip(controls.itertuples(), greys, strict=True)):
-        color = str(grey)  # a matplotlib grey level
-        ax.axhspan(row.iqm_ci_low, row.iqm_ci_high, color=color, alpha=0.15, linewidth=0)
-        ax.axhline(row.iqm, color=color, linestyle=CONTROL_DASHES[i % len(CONTROL_DASHES)],
-                   label=f"{row.series} (band: CI)")
+        color, dash = str(grey), CONTROL_DASHES[i % len(CONTROL_DASHES)]  # a grey level
+        ax.axhline(row.iqm, color=color, linestyle=dash, label=f"{row.series} (bar: CI)")
+        bar = ax.errorbar([eps[0] * CONTROL_BAR_STEP ** -(len(controls) - i)], [row.iqm],
+                          yerr=np.nan_to_num([[row.iqm - row.iqm_ci_low],
+                                              [row.iqm_ci_high - row.iqm]]),
+                          color=color, capsize=4, marker="s")
+        bar[-1][0].set_linestyle(dash)
     ax.set_xscale("log")
-    eps = sorted(clipped["vf_clip_eps"].unique())
     ax.set_xticks(eps, [f"{e:g}" for e in eps], minor=False)
     ax.set_xticks([], minor=True)
-    ax.set(xlabel="vf_clip_eps", ylabel="final score (IQM, 95% CI)")
+    ax.set(xlabel="vf_clip_eps", ylabel=f"{score} (IQM, 95% CI)")
     ax.legend()
     return ax
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from harness.runs import references
+
 PUBLISHED_STEPS = 1_000_000
 """Env steps behind the published MuJoCo returns."""
 REFERENCE_RETURNS = {  # env: (CleanRL v4 mean, CleanRL std, Baselines ppo2)
@@ -41,3 +43,10 @@ def run_cv(env_id: str) -> tuple[float, str]:
     if family in RUN_CV:
         return RUN_CV[family], "published"
     return max(RUN_CV.values()), "assumed (no published spread: the largest known)"
+
+
+def anchors() -> dict[str, tuple[float, float]]:
+    """Env id -> (random policy's score, published PPO score) where both are known
+    (``harness/runs/reference_scores.csv``): the reference normalisation's 0 and 1."""
+    return {env: (r.random_mean, r.published) for env, r in references.read().items()
+            if math.isfinite(r.published) and r.published != r.random_mean}

@@ -4,6 +4,7 @@ here (``report`` writes them)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +16,12 @@ from harness.analysis import (
     claims,
     over_envs,
     pairs,
+    saturation,
     stability,
     tables,
 )
 from harness.analysis.load import Results
-from harness.analysis.scores import run_curves
+from harness.analysis.scores import eval_returns, run_curves
 from harness.analysis.study import experiment_results, run_scores
 from harness.runs import references
 from harness.runs.sequential_record import SequentialRecord, read_record
@@ -62,6 +64,8 @@ class ReportTables:
     """``summary.csv``."""
     auc: pd.DataFrame
     """``summary_auc.csv``."""
+    evaluation: pd.DataFrame | None
+    """``summary_eval.csv``: the eval scores' summary (None when runs are not evaluated)."""
     comparisons: pd.DataFrame
     """``comparisons.csv``."""
     stability: pd.DataFrame
@@ -77,12 +81,20 @@ class ReportTables:
     left_out: list[str]
     """Envs left out of the primary comparisons' random-effects rows, and why
     (``over_envs.exclusions``)."""
+    saturated: dict[str, str]
+    """Envs left out of the comparisons and claims on the primary score, and why
+    (``saturation.saturated_envs``)."""
 
     def csv(self) -> dict[str, pd.DataFrame]:
         """The tables written as ``<name>.csv``, by name."""
         return {"summary": self.summary, "summary_auc": self.auc,
+                **({} if self.evaluation is None else {"summary_eval": self.evaluation}),
                 "comparisons": self.comparisons, "stability": self.stability,
                 "claims": claims.claims_table(self.claims), "clip_activity": self.activity}
+
+    def summary_of(self, metric: str) -> pd.DataFrame:
+        """The summary of ``metric``'s scores (``final``, ``auc`` or ``eval``)."""
+        return {"final": self.summary, "auc": self.auc, "eval": self.evaluation}[metric]
 
 
 def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
@@ -92,9 +104,14 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     from ``exp.analysis``. Raises ``ValueError`` when no run has finished."""
     results = experiment_results(exp, Path(exp_dir))
     scores = run_scores(exp, results)
+    metric = exp.analysis.metric
+    saturated = saturation.saturated_envs(scores[metric])
+    # on the primary score a saturated env is left out of the comparisons and the claims
+    tested = {**scores, metric: saturation.without(scores[metric], saturated)}
+    claimed = dataclasses.replace(exp, envs=tuple(e for e in exp.envs if e not in saturated))
     compared = pairs.comparison_pairs(exp)
     random_scores = {e: r.random_mean for e, r in references.read().items()}
-    comparisons = tables.comparison_table(scores, compared, primary=pairs.primary_pairs(exp),
+    comparisons = tables.comparison_table(tested, compared, primary=pairs.primary_pairs(exp),
                                           settings=exp.analysis, n_boot=n_boot, seed=seed,
                                           random_scores=random_scores)
     record = read_record(exp_dir) if exp.looks else None
@@ -102,18 +119,18 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     one = record.looks[-1].equivalence_level if record else None
     if record:
         comparisons = alpha_spending.with_decisions(comparisons, alpha_spending.decisions(record))
-    steadiness = stability.stability_table(scores[exp.analysis.metric],
-                                           stability.collapses(results.updates), compared,
-                                           exp.analysis, level, exp.looks if record else ())
+    steadiness = stability.stability_table(tested[metric], stability.collapses(results.updates),
+                                           compared, exp.analysis, level,
+                                           exp.looks if record else ())
     inactive = pairs.inactive_clips(exp, results.updates)
-    return ReportTables(results, scores,
-                        tables.summary_table(scores["final"], n_boot=n_boot, seed=seed),
-                        tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed),
-                        comparisons, steadiness,
-                        claims.evaluate_claims(exp, comparisons, steadiness, level, inactive,
+    summaries = {m: tables.summary_table(frame, n_boot=n_boot, seed=seed)
+                 for m, frame in scores.items() if len(frame)}
+    return ReportTables(results, scores, summaries["final"], summaries["auc"],
+                        summaries.get("eval"), comparisons, steadiness,
+                        claims.evaluate_claims(claimed, comparisons, steadiness, level, inactive,
                                                equivalence_level=one),
                         pairs.clip_activity(exp, results.updates), inactive, record,
-                        _left_out(exp, scores[exp.analysis.metric], random_scores))
+                        _left_out(exp, tested[metric], random_scores), saturated)
 
 
 def _left_out(exp: Experiment, scores: pd.DataFrame, random_scores: dict[str, float]
@@ -131,6 +148,15 @@ def _left_out(exp: Experiment, scores: pd.DataFrame, random_scores: dict[str, fl
                                      exp.analysis.alpha)
         lines += [f"{e}: {variant} vs {control}: {why}" for e, why in found.items()]
     return lines
+
+
+def eval_curve_table(evals: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFrame:
+    """The bands of ``eval_curves.png``: each run's mean evaluation return at each
+    evaluation, IQM over runs (as ``learning_curves``); empty without evaluations."""
+    if evals.empty:
+        return pd.DataFrame()
+    return aggregates.iqm_curve_bands(run_curves(eval_returns(evals), "episode_return"),
+                                      n_boot=n_boot, seed=seed)
 
 
 def curve_table(curve: CurvePlot, exp: Experiment, updates: pd.DataFrame, *, n_boot: int,

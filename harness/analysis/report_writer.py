@@ -13,9 +13,16 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from harness.analysis import aggregates, markdown, plots, tables
-from harness.analysis.load import Results
-from harness.analysis.report_tables import CURVE_BOOT, CURVE_PLOTS, curve_table, report_tables
+from harness.analysis import aggregates, markdown, plots, published, tables
+from harness.analysis.report_tables import (
+    CURVE_BOOT,
+    CURVE_PLOTS,
+    ReportTables,
+    curve_table,
+    eval_curve_table,
+    report_tables,
+)
+from harness.analysis.scores import SCORE_NAMES
 from harness.runs.files import atomic_write
 from harness.runs.spec import Experiment
 
@@ -27,12 +34,7 @@ def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: 
     t = report_tables(exp, exp_dir, n_boot=n_boot, seed=seed)
     report_dir = exp_dir / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
-    # P(X>Y) is one number per pair and scope: the random-effects rows repeat it
-    primary_metric = t.comparisons[(t.comparisons["metric"] == exp.analysis.metric)
-                                   & (t.comparisons["estimand"] == "fixed")]
-    figures = write_plots(exp, t.results, t.scores["final"], t.summary, primary_metric,
-                          tables.eps_sweep_table(t.summary, exp), report_dir, n_boot=n_boot,
-                          seed=seed)
+    figures = write_plots(exp, t, report_dir, n_boot=n_boot, seed=seed)
     for name, frame in t.csv().items():
         _write_text(report_dir / f"{name}.csv", frame.to_csv(index=False))
     text = markdown.render(exp, exp_dir, t, figures, n_boot=n_boot, seed=seed)
@@ -40,27 +42,32 @@ def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: 
     return report_dir
 
 
-def write_plots(exp: Experiment, results: Results, final: pd.DataFrame, summary: pd.DataFrame,
-                comparisons: pd.DataFrame, sweep: pd.DataFrame, report_dir: Path, *,
-                n_boot: int, seed: int) -> markdown.Figures:
+def write_plots(exp: Experiment, t: ReportTables, report_dir: Path, *, n_boot: int,
+                seed: int) -> markdown.Figures:
     """Draw every report figure into ``report_dir``, each PNG beside a CSV of the table it
     draws, with the same stem (the probability of improvement draws ``comparisons.csv``).
 
-    ``final``: the final score of each run (``scores.final_scores``). Curve bands take at
-    most ``CURVE_BOOT`` resamples. Returns the PNG names written.
+    Runs' scores are drawn on the final score, and on the eval score too when runs are
+    evaluated; the probability of improvement and the eps sweep on the primary score
+    (``analysis.metric``). Curve bands take at most ``CURVE_BOOT`` resamples. Returns the
+    PNG names written.
     """
-    palette = plots.variant_palette([v.label for v in exp.variants])
+    palette = plots.variant_palette([v.label for v in exp.variants], exp.control)
     order = list(exp.envs)
 
     def draw(stem: str, fig: Figure, table: pd.DataFrame) -> str:
         _write_text(report_dir / f"{stem}.csv", table.to_csv(index=False))
         return plots.save(fig, report_dir / f"{stem}.png").name
 
-    runs = final[["env_id", "variant", "seed", "score"]]
-    final_png = draw("final_scores", plots.facet(
-        runs, plots.plot_final_scores, order=order, sharey=True,
-        per_panel={"intervals": summary}, palette=palette), runs)
-    normalised = aggregates.minmax_normalised(final)
+    def run_scores(stem: str, metric: str) -> str:
+        runs = t.scores[metric][["env_id", "variant", "seed", "score"]]
+        return draw(stem, plots.facet(
+            runs, plots.plot_final_scores, order=order, sharey=True, score=SCORE_NAMES[metric],
+            per_panel={"intervals": t.summary_of(metric)}, palette=palette), runs)
+
+    final_png = run_scores("final_scores", "final")
+    eval_png = run_scores("eval_scores", "eval") if t.evaluation is not None else None
+    normalised = aggregates.normalised(t.scores["final"], published.anchors())
     panel = aggregates.aggregate_table(normalised, n_boot=n_boot, seed=seed)
     panel_png = draw("aggregates", plots.aggregates_figure(panel, palette=palette), panel)
     profile = aggregates.profile_table(normalised, n_boot=n_boot, seed=seed)
@@ -68,24 +75,38 @@ def write_plots(exp: Experiment, results: Results, final: pd.DataFrame, summary:
                        plots.performance_profile_figure(profile, palette=palette), profile)
     curves = {}
     for stem, curve in CURVE_PLOTS.items():
-        bands = curve_table(curve, exp, results.updates, n_boot=min(n_boot, CURVE_BOOT),
+        bands = curve_table(curve, exp, t.results.updates, n_boot=min(n_boot, CURVE_BOOT),
                             seed=seed)
         if not bands.empty:
             curves[stem] = draw(stem, plots.facet(
                 bands, plots.plot_curves, order=order, ylabel=curve.ylabel, y=curve.centre,
                 log=curve.log, palette=palette), bands)
+        if stem == "learning_curves":  # the evaluations' curve right after the training one
+            bands = eval_curve_table(t.results.evals, n_boot=min(n_boot, CURVE_BOOT), seed=seed)
+            if not bands.empty:
+                curves["eval_curves"] = draw("eval_curves", plots.facet(
+                    bands, plots.plot_curves, order=order, ylabel="eval return (IQM)", y="iqm",
+                    palette=palette), bands)
+    metric = exp.analysis.metric
+    # P(X>Y) is one number per pair and scope: the random-effects rows repeat it
+    primary = t.comparisons[(t.comparisons["metric"] == metric)
+                            & (t.comparisons["estimand"] == "fixed")]
     poi = None
-    if not comparisons.empty:
-        poi = plots.save(plots.probability_of_improvement_figure(comparisons, exp.control),
+    if not primary.empty:
+        poi = plots.save(plots.probability_of_improvement_figure(primary, exp.control),
                          report_dir / "prob_improvement.png").name
-    eps = draw("eps_sweep", plots.facet(sweep, plots.plot_eps_sweep, order=order),
+    sweep = tables.eps_sweep_table(t.summary_of(metric), exp)
+    eps = draw("eps_sweep", plots.facet(sweep, plots.plot_eps_sweep, order=order,
+                                        score=SCORE_NAMES[metric]),
                sweep) if not sweep.empty else None
-    for stem in ["prob_improvement", "eps_sweep", *CURVE_PLOTS]:  # left by an earlier report
-        if f"{stem}.png" not in (poi, eps, *curves.values()):
+    # figures left by an earlier report
+    for stem in ["prob_improvement", "eps_sweep", "eval_scores", "eval_curves", *CURVE_PLOTS]:
+        if f"{stem}.png" not in (poi, eps, eval_png, *curves.values()):
             (report_dir / f"{stem}.png").unlink(missing_ok=True)
             (report_dir / f"{stem}.csv").unlink(missing_ok=True)
     return markdown.Figures(final_scores=final_png, prob_improvement=poi, curves=curves,
-                            eps_sweep=eps, aggregates=panel_png, performance_profile=profile_png)
+                            eps_sweep=eps, aggregates=panel_png, performance_profile=profile_png,
+                            eval_scores=eval_png)
 
 
 def _write_text(path: Path, text: str) -> None:

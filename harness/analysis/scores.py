@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 RUN_KEYS = ["run_id", "env_id", "variant", "seed"]
+SCORE_NAMES = {"final": "final score", "auc": "area under the curve", "eval": "eval score"}
+"""What each metric's score is called on plot axes."""
 LAST_EPISODES = 100
 """Final score window: openrlbenchmark/CleanRL tables report the mean of the last 100 episodes."""
 FALLBACK_SHARE = 0.1
@@ -68,6 +70,13 @@ def eval_scores(evals: pd.DataFrame) -> pd.DataFrame:
     """
     last = evals["evaluation"] == evals.groupby("run_id")["evaluation"].transform("max")
     return _per_run_mean(evals[last], "episode_return")
+
+
+def eval_returns(evals: pd.DataFrame) -> pd.DataFrame:
+    """Each run's mean ``episode_return`` per evaluation: ``RUN_KEYS`` + ``global_step``,
+    ``episode_return`` (one row per evaluation; ``run_curves`` draws it as a curve)."""
+    means = evals.groupby([*RUN_KEYS, "global_step"], sort=True)["episode_return"].mean()
+    return means.reset_index().astype({"episode_return": float})
 
 
 def _per_run_mean(frame: pd.DataFrame, column: str) -> pd.DataFrame:

@@ -10,11 +10,13 @@ each evaluation of the deterministic policy its mean return and length (``eval/m
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
 
 from harness.analysis.load import Results
+from harness.runs.schema import UPDATE_COLUMNS
 
 UPDATE_TAGS = {  # updates column -> tag (CleanRL's names where it has one)
     "value_loss": "losses/value_loss",
@@ -29,6 +31,9 @@ UPDATE_TAGS = {  # updates column -> tag (CleanRL's names where it has one)
     "sps": "charts/SPS",
     "episodic_return": "charts/mean_episodic_return",
 }
+HPARAM_COLUMNS = ("experiment", "env_id", "seed", "variant", "value_clip", "vf_clip_eps")
+"""Run columns shown as hyper-parameters, beside the matrix axes (the updates' other
+columns)."""
 EPISODE_TAGS = {"episode_return": "charts/episodic_return",
                 "episode_length": "charts/episodic_length"}
 EVAL_TAGS = {"episode_return": "eval/mean_reward",  # SB3/rl-zoo3 EvalCallback's names
@@ -43,6 +48,7 @@ def export_tensorboard(results: Results, out_dir: Path) -> list[Path]:
     """
     try:
         from tensorboardX import SummaryWriter
+        from tensorboardX.summary import hparams
     except ImportError:
         raise ImportError("harness export --tensorboard needs the export extra: "
                           "pip install -e '.[export]'") from None
@@ -55,6 +61,12 @@ def export_tensorboard(results: Results, out_dir: Path) -> list[Path]:
         run_dir = Path(out_dir) / str(run_id)
         with SummaryWriter(str(run_dir)) as writer:
             writer.add_text("run", _description(updates.iloc[0]), 0)
+            # in the run's own event file (not tensorboardX's add_hparams, which makes a
+            # sub-run), so the HParams tab filters these very runs by their settings
+            for summary in hparams(run_hparams(updates.iloc[0]), dict.fromkeys(
+                    [UPDATE_TAGS["episodic_return"],
+                     *([EVAL_TAGS["episode_return"]] if run_id in evals else [])], 0.0)):
+                writer.file_writer.add_summary(summary)
             _scalars(writer, updates, UPDATE_TAGS)
             _scalars(writer, episodes.get(run_id, pd.DataFrame()), EPISODE_TAGS)
             _scalars(writer, evals.get(run_id, pd.DataFrame()), EVAL_TAGS)
@@ -69,6 +81,15 @@ def _scalars(writer, frame: pd.DataFrame, tags: dict[str, str]) -> None:
         for step, value in zip(frame["global_step"], frame[column], strict=True):
             if pd.notna(value):
                 writer.add_scalar(tag, float(value), int(step))
+
+
+def run_hparams(row: pd.Series) -> dict[str, str | int | float | bool]:
+    """A run's settings for TensorBoard's HParams tab: its experiment, env, seed, variant
+    and every matrix axis (``value_clip``, ``vf_clip_eps``, ...; ``vf_clip_eps`` left out
+    where the run does not clip, as it is NaN). ``row``: any ``updates`` row of the run."""
+    keys = [k for k in row.index if k in HPARAM_COLUMNS or k not in UPDATE_COLUMNS]
+    values = {k: row[k].item() if hasattr(row[k], "item") else row[k] for k in keys}
+    return {k: v for k, v in values.items() if not (isinstance(v, float) and math.isnan(v))}
 
 
 def _description(row: pd.Series) -> str:

@@ -1,6 +1,6 @@
 """The ``harness`` commands, one module each named after its command: ``run``, ``status``,
-``plan``, ``report``, ``export``, ``rollout``, ``bench``. Each has ``main(args, argv) -> exit
-code``; ``harness.cli`` parses the command line and calls one.
+``plan``, ``compare``, ``report``, ``export``, ``rollout``, ``bench``. Each has
+``main(args, argv) -> exit code``; ``harness.cli`` parses the command line and calls one.
 
 Beside them: ``dry_run`` (``harness run --dry-run``), ``running_looks`` (``harness run`` for a
 sequential design, look by look), ``throughput`` (calibrated rates and wall-time estimates, for

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from harness.commands.errors import EXIT_OK
+from harness.runs.experiment import check_env
+from harness.runs.validation import ExperimentError
 
 PACK_SIZES = (1, 4, 16, 32)
 DEFAULT_STEPS = 8192  # env steps per agent: four ppo2 updates of 2048
@@ -38,6 +40,9 @@ ALL_ENVS = ("Ant-v5", "HalfCheetah-v5", "Hopper-v5", "Humanoid-v5", "HumanoidSta
 def main(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     """Run every measurement, print the table(s), optionally write JSON."""
     steps = args.steps or DEFAULT_STEPS
+    if args.env != "all":  # before any process starts: one line, not a worker's traceback
+        check_env(args.env, (), "--env",
+                  lambda key, message: ExperimentError("harness bench", key, message))
     if args.env == "all":
         result: dict[str, Any] = {"envs": [summarise(env_rows(env_id, steps, args.no_sb3),
                                                      env_id, steps) for env_id in ALL_ENVS]}

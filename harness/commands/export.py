@@ -7,6 +7,7 @@ import argparse
 import shlex
 from pathlib import Path
 
+from harness.commands.directories import check_directory
 from harness.commands.errors import EXIT_OK, InputError
 from harness.runs.experiment import load_experiment
 from harness.runs.results import ResultsDir
@@ -16,6 +17,8 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
     """One TensorBoard run per run id under ``--tensorboard``."""
     exp = load_experiment(args.experiment)
     rdir = ResultsDir(Path(args.results_dir) / exp.name)
+    check_directory("--results-dir", args.results_dir, rdir.root, write=False)
+    check_directory("--tensorboard", args.tensorboard, Path(args.tensorboard))
     from harness.analysis.study import experiment_results  # pandas, pyarrow
     from harness.analysis.tensorboard import export_tensorboard
 

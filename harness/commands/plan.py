@@ -164,9 +164,10 @@ def render(exp: Experiment, found: Sequence[Need], table: pd.DataFrame, jobs: in
                      f"design's {seeds} seeds per arm: at {seeds} they may stay inconclusive")
     lines += [f"cost at {seeds} seeds per arm "
               f"({', '.join(f'{exp.steps(e):,}' for e in exp.envs)} steps per run):",
-              *("  " + line for line in table.to_string(index=False, formatters={
+              # pandas prints NaN before any formatter sees it: the total's rate is blank
+              *("  " + line for line in table.to_string(index=False, na_rep="", formatters={
                   "env_steps": "{:,.0f}".format, "worker_hours": "{:.2f}".format,
-                  "steps_per_s": lambda v: "" if math.isnan(v) else f"{v:,.0f}"}).splitlines()),
+                  "steps_per_s": "{:,.0f}".format}).splitlines()),
               f"wall time: {duration(hours / jobs)} on {jobs} workers here, "
               f"{duration(hours / CLUSTER_WORKERS)} on {CLUSTER_WORKERS} cluster workers "
               "as fast as this machine's"]

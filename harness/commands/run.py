@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shlex
 import signal
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
+from harness.commands.directories import check_directory
 from harness.commands.dry_run import print_dry_run
 from harness.commands.errors import (
     EXIT_FAILED_RUNS,
@@ -53,7 +53,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
         raise InputError(f"--until-look: {exp.source} has no looks (seeds is a list or a "
                          "number, not {min, max, step})")
     rdir = ResultsDir(Path(args.results_dir) / exp.name)
-    check_results_dir(args.results_dir, rdir.root)
+    check_directory("--results-dir", args.results_dir, rdir.root)
     print_notes(exp, rdir)
     for source in args.reuse:
         if not (Path(source) / "updates").is_dir():
@@ -123,15 +123,3 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         if signal.getsignal(signal.SIGTERM) is terminate:
             signal.signal(signal.SIGTERM, previous)
 
-
-def check_results_dir(option: str, exp_dir: Path) -> None:
-    """Refuse, before any work, a results directory that can be neither created nor written."""
-    existing = exp_dir
-    while not os.path.lexists(existing):  # the nearest part that exists is what we write in
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InputError(f"--results-dir {option}: {existing} is not a directory; give a "
-                         "directory that exists or can be created")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"--results-dir {option}: {existing} is not writable; give a "
-                         "directory you can write in")

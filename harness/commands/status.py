@@ -4,9 +4,11 @@ sequential design's looks; also the run states and look lines the dry run prints
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.commands.directories import check_directory
 from harness.commands.errors import EXIT_OK
 from harness.commands.notes import print_notes
 from harness.runs.expand import expand
@@ -20,6 +22,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
     """Print the experiment's runs by state, env and variant, then the failed and damaged."""
     exp = load_experiment(args.experiment)
     rdir = ResultsDir(Path(args.results_dir) / exp.name)
+    check_directory("--results-dir", args.results_dir, rdir.root, write=False)
     print_notes(exp, rdir)
     specs = expand(exp)
     states, record = run_states(exp, rdir, specs)
@@ -48,6 +51,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
             f = rdir.read_failure(spec.run_id)
             print(f"failed: {spec.run_id}: {f.get('reason')} (update {f.get('update')}, "
                   f"step {f.get('global_step')})")
+    print(steps_line(specs, states, checkpointed_steps(rdir, specs, states)))
     return EXIT_OK
 
 
@@ -61,6 +65,38 @@ def run_states(exp: Experiment, rdir: ResultsDir,
     states.update({s.run_id: "later" for s in specs
                    if states[s.run_id] == "pending" and not now(s.variant, s.seed)})
     return states, record
+
+
+def checkpointed_steps(rdir: ResultsDir, specs: Sequence[RunSpec],
+                       states: dict[str, str]) -> dict[str, int]:
+    """Env steps each unfinished run's checkpoint holds (runs with a readable one), what the
+    next ``harness run`` resumes from."""
+    if not any((rdir.root / "checkpoints").glob("*.ckpt")):
+        return {}
+    # unpickling a snapshot imports torch: only when there are checkpoints to read
+    from harness.runs.checkpoints import DamagedCheckpoint, checkpoint_path, read_checkpoint
+
+    found = {}
+    for spec in specs:
+        if states[spec.run_id] in ("pending", "failed", "damaged"):
+            with contextlib.suppress(DamagedCheckpoint):
+                snapshot = read_checkpoint(checkpoint_path(rdir.root, spec.run_id))
+                if snapshot is not None:
+                    found[spec.run_id] = snapshot.update * spec.ppo.num_steps
+    return found
+
+
+def steps_line(specs: Sequence[RunSpec], states: dict[str, str],
+               partial: dict[str, int]) -> str:
+    """Env steps trained of all the runs': finished runs whole, unfinished ones as far as
+    their checkpoints go."""
+    total = sum(s.total_steps for s in specs)
+    done = sum(s.total_steps for s in specs if states[s.run_id] == "done") + sum(partial.values())
+    line = f"env steps: {done:,} of {total:,} ({done / total:.0%})"
+    if partial:
+        line += (f", of which {sum(partial.values()):,} in the checkpoints of {len(partial)} "
+                 "unfinished runs (the next `harness run` resumes them there)")
+    return line
 
 
 def print_looks(record: SequentialRecord) -> None:

@@ -167,7 +167,7 @@ def _envs(value: Any, fail: Fail) -> tuple[tuple[str, ...], tuple[tuple[str, Env
         label = env_label(env_id, kwargs)
         if label in labels:
             raise fail(key, f"{label!r} is listed twice; envs must be distinct")
-        _check_env(env_id, kwargs, key, fail)
+        check_env(env_id, kwargs, key, fail)
         labels.append(label)
         if kwargs:
             with_kwargs.append((label, kwargs))
@@ -218,7 +218,7 @@ def env_label(env_id: str, kwargs: EnvKwargs) -> str:
     return f"{env_id}[{','.join(f'{name}={format_value(v)}' for name, v in kwargs)}]"
 
 
-def _check_env(env_id: str, kwargs: EnvKwargs, key: str, fail: Fail) -> None:
+def check_env(env_id: str, kwargs: EnvKwargs, key: str, fail: Fail) -> None:
     """Registered in Gymnasium (``module:EnvId-v0`` first imports the module that registers it)
     and, made with ``kwargs``, usable by the trainer."""
     import gymnasium  # deferred: importing it costs ~0.5 s, only needed for validation
