@@ -15,6 +15,7 @@ from harness.analysis.over_envs import GAIN, RANDOM_COLUMNS
 from harness.analysis.pairs import baselines_variants
 from harness.analysis.published import PUBLISHED_STEPS, REFERENCE_RETURNS
 from harness.analysis.report_tables import ReportTables
+from harness.analysis.stability import SPIKE_FACTOR, SPIKE_WINDOW
 from harness.analysis.tables import AUDIT_COLUMNS, COMPARISON_COLUMNS
 from harness.runs.sequential_record import SequentialRecord, looked_runs
 from harness.runs.spec import AnalysisSettings, Experiment
@@ -261,9 +262,21 @@ def _stability(stability: pd.DataFrame) -> list[str]:
     if stability.empty:
         return []
     return ["## Stability", "",
-            "Spread across seeds (mean absolute deviation from the median, as a ratio to the "
-            "control's: < 1 is steadier) and runs that collapsed (lost more than half of their "
-            "gain after a peak) ([stability.csv](stability.csv)).", "", table(stability)]
+            "Within runs, the sense C1-stability is judged on: runs that collapsed (lost more "
+            "than half of their gain after a peak; Fisher's test), the mean worst drawdown "
+            "(share of the gain lost after a peak) and the mean share of updates with a "
+            f"value-loss spike (plain squared error above {SPIKE_FACTOR:g} times the median of "
+            f"the previous {SPIKE_WINDOW} updates), each arm's and their difference with "
+            "Welch's test. Across seeds, described only: the spread (mean absolute deviation "
+            "from the median, as a ratio to the control's: < 1 is steadier), which a bimodal "
+            "env can drive (see the C1-stability evidence); intervals and the remaining tests "
+            "in [stability.csv](stability.csv).", "", table(stability[_STABILITY_SHOWN])]
+
+
+_STABILITY_SHOWN = ["scope", "variant", "control", "n", "collapses", "control_collapses",
+                    "collapse_p", "drawdown", "control_drawdown", "drawdown_diff", "drawdown_p",
+                    "spike_rate", "control_spike_rate", "spike_diff", "spike_p",
+                    "dispersion_ratio", "dispersion_p"]
 
 
 def _aggregates(figures: Figures) -> list[str]:

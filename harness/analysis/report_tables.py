@@ -13,6 +13,7 @@ from harness.analysis import (
     aggregates,
     alpha_spending,
     claims,
+    modes,
     over_envs,
     pairs,
     stability,
@@ -66,6 +67,9 @@ class ReportTables:
     """``comparisons.csv``."""
     stability: pd.DataFrame
     """``stability.csv``."""
+    modes: pd.DataFrame
+    """``modes.csv``: per env and variant, is the primary score bimodal, and each arm's share
+    of the high mode (``modes.mode_table``)."""
     claims: list[claims.Claim]
     """The verdicts (``claims.csv``)."""
     activity: pd.DataFrame
@@ -82,7 +86,8 @@ class ReportTables:
         """The tables written as ``<name>.csv``, by name."""
         return {"summary": self.summary, "summary_auc": self.auc,
                 "comparisons": self.comparisons, "stability": self.stability,
-                "claims": claims.claims_table(self.claims), "clip_activity": self.activity}
+                "modes": self.modes, "claims": claims.claims_table(self.claims),
+                "clip_activity": self.activity}
 
 
 def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
@@ -102,14 +107,17 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     if record:
         comparisons = alpha_spending.with_decisions(comparisons, alpha_spending.decisions(record))
     steadiness = stability.stability_table(scores[exp.analysis.metric],
-                                           stability.collapses(results.updates), compared,
+                                           stability.run_stability(results.updates), compared,
                                            exp.analysis, level, exp.looks if record else ())
     inactive = pairs.inactive_clips(exp, results.updates)
+    bimodal = modes.mode_table(scores[exp.analysis.metric], exp.control,
+                               alpha=exp.analysis.alpha)
     return ReportTables(results, scores,
                         tables.summary_table(scores["final"], n_boot=n_boot, seed=seed),
                         tables.summary_table(scores["auc"], n_boot=n_boot, seed=seed),
-                        comparisons, steadiness,
-                        claims.evaluate_claims(exp, comparisons, steadiness, level, inactive),
+                        comparisons, steadiness, bimodal,
+                        claims.evaluate_claims(exp, comparisons, steadiness, level, inactive,
+                                               bimodal),
                         pairs.clip_activity(exp, results.updates), inactive, record,
                         _left_out(exp, scores[exp.analysis.metric], random_scores))
 
