@@ -4,6 +4,7 @@ here (``report`` writes them)."""
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from harness.analysis import (
     modes,
     over_envs,
     pairs,
+    peer,
     stability,
     tables,
 )
@@ -76,6 +78,9 @@ class ReportTables:
     """``clip_activity.csv``: does each clipped variant's clip act (``pairs.clip_activity``)."""
     inactive: list[str]
     """Clipped variants whose clip does not act (``pairs.inactive_clips``)."""
+    adastop: pd.DataFrame | None
+    """``adastop.csv``: AdaStop's decision per env beside ours (``peer.adastop_table``); None
+    when ``adastop`` (the ``dev`` extra) is not installed."""
     record: SequentialRecord | None
     """A sequential design's looks (None for a fixed design or before a look)."""
     left_out: list[str]
@@ -87,7 +92,8 @@ class ReportTables:
         return {"summary": self.summary, "summary_auc": self.auc,
                 "comparisons": self.comparisons, "stability": self.stability,
                 "modes": self.modes, "claims": claims.claims_table(self.claims),
-                "clip_activity": self.activity}
+                "clip_activity": self.activity,
+                **({} if self.adastop is None else {"adastop": self.adastop})}
 
 
 def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
@@ -118,8 +124,24 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
                         comparisons, steadiness, bimodal,
                         claims.evaluate_claims(exp, comparisons, steadiness, level, inactive,
                                                bimodal),
-                        pairs.clip_activity(exp, results.updates), inactive, record,
+                        pairs.clip_activity(exp, results.updates), inactive,
+                        _adastop(exp, scores[exp.analysis.metric], comparisons, record, seed),
+                        record,
                         _left_out(exp, scores[exp.analysis.metric], random_scores))
+
+
+def _adastop(exp: Experiment, scores: pd.DataFrame, comparisons: pd.DataFrame,
+             record: SequentialRecord | None, seed: int) -> pd.DataFrame | None:
+    """AdaStop on the primary pairs' per-env rows, over the looks taken (None without it)."""
+    if importlib.util.find_spec("adastop") is None:
+        return None
+    keys = set(pairs.primary_pairs(exp))
+    rows = comparisons[(comparisons["scope"] != tables.ALL_ENVS)
+                       & (comparisons["metric"] == exp.analysis.metric)
+                       & (comparisons["estimand"] == "fixed")]
+    rows = rows[[k in keys for k in zip(rows["variant"], rows["control"], strict=True)]]
+    looks = [look.runs_per_arm for look in record.looks] if record else []
+    return peer.adastop_table(scores, rows, looks=looks, alpha=exp.analysis.alpha, seed=seed)
 
 
 def _left_out(exp: Experiment, scores: pd.DataFrame, random_scores: dict[str, float]
