@@ -264,7 +264,7 @@ def test_c4_at_a_looks_level():
 
 def test_c1_stability_at_a_looks_level():
     exp = make_experiment(SWEEP, NONE, envs=("Hopper-v5", "Walker2d-v5"))
-    stab = stability_row(0.6, 0.4, 0.9, p=0.01)
+    stab = stability_row(drawdown=(-0.2, 0.001))
     assert judge(exp, [row(B02, NONE, "inconclusive")], [stab])["C1-stability"].verdict == \
         "supported"
     claim = judge(exp, [row(B02, NONE, "inconclusive")], [stab], level=LOOK_1)["C1-stability"]
@@ -275,29 +275,62 @@ def test_c4_not_tested_without_a_normalisation_axis():
     assert verdicts(make_experiment(SWEEP, NONE), [row(B02, NONE, "worse")])["C4"] == NOT_TESTED
 
 
-def stability_row(ratio, low, high, *, p=0.5, p_tost=0.5, collapses=(0, 0), fisher=1.0):
-    return {"scope": "all", "variant": B02, "control": NONE, "n": 20,
-            "dispersion_ratio": ratio, "dispersion_ci_low": low, "dispersion_ci_high": high,
-            "dispersion_p": p, "dispersion_p_tost": p_tost, "seeds_needed": 70,
-            "collapses": collapses[0], "control_n": 20, "control_collapses": collapses[1],
-            "collapse_p": fisher}
+def stability_row(*, ratio=1.0, p=0.5, collapses=(0, 0), fisher=1.0, drawdown=(0.0, 0.5),
+                  p_tost=0.5, spikes=(0.0, 0.5), scope="all"):
+    """A stability row; ``drawdown``/``spikes``: (difference, p)."""
+    return {"scope": scope, "variant": B02, "control": NONE, "n": 20,
+            "dispersion_ratio": ratio, "dispersion_ci_low": ratio / 2,
+            "dispersion_ci_high": ratio * 2, "dispersion_p": p, "dispersion_p_tost": 0.5,
+            "seeds_needed": 70, "collapses": collapses[0], "control_n": 20,
+            "control_collapses": collapses[1], "collapse_p": fisher,
+            "drawdown": 0.3 + drawdown[0], "control_drawdown": 0.3, "drawdown_diff": drawdown[0],
+            "drawdown_ci_low": drawdown[0] - 0.1, "drawdown_ci_high": drawdown[0] + 0.1,
+            "drawdown_p": drawdown[1], "drawdown_p_tost": p_tost, "drawdown_seeds_needed": 45,
+            "spike_rate": 0.1 + spikes[0], "control_spike_rate": 0.1, "spike_diff": spikes[0],
+            "spike_ci_low": spikes[0] - 0.05, "spike_ci_high": spikes[0] + 0.05,
+            "spike_p": spikes[1]}
 
 
 @pytest.mark.parametrize("stab, expected", [
-    (stability_row(0.6, 0.4, 0.9, p=0.01), "supported"),            # less spread
-    (stability_row(1.0, 0.8, 1.2, collapses=(0, 8), fisher=0.003), "supported"),
-    (stability_row(1.5, 1.1, 2.0, p=0.01), "contradicted"),          # more spread
-    (stability_row(1.0, 0.97, 1.03, p_tost=0.001), "contradicted"),  # same spread
-    (stability_row(0.8, 0.5, 1.2, p=0.04), "inconclusive"),          # p < alpha, not alpha / 2
-    (stability_row(0.6, 0.4, 0.9, p=0.01, collapses=(8, 0), fisher=0.003), "inconclusive"),
+    (stability_row(collapses=(0, 8), fisher=0.003), "supported"),    # fewer collapses
+    (stability_row(drawdown=(-0.2, 0.001)), "supported"),            # shallower drawdowns
+    (stability_row(spikes=(0.05, 0.001)), "contradicted"),            # more spikes
+    (stability_row(drawdown=(0.0, 0.9), p_tost=0.001), "contradicted"),  # drawdown equivalent
+    # must NOT conclude: p 0.03 is below alpha but not after Holm over the three senses
+    (stability_row(drawdown=(-0.2, 0.03)), "inconclusive"),
+    (stability_row(collapses=(0, 8), fisher=0.003, spikes=(0.05, 0.001)), "inconclusive"),
+    # must NOT conclude: far less spread across seeds is described, not judged
+    (stability_row(ratio=0.13, p=1e-5), "inconclusive"),
 ])
 def test_c1_stability_rules(stab, expected):
     exp = make_experiment(SWEEP, NONE, envs=("Hopper-v5", "Walker2d-v5"))
     claim = judge(exp, [row(B02, NONE, "inconclusive")], [stab])["C1-stability"]
     assert claim.verdict == expected
-    assert claim.metric == "dispersion"
+    assert claim.metric == "drawdown" and claim.confidence == pytest.approx(0.9)
     if expected == "inconclusive":
-        assert any("about 70 runs" in e for e in claim.evidence)
+        assert any("about 45 runs" in e for e in claim.evidence)
+
+
+def test_c1_stability_notes_a_spread_driven_by_one_envs_modes():
+    """HalfCheetah in reward_scale: 0/20 clipped runs in the high mode vs 5/20 unclipped."""
+    exp = make_experiment(SWEEP, NONE, envs=("Hopper-v5", "HalfCheetah-v5"))
+    stab = [stability_row(ratio=0.56, p=0.01),
+            stability_row(ratio=0.9, scope="Hopper-v5"),
+            stability_row(ratio=0.13, p=3e-5, scope="HalfCheetah-v5")]
+    modes = pd.DataFrame([{"env_id": "HalfCheetah-v5", "variant": B02, "control": NONE,
+                           "n": 20, "n_control": 20, "bimodal": True, "low_mean": 1400.0,
+                           "high_mean": 3000.0, "high_runs": 0, "high_runs_control": 5,
+                           "fisher_p": 0.047}])
+    claims = evaluate_claims(exp, pd.DataFrame([row(B02, NONE, "inconclusive")]),
+                             pd.DataFrame(stab, columns=STABILITY_COLUMNS), modes=modes)
+    claim = {c.id: c for c in claims}["C1-stability"]
+    assert claim.verdict == "inconclusive"
+    note = [e for e in claim.evidence if "driven by HalfCheetah-v5" in e]
+    assert note and "0/20" in note[0] and "5/20" in note[0]
+    unimodal = evaluate_claims(exp, pd.DataFrame([row(B02, NONE, "inconclusive")]),
+                               pd.DataFrame(stab, columns=STABILITY_COLUMNS),
+                               modes=modes.assign(bimodal=False))
+    assert not any("driven by" in e for e in unimodal[1].evidence)
 
 
 def test_claims_table_has_the_contract_columns():

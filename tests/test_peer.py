@@ -37,3 +37,22 @@ def test_where_adastop_decides_a_direction_ours_agrees(rho, cv):
                 agreed += ours == "worse"
     if abs(rho - 1) >= 0.3:
         assert agreed >= 2 * 8  # both rules, most of the 10 envs
+
+
+def test_adastop_table_sits_beside_our_per_env_verdicts():
+    """One env with a large effect, one without: AdaStop's direction is ours where it decides
+    one, over the interims our looks give (10 of 20 runs: two)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    scores = pd.DataFrame([{"env_id": env, "variant": v, "seed": s,
+                            "score": rng.normal(1000 * (rho if v == "x" else 1.0), 100)}
+                           for env, rho in (("A", 1.5), ("B", 1.0)) for v in ("x", "y")
+                           for s in range(20)])
+    rows = pd.DataFrame({"scope": ["A", "B"], "variant": "x", "control": "y",
+                         "verdict": ["better", "inconclusive"], "rel_diff": [0.5, 0.01]})
+    table = peer.adastop_table(scores, rows, looks=[10, 20], alpha=ALPHA)
+    assert list(table.columns) == peer.PEER_COLUMNS
+    a = table.set_index("env_id").loc["A"]
+    assert (a["adastop"], a["interims"], a["agree"]) == ("larger", 2, True)
+    assert table.set_index("env_id").loc["B", "adastop"] != "smaller"

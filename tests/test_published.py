@@ -45,6 +45,17 @@ def test_committed_report_tables_are_reproduced_from_the_committed_runs(name):
 
 
 @pytest.mark.parametrize("name", PUBLISHED)
+def test_where_adastop_decides_a_direction_our_per_env_verdict_agrees(name):
+    """The committed cross-check (reproduced from the runs above): wherever AdaStop says
+    larger or smaller, our estimate has that sign and our verdict is not the opposite."""
+    pytest.importorskip("adastop")
+    cross = pd.read_csv(RESULTS / name / "report" / "adastop.csv")
+    decided = cross[cross["adastop"].isin(["larger", "smaller"])]
+    assert decided["agree"].astype(bool).all(), decided
+    assert cross.loc[~cross.index.isin(decided.index), "agree"].isna().all()
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
 def test_the_manifest_says_which_software_trained_the_runs(name):
     sessions = read_sessions(RESULTS / name)
     assert sessions and all(s["git"]["commit"] and s["versions"]["torch"] for s in sessions)

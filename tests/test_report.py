@@ -43,7 +43,8 @@ def report(tmp_path_factory):
 
 def test_writes_every_file(report):
     names = {p.name for p in report.iterdir()}
-    assert {"report.md", "summary.csv", "comparisons.csv", "claims.csv", "stability.csv"} <= names
+    assert {"report.md", "summary.csv", "comparisons.csv", "claims.csv", "stability.csv",
+            "modes.csv"} <= names
     assert {f"{p}.png" for p in PLOTS} <= names
     assert not [n for n in names if n.endswith(".tmp")]
 
@@ -243,3 +244,19 @@ def test_runs_of_an_earlier_version_of_the_experiment_are_ignored(small):
     assert "finished runs: 9 of 9 expected" in text
     assert f"env steps per run: {exp.total_steps:,} (`total_steps` {edited.total_steps:,} " \
            "in whole rollouts)" in text
+
+
+def test_a_bimodal_env_gets_a_note_beside_the_means_and_a_modes_section():
+    modes = pd.DataFrame({"env_id": ["HalfCheetah-v5", "HalfCheetah-v5", "Hopper-v5"],
+                          "variant": [BETTER, SAME, BETTER], "control": NONE, "n": 20,
+                          "n_control": 20, "p_bimodal": [0.003, 0.2, 0.5],
+                          "p_bimodal_control": [0.001, 0.001, 0.4],
+                          "bimodal": [True, True, False], "boundary": 2300.0,
+                          "low_mean": 1400.0, "high_mean": 3200.0,
+                          "high_runs": [0, 4, None], "high_runs_control": [5, 5, None],
+                          "fisher_p": [0.047, 1.0, None]})
+    notes = markdown._bimodal_note(modes)
+    assert len(notes) == 1 and "HalfCheetah-v5's runs fall in two modes" in notes[0]
+    section = "\n".join(markdown._modes(modes, 0.05))
+    assert "## Multimodal outcomes" in section and "[modes.csv](modes.csv)" in section
+    assert markdown._bimodal_note(modes.assign(bimodal=False)) == []

@@ -1,11 +1,12 @@
-"""harness.analysis.stability: drawdowns and collapses by hand, the dispersion test's error
-rates by simulation, and the stability table on a hand-made pair."""
+"""harness.analysis.stability: drawdowns, collapses and value-loss spikes by hand, the
+dispersion test's error rates by simulation, and the stability table on a hand-made pair."""
 
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 
 from harness.analysis import effects, stability
 from harness.runs.spec import AnalysisSettings
@@ -19,6 +20,7 @@ MC = 3 * math.sqrt(ALPHA * (1 - ALPHA) / DATASETS)
     ([0, 10, 10, 10], 0.0),         # never falls
     ([0, 10, 4, 10], 0.6),          # lost 6 of the 10 gained, then recovered
     ([5, 4, 3], 0.0),               # never gained: nothing to lose
+    ([0, 1, -10], 1.0),             # fell below its start: all of the gain, no more
     ([0, 4, 2, 20, 15], 0.5),       # the early dip (2 of 4) is the largest fraction
     ([], 0.0),
 ])
@@ -34,8 +36,19 @@ def test_collapse_needs_more_than_half_of_the_gain_lost_over_several_updates():
     rows = [pd.DataFrame({"run_id": name, "env_id": "E", "variant": "v",
                           "global_step": np.arange(40), "episodic_return": curve})
             for name, curve in (("steady", steady), ("fallen", fallen), ("blip", blip))]
-    found = stability.collapses(pd.concat(rows)).set_index("run_id")["collapsed"]
+    found = stability.run_stability(pd.concat(rows)).set_index("run_id")["collapsed"]
     assert found.to_dict() == {"blip": False, "fallen": True, "steady": False}
+
+
+def test_a_spike_is_a_jump_of_the_loss_above_its_recent_median():
+    """A trend is not a spike (the reference follows it); one jump of 50x in 40 judged
+    updates is; the first ``SPIKE_WINDOW`` updates have no reference."""
+    trend = np.geomspace(1.0, 0.01, 60)
+    jumped = trend.copy()
+    jumped[45] *= 50
+    assert stability.spike_rate(trend) == 0.0
+    assert stability.spike_rate(jumped) == pytest.approx(1 / 40)
+    assert np.isnan(stability.spike_rate(trend[:stability.SPIKE_WINDOW]))
 
 
 def deviations(x):
@@ -62,10 +75,18 @@ def test_stability_table_on_a_hand_made_pair():
     scores = pd.DataFrame({"env_id": "E", "variant": ["a"] * 4 + ["b"] * 4,
                            "score": [9.0, 10, 10, 11, 0, 10, 10, 20]})
     runs = pd.DataFrame({"env_id": "E", "variant": ["a"] * 4 + ["b"] * 4,
-                         "collapsed": [False] * 4 + [True, True, False, False]})
+                         "collapsed": [False] * 4 + [True, True, False, False],
+                         "drawdown": [0.1, 0.2, 0.1, 0.2, 0.6, 0.7, 0.2, 0.3],
+                         "spike_rate": [0.0, 0.0, 0.1, 0.1, 0.1, 0.1, 0.2, 0.2]})
     table = stability.stability_table(scores, runs, [("a", "b")], AnalysisSettings())
     row = table.iloc[0]
     assert list(table.columns) == stability.STABILITY_COLUMNS
     assert row["dispersion_ratio"] == pytest.approx(0.5 / 5.0)  # mean |dev|: 0.5 vs 5
     assert (row["collapses"], row["control_collapses"], row["control_n"]) == (0, 2, 4)
     assert row["collapse_p"] == pytest.approx(0.4286, abs=1e-4)  # Fisher, 0/4 vs 2/4
+    assert (row["drawdown"], row["control_drawdown"]) == pytest.approx((0.15, 0.45))
+    assert row["drawdown_diff"] == pytest.approx(-0.3)
+    assert row["drawdown_ci_low"] < -0.3 < row["drawdown_ci_high"]
+    assert row["spike_diff"] == pytest.approx(-0.1)
+    assert row["drawdown_p"] == pytest.approx(scipy.stats.ttest_ind(
+        [0.1, 0.2, 0.1, 0.2], [0.6, 0.7, 0.2, 0.3], equal_var=False).pvalue)

@@ -20,6 +20,7 @@ import scipy.stats
 
 from harness.analysis import alpha_spending, effects, meta, over_envs, stats
 from harness.analysis.pairs import baselines_variants, primary_pairs
+from harness.analysis.stability import SPIKE_FACTOR, SPIKE_WINDOW, WITHIN_RUN
 from harness.analysis.tables import ALL_ENVS
 from harness.ppo.config import PPOConfig
 from harness.runs.spec import AnalysisSettings, Experiment
@@ -41,19 +42,20 @@ class Claim:
     """One line per comparison (or reason) behind the verdict; an inconclusive verdict says
     what would decide it."""
     metric: str = ""
-    """The score the deciding estimate is on (``final``, ``auc``, ``dispersion``)."""
+    """The score the deciding estimate is on (``final``, ``auc``; ``drawdown`` for
+    C1-stability)."""
     estimand: str = ""
     """What the verdict is about: ``random`` (the random-effects mean over envs: a claim about
     tasks) or ``fixed`` (these envs only); empty when not tested."""
     rel_diff: float = math.nan
-    """The deciding estimate, relative (rho - 1; for C4 the ratio of the two clip effects)."""
+    """The deciding estimate, relative (rho - 1; for C4 the ratio of the two clip effects; for
+    C1-stability the difference in mean worst drawdown, in shares of a run's gain)."""
     rel_ci_low: float = math.nan
     """Its ``1 - 2 level`` interval (the one equivalence and one-sided bounds use); ``level`` is
     alpha, or in a sequential design the last look's one-sided level (``evaluate_claims``)."""
     rel_ci_high: float = math.nan
     confidence: float = math.nan
-    """The interval's confidence: ``1 - 2 level`` (``1 - level`` for the spread of C1-stability,
-    whose two tests each run at ``level / 2``)."""
+    """The interval's confidence: ``1 - 2 level``."""
     pred_low: float = math.nan
     """Lower limit of the prediction interval for a new task's effect (gain over random;
     Higgins, Thompson & Spiegelhalter 2009), whichever estimand decides: at ``confidence``
@@ -99,18 +101,20 @@ STATEMENTS = {
 }
 
 
-STABILITY = ("Clipping the value update stabilises learning (less spread across seeds, "
-             "fewer collapses).", STATEMENTS["C1"][1])
+STABILITY = ("Clipping the value update stabilises learning (within runs: fewer collapses, "
+             "shallower drawdowns, fewer value-loss spikes).", STATEMENTS["C1"][1])
 MIN_THRESHOLDS, MIN_SPAN = 3, 10.0
 """C3 ("regardless of the threshold") needs this many eps values spanning this factor."""
 
 
 def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.DataFrame,
                     level: float | None = None, inactive: Sequence[str] = (), *,
-                    equivalence_level: float | None = None) -> list[Claim]:
+                    equivalence_level: float | None = None,
+                    modes: pd.DataFrame | None = None) -> list[Claim]:
     """Verdicts on C1 (return and stability), C2, C3 and C4 from the primary family of
     ``comparisons`` (``tables.comparison_table``) and from ``stability``
-    (``stability.stability_table``, its interval at ``level``).
+    (``stability.stability_table``, its interval at ``level``; ``modes``:
+    ``modes.mode_table``, for a note where one env's modes drive the spread across seeds).
 
     C2 and C3, claims about clipping in every form and at every threshold, leave out the
     ``inactive`` variants (``pairs.inactive_clips``): a clip that does not act is the unclipped
@@ -159,7 +163,8 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
     maxed = primary["variant"].map(lambda v: configs[v].value_clip == "max").astype(bool)
     return [
         judged("C1", baselines, lambda r: _judge_c1(r, one)),
-        _stability_claim(fixed[baselines.reindex(fixed.index)], stability, settings, level),
+        _stability_claim(fixed[baselines.reindex(fixed.index)], stability,
+                         pd.DataFrame() if modes is None else modes, settings, level),
         judged("C2", acting, lambda r: _judge_c2(r, settings.margin, one), idle),
         judged("C3", acting & maxed, lambda r: _judge_c3(r, configs, one), idle),
         _claim("C4", _judge_c4(fixed, configs, exp, (level, one), need), one, "fixed"),
@@ -386,12 +391,14 @@ def _interaction_line(row: pd.Series, pair: dict[bool, pd.Series], p_holm: float
             f"{p_holm:.3g}; equivalence p {p_tost:.3g}")
 
 
-def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame, a: AnalysisSettings,
-                     level: float) -> Claim:
-    """C1's stability half on Baselines' setting at the primary scope: supported if either the
-    spread across seeds is smaller or collapses are fewer, contradicted if either goes the
-    other way or the spread is equivalent within +-margin, each test at level / 2
-    (Bonferroni over the two senses)."""
+def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame, modes: pd.DataFrame,
+                     a: AnalysisSettings, level: float) -> Claim:
+    """C1's stability half on Baselines' setting at the primary scope, judged within runs
+    (``stability.WITHIN_RUN``: collapses, worst drawdown, value-loss spikes), Holm over the
+    three at ``level``: supported if one is significantly lower and none higher, contradicted
+    if one is higher and none lower, or if none differs and the worst drawdown is equivalent
+    within +-margin of the gain (two one-sided tests at ``level``); else inconclusive. The
+    spread across seeds is described beside it, with a note where one env's modes drive it."""
     keys = set(zip(rows["scope"], rows["variant"], rows["control"], strict=True))
     found = stability[pd.Series([k in keys for k in zip(
         stability["scope"], stability["variant"], stability["control"], strict=True)],
@@ -400,29 +407,72 @@ def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame, a: AnalysisSet
         return Claim("C1-stability", *STABILITY, NOT_TESTED,
                      ("needs value_clip=max, vf_clip_eps=0.2 and an unclipped variant",))
     r = found.iloc[0]
-    each = level / 2  # Bonferroni over the two senses
-    spread = r.dispersion_ratio - 1
-    fewer = r.collapses / r.n - r.control_collapses / r.control_n
-    calmer = (r.dispersion_p < each and spread < 0) or (r.collapse_p < each and fewer < 0)
-    wilder = (r.dispersion_p < each and spread > 0) or (r.collapse_p < each and fewer > 0)
-    same = r.dispersion_p_tost < each
+    signs = np.sign([r.collapses / r.n - r.control_collapses / r.control_n,
+                     r.drawdown_diff, r.spike_diff])
+    p_holm = stats.holm(np.array([r[c] for c in WITHIN_RUN.values()], float))
+    decided = np.nan_to_num(p_holm, nan=1.0) < level
+    calmer, wilder = (decided & (signs < 0)).any(), (decided & (signs > 0)).any()
+    same = not decided.any() and r.drawdown_p_tost < level
     verdict = ("inconclusive" if calmer and wilder else "supported" if calmer
                else "contradicted" if wilder or same else "inconclusive")
-    evidence = [f"{r.variant} vs {r.control} [{r.scope}]: spread across seeds (mean absolute "
-                f"deviation from the median) ratio {r.dispersion_ratio:.2f}, "
-                f"{confidence(1 - level)} CI "
-                f"{_interval(r.dispersion_ci_low, r.dispersion_ci_high, '.2f')}, p "
-                f"{r.dispersion_p:.3g}, equivalence p {r.dispersion_p_tost:.3g}; collapses "
-                f"{r.collapses}/{r.n} vs {r.control_collapses}/{r.control_n} (Fisher p "
-                f"{r.collapse_p:.3g}); each test at {each:g}"]
+    evidence = [_within_run_line(r, p_holm, level, a.margin), _spread_line(r, level),
+                *_mode_notes(r, stability, modes)]
     if verdict == "inconclusive":
-        evidence.append(f"about {r.seeds_needed} runs per arm and env would resolve a "
-                        f"{a.margin:.0%} difference in spread")
-    return Claim("C1-stability", *STABILITY, verdict, tuple(evidence), metric="dispersion",
-                 estimand="fixed",
-                 rel_diff=spread, rel_ci_low=r.dispersion_ci_low - 1,
-                 rel_ci_high=r.dispersion_ci_high - 1, confidence=1 - level, n=int(r.n),
-                 seeds_needed=int(r.seeds_needed))
+        evidence.append(f"about {r.drawdown_seeds_needed} runs per arm and env would resolve a "
+                        f"difference of {a.margin:.0%} of the gain in worst drawdown")
+    return Claim("C1-stability", *STABILITY, verdict, tuple(evidence), metric="drawdown",
+                 estimand="fixed", rel_diff=r.drawdown_diff, rel_ci_low=r.drawdown_ci_low,
+                 rel_ci_high=r.drawdown_ci_high, confidence=1 - 2 * level, n=int(r.n),
+                 seeds_needed=int(r.drawdown_seeds_needed))
+
+
+def _within_run_line(r, p_holm: np.ndarray, level: float, margin: float) -> str:
+    ci = confidence(1 - 2 * level)
+    return (f"{r.variant} vs {r.control} [{r.scope}], within runs (Holm over the three at "
+            f"{level:.3g}): collapses {r.collapses}/{r.n} vs {r.control_collapses}/"
+            f"{r.control_n} (Fisher p {r.collapse_p:.3g}, Holm p {p_holm[0]:.3g}); worst "
+            f"drawdown {r.drawdown:.1%} vs {r.control_drawdown:.1%} of the gain, difference "
+            f"{100 * r.drawdown_diff:+.1f} points, {ci} CI "
+            f"{_interval(100 * r.drawdown_ci_low, 100 * r.drawdown_ci_high, '+.1f')} (Holm p "
+            f"{p_holm[1]:.3g}; equivalence within ±{100 * margin:.0f} points p "
+            f"{r.drawdown_p_tost:.3g}); "
+            f"value-loss spikes (updates whose plain squared error exceeds "
+            f"{SPIKE_FACTOR:g} times the median of the previous {SPIKE_WINDOW}) "
+            f"{r.spike_rate:.1%} vs {r.control_spike_rate:.1%} of updates, difference "
+            f"{100 * r.spike_diff:+.1f} points, {ci} CI "
+            f"{_interval(100 * r.spike_ci_low, 100 * r.spike_ci_high, '+.1f')} "
+            f"(Holm p {p_holm[2]:.3g})")
+
+
+def _spread_line(r, level: float) -> str:
+    return (f"spread across seeds, described, not judged (mean absolute deviation from the "
+            f"median, ratio to the control's): {r.dispersion_ratio:.2f}, "
+            f"{confidence(1 - level)} CI "
+            f"{_interval(r.dispersion_ci_low, r.dispersion_ci_high, '.2f')}, p "
+            f"{r.dispersion_p:.3g}")
+
+
+def _mode_notes(r, stability: pd.DataFrame, modes: pd.DataFrame) -> list[str]:
+    """A note when the spread's most extreme env is bimodal (``modes.mode_table``): less
+    spread from sitting in one mode is not stabilisation."""
+    per_env = stability[(stability["variant"] == r.variant) & (stability["control"] == r.control)
+                        & (stability["scope"] != ALL_ENVS)]
+    if r.scope != ALL_ENVS:
+        per_env = per_env[per_env["scope"] == r.scope]
+    if per_env.empty or modes.empty:
+        return []
+    extreme = per_env.loc[np.log(per_env["dispersion_ratio"]).abs().idxmax()]
+    found = modes[(modes["env_id"] == extreme.scope) & (modes["variant"] == r.variant)
+                  & (modes["control"] == r.control) & modes["bimodal"]]
+    if found.empty:
+        return []
+    m = found.iloc[0]
+    return [f"the spread is driven by {m.env_id} (ratio {extreme.dispersion_ratio:.2f}, the "
+            f"furthest from 1), whose runs fall in two modes (near {m.low_mean:.0f} and "
+            f"{m.high_mean:.0f}): {m.high_runs:.0f}/{m.n} {r.variant} runs vs "
+            f"{m.high_runs_control:.0f}/{m.n_control} {r.control} runs in its high mode "
+            f"(Fisher p {m.fisher_p:.3g}); less spread from sitting in one mode is not "
+            "stabilisation"]
 
 
 def _widest(rows: pd.DataFrame) -> pd.Series:

@@ -11,11 +11,13 @@ import pandas as pd
 
 from harness.analysis.claims import Claim, confidence
 from harness.analysis.load import Results, read_sessions
+from harness.analysis.modes import MIN_RUNS
 from harness.analysis.over_envs import GAIN, RANDOM_COLUMNS
 from harness.analysis.pairs import baselines_variants
 from harness.analysis.published import PUBLISHED_STEPS, REFERENCE_RETURNS
 from harness.analysis.report_tables import ReportTables
 from harness.analysis.scores import SCORE_NAMES
+from harness.analysis.stability import SPIKE_FACTOR, SPIKE_WINDOW
 from harness.analysis.tables import AUDIT_COLUMNS, COMPARISON_COLUMNS
 from harness.runs.sequential_record import SequentialRecord, looked_runs
 from harness.runs.spec import AnalysisSettings, Experiment
@@ -60,7 +62,7 @@ def render(exp: Experiment, exp_dir: Path, t: ReportTables, figures: Figures, *,
          "Each run's final score as a point, beside the IQM and its 95% CI per env and variant "
          f"({_csv(figures.final_scores)}: the runs; [summary.csv](summary.csv): the intervals).",
          "", f"![final scores]({figures.final_scores})", "", table(summary),
-         *_window_note(t.scores["final"])],
+         *_window_note(t.scores["final"]), *_bimodal_note(t.modes)],
         _eval_scores(figures, t.evaluation),
         _aggregates(figures),
         ["## Comparisons", "",
@@ -77,6 +79,7 @@ def render(exp: Experiment, exp_dir: Path, t: ReportTables, figures: Figures, *,
          table(comparisons[shown]) if len(comparisons) else "No comparisons."],
         _over_envs(comparisons, t.left_out),
         _stability(t.stability),
+        _modes(t.modes, exp.analysis.alpha),
         _curves(figures, exp.analysis.metric),
         ["## Sample efficiency", "",
          "Area under the learning curve: a run's mean `episodic_return` over all updates "
@@ -85,6 +88,7 @@ def render(exp: Experiment, exp_dir: Path, t: ReportTables, figures: Figures, *,
         _references(exp, summary, baselines_variants(exp)),
         _failures(exp, results, record),
         _provenance(read_sessions(exp_dir)),
+        _adastop(t.adastop),
     ]
     return "\n\n".join("\n".join(s) for s in sections if s) + "\n"
 
@@ -279,9 +283,45 @@ def _stability(stability: pd.DataFrame) -> list[str]:
     if stability.empty:
         return []
     return ["## Stability", "",
-            "Spread across seeds (mean absolute deviation from the median, as a ratio to the "
-            "control's: < 1 is steadier) and runs that collapsed (lost more than half of their "
-            "gain after a peak) ([stability.csv](stability.csv)).", "", table(stability)]
+            "Within runs, the sense C1-stability is judged on: runs that collapsed (lost more "
+            "than half of their gain after a peak; Fisher's test), the mean worst drawdown "
+            "(share of the gain lost after a peak) and the mean share of updates with a "
+            f"value-loss spike (plain squared error above {SPIKE_FACTOR:g} times the median of "
+            f"the previous {SPIKE_WINDOW} updates), each arm's and their difference with "
+            "Welch's test. Across seeds, described only: the spread (mean absolute deviation "
+            "from the median, as a ratio to the control's: < 1 is steadier), which a bimodal "
+            "env can drive (see the C1-stability evidence); intervals and the remaining tests "
+            "in [stability.csv](stability.csv).", "", table(stability[_STABILITY_SHOWN])]
+
+
+_STABILITY_SHOWN = ["scope", "variant", "control", "n", "collapses", "control_collapses",
+                    "collapse_p", "drawdown", "control_drawdown", "drawdown_diff", "drawdown_p",
+                    "spike_rate", "control_spike_rate", "spike_diff", "spike_p",
+                    "dispersion_ratio", "dispersion_p"]
+
+
+def _bimodal_note(modes: pd.DataFrame) -> list[str]:
+    """A note beside the means for each env whose primary score is bimodal."""
+    bimodal = modes[modes["bimodal"]].drop_duplicates("env_id")
+    return [f"\n**Note:** {m.env_id}'s runs fall in two modes (near {m.low_mean:.0f} and "
+            f"{m.high_mean:.0f}): its means mix how often a variant reaches the high mode with "
+            "how well it does there (see Multimodal outcomes)." for m in bimodal.itertuples()]
+
+
+def _modes(modes: pd.DataFrame, alpha: float) -> list[str]:
+    if modes.empty:
+        return []
+    columns = ["env_id", "variant", "n", "n_control", "p_bimodal", "p_bimodal_control",
+               "bimodal", "high_runs", "high_runs_control", "fisher_p"]
+    return ["## Multimodal outcomes", "",
+            "Per env and variant, is the primary score bimodal? One normal against a "
+            "two-component normal mixture with a common variance (likelihood ratio, "
+            f"parametric-bootstrap p; `bimodal` where either arm's p < {alpha:g}, from "
+            f"{MIN_RUNS} runs). Where bimodal, both arms' runs are split at the pooled "
+            "mixture's boundary and each arm's count in the high mode is compared by Fisher's "
+            "exact test. Descriptive (uncorrected): a mean over two modes says little about "
+            "either ([modes.csv](modes.csv), with the boundary and the modes' means).", "",
+            table(modes[columns])]
 
 
 def _eval_scores(figures: Figures, summary: pd.DataFrame | None) -> list[str]:
@@ -426,6 +466,28 @@ def _sequential(record: SequentialRecord | None) -> list[str]:
             "boundaries given the looks before; looks 1-2 of studies begun under the union "
             "bound keep its levels); a decided comparison got no more runs, and its verdict "
             f"is the one the claims use. {where}", "", table(rows), *dropped]
+
+
+def _adastop(cross: pd.DataFrame | None) -> list[str]:
+    """The appendix: AdaStop's decision per env beside ours."""
+    head = ["## Appendix: cross-check against AdaStop", ""]
+    if cross is None:
+        return head + ["`adastop` is not installed (`pip install -e '.[dev]'`): no cross-check."]
+    if cross.empty:
+        return []
+    disagree = cross[cross["agree"] == False]  # noqa: E712 (NaN: no direction to agree with)
+    verdict = ("Wherever AdaStop decides a direction, our estimate has its sign and our verdict "
+               "is not the opposite." if disagree.empty else
+               f"**AdaStop decides the opposite direction in {len(disagree)} case(s).**")
+    return head + [
+        "AdaStop (Mathieu et al. 2024, the `adastop` package), a permutation-based "
+        "group-sequential test, on the same per-env primary scores of each clip effect, its "
+        "interims at our looks (one interim of all runs in a fixed design), at alpha, with "
+        "`peer.PERMUTATIONS` random permutations ([adastop.csv](adastop.csv)). `ours` is our "
+        "per-env verdict (Comparisons). AdaStop's `equal` is **not** equivalence: it means no "
+        "difference was found when its interims ran out, not that a difference of the margin "
+        f"was excluded; only our two one-sided tests say `equivalent`. {verdict}", "",
+        table(cross)]
 
 
 def _provenance(sessions: Sequence[dict]) -> list[str]:

@@ -143,14 +143,17 @@ def split_modes(x: np.ndarray, y: np.ndarray) -> ModeSplit:
     return ModeSplit(cut, float(mix.low), float(mix.high), hx, hy, float(p))
 
 
+MODE_COLUMNS = ["env_id", "variant", "control", "n", "n_control", "p_bimodal",
+                "p_bimodal_control", "bimodal", "boundary", "low_mean", "high_mean", "high_runs",
+                "high_runs_control", "fisher_p"]
+
+
 def mode_table(scores: pd.DataFrame, control: str, *, alpha: float = 0.05) -> pd.DataFrame:
     """Per env and non-control variant: each arm's bimodality p-value and, where either arm
     is bimodal (p < ``alpha``), the high-mode counts per arm and Fisher's p.
 
-    ``scores``: ``env_id``, ``variant``, ``score`` per run. Returns ``env_id``, ``variant``,
-    ``control``, ``n``, ``n_control``, ``p_bimodal``, ``p_bimodal_control``, ``bimodal``,
-    ``boundary``, ``low_mean``, ``high_mean``, ``high_runs``, ``high_runs_control``,
-    ``fisher_p`` (the last six NaN where not bimodal)."""
+    ``scores``: ``env_id``, ``variant``, ``score`` per run. Returns ``MODE_COLUMNS`` (the
+    last six NaN where not bimodal)."""
     rows = []
     for env, runs in scores.groupby("env_id", sort=False):
         arms = {v: g["score"].to_numpy(float) for v, g in runs.groupby("variant", sort=False)}
@@ -173,4 +176,4 @@ def mode_table(scores: pd.DataFrame, control: str, *, alpha: float = 0.05) -> pd
                 row.update(boundary=s.boundary, low_mean=s.low_mean, high_mean=s.high_mean,
                            high_runs=s.high_x, high_runs_control=s.high_y, fisher_p=s.fisher_p)
             rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=MODE_COLUMNS)

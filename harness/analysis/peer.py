@@ -17,7 +17,10 @@ effect is decided, never (in the tests) on its sign.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import pandas as pd
 
 
 def adastop_verdict(x: np.ndarray, y: np.ndarray, *, n: int, interims: int,
@@ -40,3 +43,37 @@ def adastop_verdict(x: np.ndarray, y: np.ndarray, *, n: int, interims: int,
         if verdict != "continue":
             break
     return verdict, used
+
+
+PERMUTATIONS = 1000
+"""AdaStop's random permutations per interim in the report: its decisions on the published
+studies are the same as with 10,000, and every study's check stays under a few seconds."""
+PEER_COLUMNS = ["env_id", "variant", "control", "runs", "interims", "adastop", "adastop_runs",
+                "ours", "rel_diff", "agree"]
+
+
+def adastop_table(scores: pd.DataFrame, comparisons: pd.DataFrame, *, looks: Sequence[int],
+                  alpha: float, seed: int = 0) -> pd.DataFrame:
+    """AdaStop beside our per-env verdict for each per-env row of ``comparisons`` (the primary
+    metric's, estimand ``fixed``): ``PEER_COLUMNS``. ``scores``: ``env_id``, ``variant``,
+    ``seed``, ``score`` per run. Its interims are our looks that the runs reach (one interim of
+    all runs in a fixed design); ``agree``: where AdaStop says ``larger``/``smaller``, our
+    estimate has that sign and our verdict is not the opposite (NaN where AdaStop decides no
+    direction)."""
+    cells = {k: g.sort_values("seed")["score"].to_numpy(float)
+             for k, g in scores.groupby(["env_id", "variant"])}
+    rows = []
+    for r in comparisons.itertuples():
+        x, y = cells[r.scope, r.variant], cells[r.scope, r.control]
+        runs = min(len(x), len(y))
+        n = looks[0] if looks and looks[0] <= runs else runs
+        theirs, used = adastop_verdict(x, y, n=n, interims=runs // n, alpha=alpha,
+                                       permutations=PERMUTATIONS, seed=seed)
+        sign = {"larger": 1, "smaller": -1}.get(theirs)
+        rows.append({"env_id": r.scope, "variant": r.variant, "control": r.control,
+                     "runs": runs, "interims": runs // n, "adastop": theirs,
+                     "adastop_runs": used, "ours": r.verdict, "rel_diff": r.rel_diff,
+                     "agree": np.nan if sign is None else bool(
+                         r.verdict != ("worse" if sign > 0 else "better")
+                         and np.sign(r.rel_diff) == sign)})
+    return pd.DataFrame(rows, columns=PEER_COLUMNS)

@@ -5,6 +5,7 @@ here (``report`` writes them)."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from harness.analysis import (
     aggregates,
     alpha_spending,
     claims,
+    modes,
     over_envs,
     pairs,
+    peer,
     saturation,
     stability,
     tables,
@@ -70,12 +73,18 @@ class ReportTables:
     """``comparisons.csv``."""
     stability: pd.DataFrame
     """``stability.csv``."""
+    modes: pd.DataFrame
+    """``modes.csv``: per env and variant, is the primary score bimodal, and each arm's share
+    of the high mode (``modes.mode_table``)."""
     claims: list[claims.Claim]
     """The verdicts (``claims.csv``)."""
     activity: pd.DataFrame
     """``clip_activity.csv``: does each clipped variant's clip act (``pairs.clip_activity``)."""
     inactive: list[str]
     """Clipped variants whose clip does not act (``pairs.inactive_clips``)."""
+    adastop: pd.DataFrame | None
+    """``adastop.csv``: AdaStop's decision per env beside ours (``peer.adastop_table``); None
+    when ``adastop`` (the ``dev`` extra) is not installed."""
     record: SequentialRecord | None
     """A sequential design's looks (None for a fixed design or before a look)."""
     left_out: list[str]
@@ -90,7 +99,9 @@ class ReportTables:
         return {"summary": self.summary, "summary_auc": self.auc,
                 **({} if self.evaluation is None else {"summary_eval": self.evaluation}),
                 "comparisons": self.comparisons, "stability": self.stability,
-                "claims": claims.claims_table(self.claims), "clip_activity": self.activity}
+                "modes": self.modes, "claims": claims.claims_table(self.claims),
+                "clip_activity": self.activity,
+                **({} if self.adastop is None else {"adastop": self.adastop})}
 
     def summary_of(self, metric: str) -> pd.DataFrame:
         """The summary of ``metric``'s scores (``final``, ``auc`` or ``eval``)."""
@@ -119,18 +130,34 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     one = record.looks[-1].equivalence_level if record else None
     if record:
         comparisons = alpha_spending.with_decisions(comparisons, alpha_spending.decisions(record))
-    steadiness = stability.stability_table(tested[metric], stability.collapses(results.updates),
+    steadiness = stability.stability_table(tested[metric], stability.run_stability(results.updates),
                                            compared, exp.analysis, level,
                                            exp.looks if record else ())
     inactive = pairs.inactive_clips(exp, results.updates)
+    bimodal = modes.mode_table(tested[metric], exp.control, alpha=exp.analysis.alpha)
     summaries = {m: tables.summary_table(frame, n_boot=n_boot, seed=seed)
                  for m, frame in scores.items() if len(frame)}
     return ReportTables(results, scores, summaries["final"], summaries["auc"],
-                        summaries.get("eval"), comparisons, steadiness,
+                        summaries.get("eval"), comparisons, steadiness, bimodal,
                         claims.evaluate_claims(claimed, comparisons, steadiness, level, inactive,
-                                               equivalence_level=one),
-                        pairs.clip_activity(exp, results.updates), inactive, record,
+                                               equivalence_level=one, modes=bimodal),
+                        pairs.clip_activity(exp, results.updates), inactive,
+                        _adastop(exp, tested[metric], comparisons, record, seed), record,
                         _left_out(exp, tested[metric], random_scores), saturated)
+
+
+def _adastop(exp: Experiment, scores: pd.DataFrame, comparisons: pd.DataFrame,
+             record: SequentialRecord | None, seed: int) -> pd.DataFrame | None:
+    """AdaStop on the primary pairs' per-env rows, over the looks taken (None without it)."""
+    if importlib.util.find_spec("adastop") is None:
+        return None
+    keys = set(pairs.primary_pairs(exp))
+    rows = comparisons[(comparisons["scope"] != tables.ALL_ENVS)
+                       & (comparisons["metric"] == exp.analysis.metric)
+                       & (comparisons["estimand"] == "fixed")]
+    rows = rows[[k in keys for k in zip(rows["variant"], rows["control"], strict=True)]]
+    looks = [look.runs_per_arm for look in record.looks] if record else []
+    return peer.adastop_table(scores, rows, looks=looks, alpha=exp.analysis.alpha, seed=seed)
 
 
 def _left_out(exp: Experiment, scores: pd.DataFrame, random_scores: dict[str, float]
