@@ -417,9 +417,12 @@ def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame, modes: pd.Data
                else "contradicted" if wilder or same else "inconclusive")
     evidence = [_within_run_line(r, p_holm, level, a.margin), _spread_line(r, level),
                 *_mode_notes(r, stability, modes)]
-    if verdict == "inconclusive":
+    if verdict == "inconclusive" and r.drawdown_seeds_needed > 0:
         evidence.append(f"about {r.drawdown_seeds_needed} runs per arm and env would resolve a "
                         f"difference of {a.margin:.0%} of the gain in worst drawdown")
+    elif verdict == "inconclusive":  # no spread in either arm (stability._difference)
+        evidence.append("the worst drawdown does not vary between runs here: more runs of "
+                        "these settings cannot resolve it")
     return Claim("C1-stability", *STABILITY, verdict, tuple(evidence), metric="drawdown",
                  estimand="fixed", rel_diff=r.drawdown_diff, rel_ci_low=r.drawdown_ci_low,
                  rel_ci_high=r.drawdown_ci_high, confidence=1 - 2 * level, n=int(r.n),

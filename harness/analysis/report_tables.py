@@ -130,7 +130,9 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     one = record.looks[-1].equivalence_level if record else None
     if record:
         comparisons = alpha_spending.with_decisions(comparisons, alpha_spending.decisions(record))
-    steadiness = stability.stability_table(tested[metric], stability.run_stability(results.updates),
+    # a saturated env has nothing to lose either: its runs stay out of the within-run measures
+    steady_updates = results.updates[~results.updates["env_id"].isin(saturated)]
+    steadiness = stability.stability_table(tested[metric], stability.run_stability(steady_updates),
                                            compared, exp.analysis, level,
                                            exp.looks if record else ())
     inactive = pairs.inactive_clips(exp, results.updates)

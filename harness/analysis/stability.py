@@ -177,14 +177,17 @@ def _difference(measure: str, within: dict, envs: list[str], variant: str, contr
                 level: float, settings: AnalysisSettings, need: alpha_spending.Need) -> dict:
     """Each arm's mean of a per-run ``measure`` (``drawdown`` or ``spike_rate``) and the mean
     over envs of the per-env differences, with Welch's interval and test (an env where a
-    run lacks the measure leaves it NaN)."""
+    run lacks the measure leaves it NaN; so does a measure equal in every run of both arms)."""
     xs, ys = ([np.asarray(within[e, arm][measure], float) if (e, arm) in within
                else np.zeros(0) for e in envs] for arm in (variant, control))
     usable = all(np.isfinite(a).all() and len(a) for a in [*xs, *ys])
     name = "spike" if measure == "spike_rate" else measure
     out = {measure: np.mean(np.concatenate(xs)) if usable else np.nan,
            f"control_{measure}": np.mean(np.concatenate(ys)) if usable else np.nan}
-    d = effects.range_difference(xs, ys, [1.0] * len(envs)) if usable else None
+    # every run of both arms alike (runs that never gain, or a saturated env): no spread to
+    # test against, so no interval, test or count (issue 23: no confident nonsense)
+    flat = usable and all(np.ptp(a) == 0 for a in [*xs, *ys])
+    d = effects.range_difference(xs, ys, [1.0] * len(envs)) if usable and not flat else None
     low, high = d.interval(1 - 2 * level) if d else (np.nan, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):  # no variance anywhere: no test
         p = float(d.p_value()) if d else np.nan
