@@ -462,9 +462,10 @@ def _mode_notes(r, stability: pd.DataFrame, modes: pd.DataFrame) -> list[str]:
                         & (stability["scope"] != ALL_ENVS)]
     if r.scope != ALL_ENVS:
         per_env = per_env[per_env["scope"] == r.scope]
-    if per_env.empty or modes.empty:
+    distance = np.log(per_env["dispersion_ratio"]).abs().dropna()  # NaN: a spread of 0
+    if distance.empty or modes.empty:
         return []
-    extreme = per_env.loc[np.log(per_env["dispersion_ratio"]).abs().idxmax()]
+    extreme = per_env.loc[distance.idxmax()]
     found = modes[(modes["env_id"] == extreme.scope) & (modes["variant"] == r.variant)
                   & (modes["control"] == r.control) & modes["bimodal"]]
     if found.empty:
