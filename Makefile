@@ -19,7 +19,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0 $(TORCH_INDEX)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,cluster,bench,notebook,export,box2d]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,cluster,bench,notebook,export,box2d,trainers]'
 	touch $(STAMP)
 
 lint: setup

@@ -59,6 +59,9 @@ class PPOConfig:
     """Time-limit ends: terminal (ppo2/CleanRL treat them as deaths) | bootstrap (SB3)."""
     hidden_sizes: tuple[int, ...] = field(default=(64, 64))
     """Hidden layer widths of the separate policy and value MLPs (tanh)."""
+    trainer: str = "harness"
+    """Who trains the run (``harness.runs.trainers``): harness (this package's population
+    trainer) | torchrl | sb3 | ``module.path:function`` | a command template (as JSON)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.hidden_sizes, list):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from harness.ppo.config import RUN_ID_FIELDS, PPOConfig
+from harness.runs import trainers
 from harness.runs.experiment import format_value
 from harness.runs.spec import Experiment, RunSpec, Variant
 
@@ -90,6 +91,8 @@ def _spec(exp: Experiment, env_id: str, seed: int, variant: Variant, cfg: PPOCon
 def _column(axis: str, cfg: PPOConfig) -> Any:
     """An axis's value for the results column: a scalar; NaN for eps when unclipped."""
     value = cfg.applied_vf_clip_eps if axis == "vf_clip_eps" else getattr(cfg, axis)
+    if axis == "trainer":
+        return trainers.label(value)
     return format_value(value) if isinstance(value, tuple) else value
 
 

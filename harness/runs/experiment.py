@@ -20,10 +20,11 @@ from typing import Any
 import yaml
 
 from harness.ppo.config import PPOConfig, field_names
+from harness.runs import trainers
 from harness.runs.spec import METRICS, AnalysisSettings, Experiment, Variant, schedule
 
 TOP_KEYS = ("name", "envs", "seeds", "total_steps", "ppo", "matrix", "variants", "control",
-            "analysis")
+            "analysis", "trainer")
 REQUIRED_KEYS = ("name", "envs", "seeds", "total_steps")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 MAX_SEED = 2**63 - 1
@@ -82,17 +83,27 @@ def parse_experiment(raw: Any, source: str = "<experiment>") -> Experiment:
     seeds, looks = _seeds(raw["seeds"], fail)
     total_steps, env_steps = _budgets(raw["total_steps"], envs, fail)
     base = _base_config(raw.get("ppo"), fail)
+    if "trainer" in raw:  # top level (the default of every variant) or a matrix axis
+        trainer = trainers.normalise(raw["trainer"])
+        if not isinstance(trainer, str):
+            raise fail("trainer", f"must be {trainers.ALLOWED}, got {trainer!r}")
+        base = base.replace(trainer=trainer)
     variants, configs = _variants(raw.get("matrix"), raw.get("variants"), base, fail)
     for label, cfg in configs.items():
         for env_id, steps in {**dict.fromkeys(envs, total_steps), **dict(env_steps)}.items():
             if steps < cfg.num_steps:
                 raise fail("total_steps", f"must be >= num_steps={cfg.num_steps} (one rollout) "
                                           f"for variant {label} on {env_id}, got {steps}")
+    analysis = _analysis(raw.get("analysis"), fail)
+    if analysis.eval_every is not None and any(c.trainer != trainers.HARNESS
+                                               for c in configs.values()):
+        raise fail("analysis.eval_every", "only the harness trainer evaluates its policy; "
+                                          "leave eval_every out with other trainers")
     return Experiment(
         name=name, envs=envs, seeds=seeds, total_steps=total_steps, ppo=base, variants=variants,
         control=_control(raw.get("control"), variants, configs, fail),
         axes=_axes(raw.get("matrix"), raw.get("variants")), source=source,
-        analysis=_analysis(raw.get("analysis"), fail), env_steps=env_steps, looks=looks)
+        analysis=analysis, env_steps=env_steps, looks=looks)
 
 
 def experiment_to_dict(exp: Experiment) -> dict[str, Any]:
@@ -271,6 +282,8 @@ def _check_keys(names: Any, key: str, fail: Fail) -> None:
 def _normalise(name: str, value: Any) -> Any:
     if isinstance(value, list):
         return tuple(value)
+    if name == "trainer":
+        return trainers.normalise(value)
     if name in _FLOAT_FIELDS and not isinstance(value, bool):
         # PyYAML reads 3e-4 (no dot) as a string, and 1 as an int: make labels/hashes canonical.
         try:
@@ -307,6 +320,9 @@ def _variants(matrix: Any, explicit: Any, base: PPOConfig,
     listed: dict[tuple, str] = {}  # explicit variants' settings -> their index
     for key, overrides in candidates:
         cfg = _build(base, overrides, key, fail)
+        problem = trainers.trainer_problem(cfg)
+        if problem:
+            raise fail("trainer", problem)
         if not cfg.clips_value:
             overrides.pop("vf_clip_eps", None)  # eps means nothing without clipping
         pairs = tuple(overrides.items())
@@ -317,7 +333,11 @@ def _variants(matrix: Any, explicit: Any, base: PPOConfig,
         if key != "matrix":
             listed[same] = key.removeprefix("variants[").removesuffix("]")
         if same not in variants:
-            label = ",".join(f"{k}={format_value(v)}" for k, v in pairs) or "default"
+            label = ",".join(f"{k}={format_value(trainers.label(v) if k == 'trainer' else v)}"
+                             for k, v in pairs) or "default"
+            if label in configs:  # two command templates of one name
+                raise fail("trainer", f"two variants are labelled {label!r}; give each "
+                                      "command template a name: of its own")
             variants[same] = Variant(label, pairs)
             configs[label] = cfg
     return tuple(variants.values()), configs

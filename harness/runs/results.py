@@ -137,7 +137,8 @@ class ResultsDir:
         if result.spec.evaluation is not None:
             atomic_write(self.evals_path(run_id),
                          lambda f: result.evals.to_parquet(f, index=False))
-        atomic_write(self.policy_path(run_id), lambda f: torch.save(result.policy, f))
+        if result.policy is not None:  # plug-in trainers keep their policies to themselves
+            atomic_write(self.policy_path(run_id), lambda f: torch.save(result.policy, f))
         # updates last: its presence marks the run done.
         atomic_write(self.updates_path(run_id),
                      lambda f: result.updates.to_parquet(f, index=False))

@@ -12,6 +12,7 @@ from harness.ppo.snapshot import AgentSnapshot
 from harness.ppo.trainer import Checkpoint, train_pack
 from harness.runs.schema import with_run_columns
 from harness.runs.spec import RunSpec
+from harness.runs.trainers import HARNESS
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,10 @@ class RunResult:
 
 
 def pack_key(spec: RunSpec) -> tuple:
-    """Runs with equal keys can share a pack (``AgentSpec.pack_key``)."""
+    """Runs with equal keys can share a pack (``AgentSpec.pack_key``); a plug-in trainer's
+    run trains alone."""
+    if spec.ppo.trainer != HARNESS:
+        return ("trainer", spec.run_id)
     return spec.agent.pack_key
 
 
@@ -42,7 +46,12 @@ def train_runs(specs: Sequence[RunSpec], *, progress: Callable[[int], None] | No
                resume: Sequence[AgentSnapshot] | None = None) -> list[RunResult]:
     """Train ``specs`` (equal ``pack_key``) as one pack; one result per spec, in order.
 
-    ``checkpoint`` and ``resume`` as ``ppo.trainer.train_pack`` takes them."""
+    ``checkpoint`` and ``resume`` as ``ppo.trainer.train_pack`` takes them; a plug-in
+    trainer has neither (an interrupted run starts again)."""
+    if specs[0].ppo.trainer != HARNESS:
+        from harness.runs.trainers.plugin import train_with  # deferred: the adapters' imports
+
+        return [RunResult(spec, *train_with(spec, progress)) for spec in specs]
     logs = train_pack([s.agent for s in specs], progress=progress, checkpoint=checkpoint,
                       resume=resume)
     return [RunResult(spec, with_run_columns(log.updates, spec),
