@@ -29,7 +29,7 @@ from harness.analysis.load import load_results
 from harness.analysis.published import run_cv
 from harness.analysis.scores import auc_scores, eval_scores, final_scores
 from harness.runs.files import write_json
-from harness.runs.spec import Experiment, RunSpec
+from harness.runs.spec import Experiment, RunSpec, gym_id
 
 CLUSTER_WORKERS = 32
 STARTUP_S = 5.0
@@ -120,13 +120,15 @@ def cost(exp: Experiment, seeds: int, rates: dict[str, float]) -> pd.DataFrame:
 def calibrate(envs: Sequence[str]) -> dict[str, float]:
     """Steps/s of one worker training a pack of 16 agents, per env: cached for this host in
     ``rates_path()``, else measured in a fresh single-threaded process as ``harness bench``
-    measures (a few seconds each) and cached."""
+    measures (a few seconds each) and cached. An env given ``gym.make`` arguments is priced
+    at its id's rate (the same physics)."""
     path = rates_path()
     try:
         cached = json.loads(path.read_text()).get(socket.gethostname(), {})
     except (OSError, ValueError, AttributeError):
         cached = {}
-    missing = [e for e in envs if not isinstance(cached.get(e), int | float)]
+    ids = dict.fromkeys(gym_id(e) for e in envs)
+    missing = [e for e in ids if not isinstance(cached.get(e), int | float)]
     if missing:
         from harness.bench import measure  # spawns the measuring process
 
@@ -134,7 +136,7 @@ def calibrate(envs: Sequence[str]) -> dict[str, float]:
                        for e in missing})
         with contextlib.suppress(OSError):  # an unwritable cache only costs a recalibration
             write_json(path, {socket.gethostname(): cached})
-    return {e: float(cached[e]) for e in envs}
+    return {e: float(cached[gym_id(e)]) for e in envs}
 
 
 def rates_path() -> Path:

@@ -70,7 +70,8 @@ def replay(record: dict[str, Any], episodes: int, *, seed: int | None = None,
         if video is None:
             raise
         raise _cannot_render(e) from None
-    env = EvalEnvs(record["env_id"], 1, **({"render_mode": "rgb_array"} if video else {}))
+    env = EvalEnvs(record["env_id"], 1, **record.get("env_kwargs", {}),  # older: none
+                   **({"render_mode": "rgb_array"} if video else {}))
     policy, seeds = from_record(record), [record["seed"] if seed is None else seed]
     try:
         if video is None:

@@ -19,7 +19,7 @@ from harness.runs.experiment import (
     load_experiment,
     parse_experiment,
 )
-from harness.runs.spec import AnalysisSettings
+from harness.runs.spec import AnalysisSettings, ClaimPlan
 
 TESTS = Path(__file__).parent
 GOOD = {"name": "t", "envs": ["Hopper-v5"], "seeds": 2, "total_steps": 4096}
@@ -85,6 +85,88 @@ def test_per_env_budgets():
         Path(d, "manifest.json").write_text(json.dumps({"experiment": experiment_to_dict(exp)}))
         back = experiment_from_manifest(Path(d))
     assert (back.total_steps, back.env_steps) == (exp.total_steps, exp.env_steps)
+
+
+ANT_NO_CFRC = {"id": "Ant-v5", "include_cfrc_ext_in_observation": False}
+ANT_LABEL = "Ant-v5[include_cfrc_ext_in_observation=false]"
+
+
+def test_env_arguments_name_their_env_and_leave_other_run_ids_alone():
+    budgets = {"Ant-v5": 8192, "default": 4096}  # a Gymnasium id keys its labels' budget too
+    exp = parse(envs=["Hopper-v5", ANT_NO_CFRC, "Ant-v5"], total_steps=budgets)
+    assert exp.envs == ("Hopper-v5", ANT_LABEL, "Ant-v5")
+    assert exp.env_kwargs == ((ANT_LABEL, (("include_cfrc_ext_in_observation", False),)),)
+    specs = {s.env_id: s for s in expand(exp)}
+    plain = {s.env_id: s for s in expand(parse(envs=["Hopper-v5", "Ant-v5"],
+                                               total_steps=budgets))}
+    assert specs["Hopper-v5"].run_id == plain["Hopper-v5"].run_id
+    assert specs["Ant-v5"].run_id == plain["Ant-v5"].run_id
+    ant = specs[ANT_LABEL]
+    assert ant.run_id.startswith("Ant-v5+include_cfrc_ext_in_observation-false__default__s1__")
+    assert ant.run_id.split("__")[-1] != plain["Ant-v5"].run_id.split("__")[-1]
+    assert (ant.agent.env_id, dict(ant.agent.env_kwargs), ant.total_steps) == (
+        "Ant-v5", {"include_cfrc_ext_in_observation": False}, 8192)
+    assert ant.agent.pack_key != plain["Ant-v5"].agent.pack_key
+    # a label's own budget wins over its id's
+    both = parse(envs=[ANT_NO_CFRC, "Ant-v5"], total_steps={ANT_LABEL: 4096, "Ant-v5": 8192})
+    assert [both.steps(e) for e in both.envs] == [4096, 8192]
+    with tempfile.TemporaryDirectory() as d:  # the manifest keeps the arguments
+        Path(d, "manifest.json").write_text(json.dumps({"experiment": experiment_to_dict(exp)}))
+        assert experiment_from_manifest(Path(d)).env_kwargs == exp.env_kwargs
+
+
+def test_env_arguments_are_canonical():
+    """Sorted by name, lists as tuples, 1e-3 (a string to PyYAML) as a number."""
+    exp = parse(envs=[{"id": "Ant-v5", "healthy_z_range": [0.3, 1.0],
+                       "contact_cost_weight": "1e-3"}])
+    assert exp.envs == ("Ant-v5[contact_cost_weight=0.001,healthy_z_range=0.3x1.0]",)
+    assert exp.kwargs(exp.envs[0]) == (("contact_cost_weight", 0.001),
+                                       ("healthy_z_range", (0.3, 1.0)))
+    assert parse(envs=[{"id": "Hopper-v5"}]).envs == ("Hopper-v5",)
+
+
+SWEEP = {"matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.05, 0.2, 1.0]}}
+
+
+def test_claims_are_registered_in_the_analysis_section_and_the_manifest():
+    exp = parse(envs=["Hopper-v5", ANT_NO_CFRC], **SWEEP, analysis={
+        "active_clip": 0.02, "claims": {
+            "C1": {"estimand": "random"},
+            "C3": {"estimand": "fixed", "envs": [ANT_LABEL], "margin": 0.05, "alpha": "1e-2",
+                   "thresholds": ["5e-2", 0.2]}}})
+    assert exp.analysis.active_clip == 0.02
+    assert exp.analysis.claims == (
+        ("C1", ClaimPlan("random")),
+        ("C3", ClaimPlan("fixed", envs=(ANT_LABEL,), margin=0.05, alpha=0.01,
+                         thresholds=(0.05, 0.2))))
+    assert parse().analysis.claims == () and parse().analysis.active_clip == 0.01
+    with tempfile.TemporaryDirectory() as d:
+        Path(d, "manifest.json").write_text(json.dumps({"experiment": experiment_to_dict(exp)}))
+        assert experiment_from_manifest(Path(d)).analysis == exp.analysis
+        recorded = json.loads(Path(d, "manifest.json").read_text())["experiment"]["analysis"]
+    assert recorded["claims"]["C3"]["thresholds"] == [0.05, 0.2]
+
+
+@pytest.mark.parametrize(("claims", "key", "message"), [
+    ({"C5": {"estimand": "random"}}, "analysis.claims.C5", "unknown claim; allowed: C1, "
+                                                           "C1-stability, C2, C3, C4"),
+    ({"C1": {"estimand": "mixed"}}, "analysis.claims.C1.estimand", "must be one of random, "
+                                                                   "fixed"),
+    ({"C2": {"margin": 0.1}}, "analysis.claims.C2.estimand", "must be one of random, fixed"),
+    ({"C1": {"estimand": "fixed", "thresholds": [0.2]}}, "analysis.claims.C1.thresholds",
+     "unknown key; allowed: estimand, envs, margin, alpha"),
+    ({"C4": {"estimand": "fixed", "envs": ["Ant-v5"]}}, "analysis.claims.C4.envs",
+     "distinct values among the experiment's envs (Hopper-v5)"),
+    ({"C3": {"estimand": "random", "thresholds": [0.05, 0.05]}},
+     "analysis.claims.C3.thresholds", "distinct values among the vf_clip_eps"),
+    ({"C1-stability": {"estimand": "fixed", "alpha": 0.7}}, "analysis.claims.C1-stability.alpha",
+     "must be a number in (0, 0.5)"),
+    ([], "analysis.claims", "must be a mapping of claims"),
+])
+def test_bad_claims_name_the_key(claims, key, message):
+    with pytest.raises(ExperimentError) as err:
+        parse(**SWEEP, analysis={"claims": claims})
+    assert str(err.value).startswith(f"exp.yaml: {key}: ") and message in str(err.value)
 
 
 def test_sequential_seeds():
@@ -247,6 +329,18 @@ BAD = [
      "{value_clip: none, vf_clip_eps: 0.5}]\n", "variants[1]",
      "vf_clip_eps given where value_clip does not clip"),
     ("empty_matrix", BASE + "matrix: {}\n", "matrix", "must be a non-empty mapping"),
+    ("env_argument_rejected", BASE.replace("[Hopper-v5]", "[Hopper-v5, {id: Ant-v5, foo: 1}]"),
+     "envs[1]", "'Ant-v5[foo=1]' cannot be created (TypeError: "),
+    ("env_argument_value", BASE.replace("[Hopper-v5]", "[{id: Hopper-v5, ctrl_cost_weight: "
+                                        "{a: 1}}]"), "envs[0].ctrl_cost_weight",
+     "must be a number, boolean, string or null, or a list of them"),
+    ("env_listed_twice", BASE.replace("[Hopper-v5]", "[Hopper-v5, {id: Hopper-v5}]"), "envs[1]",
+     "'Hopper-v5' is listed twice"),
+    ("claim_threshold_not_trained", BASE + "matrix: {value_clip: [none, max]}\n"
+     "analysis: {claims: {C3: {estimand: random, thresholds: [0.2, 5]}}}\n",
+     "analysis.claims.C3.thresholds", "among the vf_clip_eps of its max variants (0.2)"),
+    ("active_clip_range", BASE + "analysis: {active_clip: 1}\n", "analysis.active_clip",
+     "must be a number in (0, 1)"),
     ("steps_of_another_env", BASE.replace("total_steps: 4096", "total_steps: {Ant-v5: 4096}"),
      "total_steps.Ant-v5", "not one of the experiment's envs (Hopper-v5) or default"),
     ("steps_without_default", BASE.replace("envs: [Hopper-v5]", "envs: [Hopper-v5, Ant-v5]")

@@ -12,6 +12,9 @@ from harness.ppo.envs import PackEnv
 from harness.ppo.mjstep import THIN_RULES, GymStepper, ThinStepper, make_stepper
 from harness.ppo.mjstep.humanoid import HumanoidRules
 from harness.ppo.mjstep.rules import action_cost, norms, sum_squares
+from harness.ppo.trainer import pack_env
+from harness.runs.expand import expand
+from harness.runs.experiment import parse_experiment
 
 NEVER_END = {"HalfCheetah-v5", "Swimmer-v5", "Reacher-v5", "Pusher-v5", "HumanoidStandup-v5"}
 V5 = ["Ant-v5", "HalfCheetah-v5", "Hopper-v5", "Humanoid-v5", "HumanoidStandup-v5",
@@ -176,3 +179,28 @@ def test_pack_env_steps_every_v5_env_thinly(env_id):
     for _ in range(3):
         step = env.step(np.zeros((3, env.act_dim), dtype=np.float32))
     assert step.obs.shape == (3, env.obs_dim) and np.isfinite(step.obs).all()
+
+
+def test_an_experiments_env_arguments_reach_the_thin_stepper_exactly():
+    """The runner's path: an ``envs:`` entry with arguments -> RunSpec -> AgentSpec -> the
+    pack's envs, stepped thinly, against gymnasium's ``step`` of envs made with them."""
+    kwargs = {"include_cfrc_ext_in_observation": False, "healthy_z_range": [0.3, 1.0]}
+    exp = parse_experiment({"name": "t", "envs": [{"id": "Ant-v5", **kwargs}], "seeds": 3,
+                            "total_steps": 2048})
+    env = pack_env([s.agent for s in expand(exp)])
+    env.reset()
+    assert isinstance(env.stepper, ThinStepper) and env.obs_dim == 27  # 105 with cfrc_ext
+    gym_envs = twin_packs("Ant-v5", 3, **kwargs)[0]
+    reference = GymStepper(gym_envs, env.obs_dim)
+    rng = np.random.default_rng(0)
+    ended = 0
+    for _ in range(300):
+        actions = random_actions(env.action_space, 3, rng)
+        want, got = reference.step(actions), env.stepper.step(actions)
+        for w, g in zip(want, got, strict=True):
+            np.testing.assert_array_equal(g, w)
+        for i in np.flatnonzero(want[2]):
+            np.testing.assert_array_equal(env.envs[i].reset()[0], gym_envs[i].reset()[0])
+            ended += 1
+    assert ended > 0
+    env.close()

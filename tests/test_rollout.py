@@ -41,6 +41,25 @@ def trained(tmp_path_factory) -> tuple[Path, str]:
     return root / "results", policy.stem
 
 
+def test_env_arguments_reach_training_evaluation_and_rollout(tmp_path):
+    """Ant-v5 without contact forces in its observation (27 numbers, not 105): a policy that
+    trained, was evaluated and is replayed on envs made otherwise could not act."""
+    path = tmp_path / "ant.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "ant", "envs": [{"id": "Ant-v5", "include_cfrc_ext_in_observation": False}],
+        "seeds": 1, "total_steps": 128, "ppo": {"num_steps": 64, "num_minibatches": 2,
+                                                "update_epochs": 1},
+        "analysis": {"eval_every": 128, "eval_episodes": 1}}))
+    assert harness("run", path, "--jobs", 1, "--results-dir", tmp_path).returncode == 0
+    [policy] = (tmp_path / "ant" / "policies").glob("*.pt")
+    out = harness("rollout", policy.stem, "--episodes", 1, "--results-dir", tmp_path)
+    assert out.returncode == 0, out.stderr
+    evals = pd.read_parquet(tmp_path / "ant" / "evals" / f"{policy.stem}.parquet")
+    assert set(evals["env_id"]) == {"Ant-v5[include_cfrc_ext_in_observation=false]"}
+    [row] = evals.itertuples()
+    assert printed_episodes(out.stdout) == [(round(row.episode_return, 2), row.episode_length)]
+
+
 def printed_episodes(stdout: str) -> list[tuple[float, int]]:
     return [(float(r), int(n)) for r, n in
             re.findall(r"^episode \d+: return (-?[\d.]+), length (\d+)$", stdout, re.M)]

@@ -10,6 +10,7 @@ what this writes, so the front page cannot drift from the data.
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +31,8 @@ def answer_table(claims: pd.DataFrame) -> str:
     rows = ["| claim | verdict | estimate [CI] (score, confidence) | runs per arm and env: now "
             "/ to decide | envs | study |", "|---|---|---|---|---|---|"]
     for c in claims.itertuples():
-        short = ", ".join(e.split("-v")[0] for e in c.envs)
+        # the version dropped, the arguments kept: Ant[include_cfrc_ext_in_observation=false]
+        short = ", ".join(re.sub(r"-v\d+", "", e, count=1) for e in c.envs)
         rows.append(f"| {c.claim} | **{c.verdict}** | {_estimate(c)} | "
                     f"{c.runs} / {_to_decide(c)} | {short} | "
                     f"[{c.study}]({c.report}) |")

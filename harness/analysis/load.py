@@ -109,8 +109,11 @@ def experiment_from_manifest(exp_dir: Path) -> Experiment:
         variants=tuple(Variant(v["label"], tuple(v["overrides"].items()))
                        for v in exp["variants"]),
         control=exp["control"], axes=tuple(exp["axes"]), source=exp.get("source", ""),
-        analysis=AnalysisSettings(**exp.get("analysis", {})), env_steps=tuple(per_env.items()),
-        looks=tuple(exp.get("looks", ())))
+        analysis=AnalysisSettings.from_record(exp.get("analysis", {})),
+        env_steps=tuple(per_env.items()),
+        looks=tuple(exp.get("looks", ())), env_kwargs=tuple(
+            (env, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))
+            for env, kwargs in exp.get("env_kwargs", {}).items()))
 
 
 def read_sessions(exp_dir: Path) -> list[dict]:

@@ -7,6 +7,7 @@ run's identity columns to the logged tables (``harness.runs.schema``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from harness.ppo.config import PPOConfig
 
@@ -48,11 +49,13 @@ class AgentSpec:
     evaluation: EvalSchedule | None = None
     """When to evaluate the deterministic policy; None: never. It never changes the training
     numbers (``harness.ppo.evaluate``)."""
+    env_kwargs: tuple[tuple[str, Any], ...] = ()
+    """``gym.make`` arguments of the env (training and evaluation envs alike)."""
 
     @property
     def pack_key(self) -> tuple:
         """Agents with equal keys can share a pack: same env, network shapes and schedule
         (evaluations included: the pack evaluates in lockstep too)."""
         p = self.ppo
-        return (self.env_id, self.total_steps, p.num_steps, p.num_minibatches, p.update_epochs,
-                p.hidden_sizes, self.evaluation)
+        return (self.env_id, self.env_kwargs, self.total_steps, p.num_steps,
+                p.num_minibatches, p.update_epochs, p.hidden_sizes, self.evaluation)

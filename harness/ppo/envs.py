@@ -140,11 +140,14 @@ class StepResult:
 
 
 class PackEnv:
-    """One env per agent; ``normalize_obs``/``normalize_reward``/``gamma`` are per agent."""
+    """One env per agent; ``normalize_obs``/``normalize_reward``/``gamma`` are per agent,
+    ``env_kwargs`` (``gym.make`` arguments) the same for all."""
 
     def __init__(self, env_id: str, seeds: Sequence[int], *, normalize_obs: Sequence[bool],
-                 normalize_reward: Sequence[bool], gamma: Sequence[float]) -> None:
-        self.envs, self.max_steps = make_envs(env_id, len(seeds))  # TimeLimit re-done below
+                 normalize_reward: Sequence[bool], gamma: Sequence[float],
+                 env_kwargs: dict[str, Any] | None = None) -> None:
+        # TimeLimit re-done below
+        self.envs, self.max_steps = make_envs(env_id, len(seeds), **(env_kwargs or {}))
         problem = spaces_problem(self.envs[0])
         if problem:
             for env in self.envs:

@@ -52,21 +52,23 @@ def pack_policy(state: PackState) -> FrozenPolicy:
                         state.env.normalize_obs.copy(), state.net.discrete)
 
 
-def policy_record(state: PackState, slot: int, *, env_id: str, seed: int,
-                  evaluation: int) -> dict[str, Any]:
+def policy_record(state: PackState, slot: int, *, env_id: str, seed: int, evaluation: int,
+                  env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Agent ``slot``'s parameters (its slice only: policy and value layers, log-std; None
     for a categorical policy),
     observation statistics and what rebuilding it needs.
 
     ``seed`` and ``evaluation`` (the index of the run's last evaluation, 0 without one) give
-    ``harness rollout`` the reset seeds of that evaluation's episodes.
+    ``harness rollout`` the reset seeds of that evaluation's episodes; ``env_kwargs`` the
+    ``gym.make`` arguments of its env.
     """
     def own(layers: list[Layer]) -> list[dict[str, torch.Tensor]]:
         # clone(): a view would save the whole pack's buffer
         return [{"weight": w[slot].clone(), "bias": b[slot].clone()} for w, b in layers]
 
     net, env = state.net, state.env
-    return {"env_id": env_id, "seed": seed, "evaluation": evaluation,
+    return {"env_id": env_id, "env_kwargs": env_kwargs or {}, "seed": seed,
+            "evaluation": evaluation,
             "obs_dim": env.obs_dim, "act_dim": env.act_dim,
             "hidden_sizes": [w.shape[-1] for w, _ in net.policy[:-1]],
             "policy": own(net.policy), "value": own(net.value),

@@ -73,7 +73,8 @@ def train_pack(specs: Sequence[AgentSpec], *, progress: Callable[[int], None] | 
     # update -> index of the evaluation after it
     due = {u: i for i, u in enumerate(eval_updates(n_updates, cfg.num_steps, schedule.every)
                                      if schedule else [])}
-    evaluator = EvalEnvs(specs[0].env_id, len(specs)) if due else None
+    evaluator = (EvalEnvs(specs[0].env_id, len(specs), **dict(specs[0].env_kwargs)) if due
+                 else None)
     saved = resume or [None] * len(specs)
     logs = {i: list(s.logs) if s else [] for i, s in enumerate(saved)}
     episodes = {i: list(s.episodes) if s else [] for i, s in enumerate(saved)}
@@ -123,7 +124,7 @@ def train_pack(specs: Sequence[AgentSpec], *, progress: Callable[[int], None] | 
             evaluator.close()
     last = len(due) - 1 if due else 0
     policies = {idx: policy_record(state, slot, env_id=specs[idx].env_id, seed=specs[idx].seed,
-                                   evaluation=last)
+                                   evaluation=last, env_kwargs=dict(specs[idx].env_kwargs))
                 for slot, idx in enumerate(state.ids) if idx not in failures}
     return [AgentLog(pd.DataFrame(logs[i], columns=UPDATE_FIELDS),
                      pd.DataFrame(episodes[i], columns=EPISODE_FIELDS), failures.get(i),
@@ -131,12 +132,18 @@ def train_pack(specs: Sequence[AgentSpec], *, progress: Callable[[int], None] | 
             for i in range(len(specs))]
 
 
+def pack_env(specs: Sequence[AgentSpec]) -> PackEnv:
+    """The agents' training envs (one ``pack_key``: the same env and ``gym.make`` arguments)."""
+    cfgs = [s.ppo for s in specs]
+    return PackEnv(specs[0].env_id, [s.seed for s in specs],
+                   normalize_obs=[c.normalize_obs for c in cfgs],
+                   normalize_reward=[c.normalize_reward for c in cfgs],
+                   gamma=[c.gamma for c in cfgs], env_kwargs=dict(specs[0].env_kwargs))
+
+
 def _init_state(specs: Sequence[AgentSpec]) -> PackState:
     cfgs = [s.ppo for s in specs]
-    env = PackEnv(specs[0].env_id, [s.seed for s in specs],
-                  normalize_obs=[c.normalize_obs for c in cfgs],
-                  normalize_reward=[c.normalize_reward for c in cfgs],
-                  gamma=[c.gamma for c in cfgs])
+    env = pack_env(specs)
     # One generator per agent, seeded by its run alone: init, action noise, minibatch order.
     generators = [torch.Generator().manual_seed(s.seed) for s in specs]
     net = init_actor_critic(generators, env.obs_dim, env.act_dim, cfgs[0].hidden_sizes,

@@ -17,7 +17,7 @@ from typing import Any
 from harness.ppo.config import RUN_ID_FIELDS, PPOConfig
 from harness.runs import trainers
 from harness.runs.experiment import format_value
-from harness.runs.spec import Experiment, RunSpec, Variant
+from harness.runs.spec import EnvKwargs, Experiment, RunSpec, Variant, gym_id
 
 MAX_PACK = 32
 """Largest pack a worker trains (issue 6: a worker with 32 agents stays under 1.5 GB)."""
@@ -32,24 +32,28 @@ def expand(exp: Experiment) -> list[RunSpec]:
             for env_id in exp.envs for seed in exp.seeds for v in exp.variants]
 
 
-def config_hash(env_id: str, seed: int, total_steps: int, cfg: PPOConfig) -> str:
+def config_hash(env_id: str, seed: int, total_steps: int, cfg: PPOConfig,
+                env_kwargs: EnvKwargs = ()) -> str:
     """8 hex digits identifying what determines a run's numbers: env, seed, steps and the PPO
     fields in ``RUN_ID_FIELDS``, plus any later field whose value is not its default (so adding
-    a field leaves existing ids alone); eps is dropped when unclipped."""
+    a field leaves existing ids alone); eps is dropped when unclipped. The env's ``gym.make``
+    arguments count only when given, for the same reason."""
     defaults = type(cfg)().to_dict()
     ppo = {name: value for name, value in cfg.to_dict().items()
            if name in RUN_ID_FIELDS or value != defaults[name]}
     if not cfg.clips_value:
         del ppo["vf_clip_eps"]
-    blob = json.dumps({"env_id": env_id, "seed": seed, "total_steps": total_steps, "ppo": ppo},
-                      sort_keys=True)
+    given = {"env_kwargs": dict(env_kwargs)} if env_kwargs else {}
+    blob = json.dumps({"env_id": env_id, "seed": seed, "total_steps": total_steps, "ppo": ppo,
+                       **given}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
 def run_id(env_id: str, variant: str, seed: int, digest: str) -> str:
-    """``<env>__<variant>__s<seed>__<hash>``, safe as a file name on any OS."""
-    slug = variant.replace("=", "-").replace(",", "+")
-    return "__".join(_safe(part) for part in (env_id, slug, f"s{seed}", digest))
+    """``<env>__<variant>__s<seed>__<hash>``, safe as a file name on any OS; an env label's
+    arguments are written like the variant's: ``Ant-v5+include_cfrc_ext_in_observation-false``."""
+    env = env_id.replace("[", "+").removesuffix("]")
+    return "__".join(_safe(_slug(part)) for part in (env, variant, f"s{seed}", digest))
 
 
 def make_packs(specs: Sequence[RunSpec], n_workers: int,
@@ -79,13 +83,14 @@ def _split(runs: list[RunSpec], n: int) -> list[Pack]:
     return [tuple(runs[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
-def _spec(exp: Experiment, env_id: str, seed: int, variant: Variant, cfg: PPOConfig) -> RunSpec:
-    digest = config_hash(env_id, seed, exp.steps(env_id), cfg)
-    return RunSpec(run_id=run_id(env_id, variant.label, seed, digest), experiment=exp.name,
-                   env_id=env_id, seed=seed, variant=variant.label,
-                   total_steps=exp.steps(env_id), ppo=cfg,
+def _spec(exp: Experiment, env: str, seed: int, variant: Variant, cfg: PPOConfig) -> RunSpec:
+    kwargs = exp.kwargs(env)
+    digest = config_hash(gym_id(env), seed, exp.steps(env), cfg, kwargs)
+    return RunSpec(run_id=run_id(env, variant.label, seed, digest), experiment=exp.name,
+                   env_id=env, seed=seed, variant=variant.label,
+                   total_steps=exp.steps(env), ppo=cfg,
                    columns=tuple((axis, _column(axis, cfg)) for axis in exp.axes),
-                   evaluation=exp.analysis.evaluation)
+                   evaluation=exp.analysis.evaluation, env_kwargs=kwargs)
 
 
 def _column(axis: str, cfg: PPOConfig) -> Any:
@@ -94,6 +99,10 @@ def _column(axis: str, cfg: PPOConfig) -> Any:
     if axis == "trainer":
         return trainers.label(value)
     return format_value(value) if isinstance(value, tuple) else value
+
+
+def _slug(label: str) -> str:
+    return label.replace("=", "-").replace(",", "+")
 
 
 def _safe(part: str) -> str:

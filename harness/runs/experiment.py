@@ -21,7 +21,15 @@ import yaml
 
 from harness.ppo.config import PPOConfig, field_names
 from harness.runs import trainers
-from harness.runs.spec import METRICS, AnalysisSettings, Experiment, Variant, schedule
+from harness.runs.spec import (
+    METRICS,
+    AnalysisSettings,
+    EnvKwargs,
+    Experiment,
+    Variant,
+    gym_id,
+    schedule,
+)
 
 TOP_KEYS = ("name", "envs", "seeds", "total_steps", "ppo", "matrix", "variants", "control",
             "analysis", "trainer")
@@ -79,7 +87,7 @@ def parse_experiment(raw: Any, source: str = "<experiment>") -> Experiment:
     for key in REQUIRED_KEYS:
         if key not in raw:
             raise fail(key, "is required")
-    name, envs = _name(raw["name"], fail), _envs(raw["envs"], fail)
+    name, (envs, env_kwargs) = _name(raw["name"], fail), _envs(raw["envs"], fail)
     seeds, looks = _seeds(raw["seeds"], fail)
     total_steps, env_steps = _budgets(raw["total_steps"], envs, fail)
     base = _base_config(raw.get("ppo"), fail)
@@ -89,12 +97,13 @@ def parse_experiment(raw: Any, source: str = "<experiment>") -> Experiment:
             raise fail("trainer", f"must be {trainers.ALLOWED}, got {trainer!r}")
         base = base.replace(trainer=trainer)
     variants, configs = _variants(raw.get("matrix"), raw.get("variants"), base, fail)
+    thresholds = sorted({c.vf_clip_eps for c in configs.values() if c.value_clip == "max"})
     for label, cfg in configs.items():
         for env_id, steps in {**dict.fromkeys(envs, total_steps), **dict(env_steps)}.items():
             if steps < cfg.num_steps:
                 raise fail("total_steps", f"must be >= num_steps={cfg.num_steps} (one rollout) "
                                           f"for variant {label} on {env_id}, got {steps}")
-    analysis = _analysis(raw.get("analysis"), fail)
+    analysis = _analysis(raw.get("analysis"), envs, thresholds, fail)
     if analysis.eval_every is not None and any(c.trainer != trainers.HARNESS
                                                for c in configs.values()):
         raise fail("analysis.eval_every", "only the harness trainer evaluates its policy; "
@@ -103,7 +112,7 @@ def parse_experiment(raw: Any, source: str = "<experiment>") -> Experiment:
         name=name, envs=envs, seeds=seeds, total_steps=total_steps, ppo=base, variants=variants,
         control=_control(raw.get("control"), variants, configs, fail),
         axes=_axes(raw.get("matrix"), raw.get("variants")), source=source,
-        analysis=analysis, env_steps=env_steps, looks=looks)
+        analysis=analysis, env_steps=env_steps, looks=looks, env_kwargs=env_kwargs)
 
 
 def experiment_to_dict(exp: Experiment) -> dict[str, Any]:
@@ -114,7 +123,9 @@ def experiment_to_dict(exp: Experiment) -> dict[str, Any]:
                             else exp.total_steps), "ppo": exp.ppo.to_dict(),
             "variants": [{"label": v.label, "overrides": v.as_dict()} for v in exp.variants],
             "control": exp.control, "axes": list(exp.axes),
-            "analysis": dataclasses.asdict(exp.analysis)}
+            "analysis": exp.analysis.to_record(),
+            **({"env_kwargs": {env: dict(kwargs) for env, kwargs in exp.env_kwargs}}
+               if exp.env_kwargs else {})}
 
 
 def step_warnings(exp: Experiment) -> list[str]:
@@ -148,18 +159,66 @@ def _name(value: Any, fail: Fail) -> str:
     return value
 
 
-def _envs(value: Any, fail: Fail) -> tuple[str, ...]:
-    if (not isinstance(value, list) or not value
-            or not all(isinstance(v, str) for v in value) or len(set(value)) != len(value)):
-        raise fail("envs", f"must be a non-empty list of distinct Gymnasium env ids, got {value!r}")
-    for env_id in value:
-        _check_env(env_id, fail)
-    return tuple(value)
+def _envs(value: Any, fail: Fail) -> tuple[tuple[str, ...], tuple[tuple[str, EnvKwargs], ...]]:
+    """The envs' labels (``env_label``), and the ``gym.make`` arguments of those given some."""
+    if not isinstance(value, list) or not value:
+        raise fail("envs", "must be a non-empty list of distinct Gymnasium env ids or "
+                           f"{{id: <env id>, <gym.make argument>: <value>, ...}}, got {value!r}")
+    labels: list[str] = []
+    with_kwargs: list[tuple[str, EnvKwargs]] = []
+    for i, entry in enumerate(value):
+        key = "envs" if isinstance(entry, str) else f"envs[{i}]"
+        env_id, kwargs = _env_entry(entry, key, fail)
+        label = env_label(env_id, kwargs)
+        if label in labels:
+            raise fail(key, f"{label!r} is listed twice; envs must be distinct")
+        _check_env(env_id, kwargs, key, fail)
+        labels.append(label)
+        if kwargs:
+            with_kwargs.append((label, kwargs))
+    return tuple(labels), tuple(with_kwargs)
 
 
-def _check_env(env_id: str, fail: Fail) -> None:
+def _env_entry(entry: Any, key: str, fail: Fail) -> tuple[str, EnvKwargs]:
+    """An ``envs:`` entry as (id, arguments sorted by name): an id, or a mapping of ``id`` and
+    ``gym.make`` arguments whose values are plain YAML scalars or lists of them."""
+    if isinstance(entry, str):
+        return entry, ()
+    if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+        raise fail(key, "must be a Gymnasium env id or a mapping {id: <env id>, <gym.make "
+                        f"argument>: <value>, ...}}, got {entry!r}")
+    kwargs = []
+    for name, value in sorted((k, v) for k, v in entry.items() if k != "id"):
+        items = value if isinstance(value, list) else [value]
+        if not all(v is None or isinstance(v, int | float | str) for v in items):
+            raise fail(f"{key}.{name}", "must be a number, boolean, string or null, or a list "
+                                        f"of them, got {value!r}")
+        plain = [_yaml_float(v) for v in items]
+        kwargs.append((name, tuple(plain) if isinstance(value, list) else plain[0]))
+    return entry["id"], tuple(kwargs)
+
+
+def _yaml_float(value: Any) -> Any:
+    """A string that reads as a float (PyYAML reads 1e-3, without a dot, as one) as that float;
+    any other value as it is."""
+    if isinstance(value, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", value):
+        return float(value)
+    return value
+
+
+def env_label(env_id: str, kwargs: EnvKwargs) -> str:
+    """How results, tables and plots name an env: its id alone when it has no ``gym.make``
+    arguments (so existing names and run ids stay), else the id and its arguments by name in
+    brackets, values written as in variant labels:
+    ``Ant-v5[include_cfrc_ext_in_observation=false]``. ``spec.gym_id`` recovers the id."""
+    if not kwargs:
+        return env_id
+    return f"{env_id}[{','.join(f'{name}={format_value(v)}' for name, v in kwargs)}]"
+
+
+def _check_env(env_id: str, kwargs: EnvKwargs, key: str, fail: Fail) -> None:
     """Registered in Gymnasium (``module:EnvId-v0`` first imports the module that registers it)
-    and usable by the trainer."""
+    and, made with ``kwargs``, usable by the trainer."""
     import gymnasium  # deferred: importing it costs ~0.5 s, only needed for validation
 
     module, _, name = env_id.rpartition(":")
@@ -167,27 +226,28 @@ def _check_env(env_id: str, fail: Fail) -> None:
         try:
             importlib.import_module(module)
         except ImportError as e:
-            raise fail("envs", f"{env_id!r}: cannot import module {module!r} ({e})") from None
+            raise fail(key, f"{env_id!r}: cannot import module {module!r} ({e})") from None
     if name not in gymnasium.registry:
         close = difflib.get_close_matches(name, list(gymnasium.registry), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise fail("envs", f"{env_id!r} is not a registered Gymnasium env id{hint}")
-    problem = _env_problem(env_id)
+        raise fail(key, f"{env_id!r} is not a registered Gymnasium env id{hint}")
+    problem = _env_problem(env_id, kwargs)
     if problem:
-        raise fail("envs", f"{env_id!r} {problem}")
+        raise fail(key, f"{env_label(env_id, kwargs)!r} {problem}")
 
 
 @functools.cache  # one creation per env and process, however many files are validated
-def _env_problem(env_id: str) -> str | None:
-    """Why the trainer cannot use ``env_id``, or None. Creating the env once (~0.2 s for the
-    first MuJoCo env, which imports MuJoCo; no torch) is what finds a missing dependency
-    (Box2D) and the spaces before any worker starts."""
+def _env_problem(env_id: str, kwargs: EnvKwargs) -> str | None:
+    """Why the trainer cannot use ``env_id`` made with ``kwargs``, or None. Creating the env
+    once (~0.2 s for the first MuJoCo env, which imports MuJoCo; no torch) is what finds a
+    missing dependency (Box2D), arguments gymnasium rejects (a ``TypeError``) and the spaces
+    before any worker starts."""
     import gymnasium as gym
 
     from harness.ppo.envs import make_env, spaces_problem
 
     try:
-        env = make_env(env_id)
+        env = make_env(env_id, **dict(kwargs))
     except (ImportError, gym.error.DependencyNotInstalled) as e:
         return f"needs a package that is not installed: {first_line(e)}"
     except Exception as e:  # whatever a third-party constructor raises, as one line
@@ -223,20 +283,24 @@ def _seeds(value: Any, fail: Fail) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 def _budgets(value: Any, envs: tuple[str, ...],
              fail: Fail) -> tuple[int, tuple[tuple[str, int], ...]]:
-    """``total_steps``: one budget, or a mapping of env ids (and ``default``) to budgets.
-    Returns the default and the envs' own budgets."""
+    """``total_steps``: one budget, or a mapping of envs (and ``default``) to budgets. An env
+    is keyed by its label, or by its Gymnasium id (every env of that id without a key of its
+    own). Returns the default and the envs' own budgets."""
     if not isinstance(value, dict):
         return _total_steps(value, fail), ()
+    ids = {gym_id(e) for e in envs}
     for key in value:
-        if key != "default" and key not in envs:
+        if key != "default" and key not in envs and key not in ids:
             raise fail(f"total_steps.{key}", f"not one of the experiment's envs "
                                              f"({', '.join(envs)}) or default")
-    missing = [e for e in envs if e not in value]
+    keys = {e: next((k for k in (e, gym_id(e)) if k in value), None) for e in envs}
+    missing = [e for e, k in keys.items() if k is None]
     if missing and "default" not in value:
         raise fail("total_steps", f"needs a default for {', '.join(missing)}")
     steps = {k: _total_steps(v, fail, f"total_steps.{k}") for k, v in value.items()}
-    default = steps.pop("default", max(steps.values()))
-    return default, tuple((e, steps[e]) for e in envs if e in steps and steps[e] != default)
+    per_env = {e: steps[k] for e, k in keys.items() if k is not None}
+    default = steps.get("default", max(per_env.values()))
+    return default, tuple((e, n) for e, n in per_env.items() if n != default)
 
 
 def _total_steps(value: Any, fail: Fail, key: str = "total_steps") -> int:
@@ -382,12 +446,15 @@ def _control(value: Any, variants: tuple[Variant, ...], configs: dict[str, PPOCo
     return matches[0]
 
 
-ANALYSIS_RANGES = {"margin": (0.0, 1.0), "alpha": (0.0, 0.5), "power": (0.0, 1.0)}
+ANALYSIS_RANGES = {"margin": (0.0, 1.0), "alpha": (0.0, 0.5), "power": (0.0, 1.0),
+                   "active_clip": (0.0, 1.0)}
 """Open intervals the numeric ``analysis:`` keys must lie in."""
 
 
-def _analysis(value: Any, fail: Fail) -> AnalysisSettings:
-    """The optional ``analysis:`` mapping; absent keys keep their defaults."""
+def _analysis(value: Any, envs: tuple[str, ...], thresholds: list[float],
+              fail: Fail) -> AnalysisSettings:
+    """The optional ``analysis:`` mapping; absent keys keep their defaults. ``claims`` may
+    name the experiment's ``envs`` and ``thresholds`` (its ``max`` variants' eps)."""
     if value is None:
         return AnalysisSettings()
     keys = [f.name for f in dataclasses.fields(AnalysisSettings)]
@@ -408,18 +475,28 @@ def _analysis(value: Any, fail: Fail) -> AnalysisSettings:
         if key == "eval_every":  # env steps, written like total_steps; null: no evaluation
             settings[key] = None if item is None else _total_steps(item, fail, f"analysis.{key}")
             continue
-        low, high = ANALYSIS_RANGES[key]
-        number = _number(item)
-        if number is None or not low < number < high:
-            raise fail(f"analysis.{key}", f"must be a number in ({low:g}, {high:g}), got {item!r}")
-        settings[key] = number
+        if key == "claims":
+            from harness.runs.registration import claim_plans  # it imports this module
+
+            settings[key] = claim_plans(item, envs, thresholds, fail)
+            continue
+        settings[key] = in_range(item, key, f"analysis.{key}", fail)
     if settings.get("metric") == "eval" and settings.get("eval_every") is None:
         raise fail("analysis.metric", "eval scores the runs' evaluations: set "
                                       "analysis.eval_every (env steps between evaluations)")
     return AnalysisSettings(**settings)
 
 
-def _number(value: Any) -> float | None:
+def in_range(item: Any, name: str, key: str, fail: Fail) -> float:
+    """``item`` as a number inside ``ANALYSIS_RANGES[name]``; else fail at ``key``."""
+    low, high = ANALYSIS_RANGES[name]
+    number = yaml_number(item)
+    if number is None or not low < number < high:
+        raise fail(key, f"must be a number in ({low:g}, {high:g}), got {item!r}")
+    return number
+
+
+def yaml_number(value: Any) -> float | None:
     """A YAML number as a float (PyYAML reads 1e-1 without a dot as a string); else None."""
     if isinstance(value, bool):
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,17 @@ class Variant:
         return dict(self.overrides)
 
 
+EnvKwargs = tuple[tuple[str, Any], ...]
+"""``gym.make`` arguments of an env: (name, value) pairs in the order given, lists as tuples."""
+
+
+def gym_id(env: str) -> str:
+    """The Gymnasium id of an env as results name it: its label up to the ``[`` that opens its
+    arguments (``Ant-v5[include_cfrc_ext_in_observation=false]`` -> ``Ant-v5``); Gymnasium
+    ids never contain one (``experiment.env_label``)."""
+    return env.partition("[")[0]
+
+
 METRICS = ("final", "auc", "eval")
 """Scores a comparison can be judged on: the final score (mean return of the last training
 episodes), the area under the learning curve (mean return over training), or the mean return
@@ -34,6 +46,32 @@ def schedule(minimum: int, maximum: int, step: int) -> list[int]:
     up to ``maximum`` (which is always the last look)."""
     looks = list(range(minimum, maximum, step))
     return [*looks, maximum] if not looks or looks[-1] != maximum else looks
+
+
+CLAIMS = ("C1", "C1-stability", "C2", "C3", "C4")
+"""The claims an experiment may pre-register (``analysis.claims``)."""
+ESTIMANDS = ("random", "fixed")
+"""A claim's primary estimand: the random-effects mean over envs (a claim about tasks), or the
+fixed-effect average over the experiment's envs ("on these envs")."""
+
+
+@dataclass(frozen=True)
+class ClaimPlan:
+    """One claim's pre-registered analysis (``analysis.claims.<claim>``), declared in the
+    experiment file before its runs train, so the estimand is not chosen after the data."""
+
+    estimand: str
+    """``random`` (effects over the envs: a claim about tasks) or ``fixed`` ("on these
+    envs"); see ``ESTIMANDS``."""
+    envs: tuple[str, ...] = ()
+    """The envs (labels) it is judged on; empty: every env of the experiment."""
+    margin: float | None = None
+    """Its smallest effect of interest, relative to the control; None: ``analysis.margin``."""
+    alpha: float | None = None
+    """Its level; None: ``analysis.alpha``."""
+    thresholds: tuple[float, ...] = ()
+    """C3 only: the ``vf_clip_eps`` values of ``max`` clipping it is judged on; empty: every
+    one the experiment has. A threshold counts only if its clip acts (``active_clip``)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +97,26 @@ class AnalysisSettings:
     no evaluation. It never changes the training numbers, so not the run ids either."""
     eval_episodes: int = 10
     """Episodes per evaluation (rl-zoo3's ``n_eval_episodes``)."""
+    active_clip: float = 0.01
+    """Least mean value clip fraction over training (after the first update, which clips
+    about half the predictions) for a clipped variant to count as clipping, e.g. a C3
+    threshold. Registered here; the report still leaves out only clips that never acted
+    (``analysis.claims.inactive_clips``), since this rule would change published reports."""
+    claims: tuple[tuple[str, ClaimPlan], ...] = ()
+    """The pre-registration: each declared claim (of ``CLAIMS``) and its plan, in file order."""
+
+    def to_record(self) -> dict[str, Any]:
+        """Plain JSON-friendly data (for the manifest), claims as a mapping."""
+        return {**dataclasses.asdict(self),
+                "claims": {name: dataclasses.asdict(plan) for name, plan in self.claims}}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> AnalysisSettings:
+        """The settings ``to_record`` wrote; keys an older manifest lacks keep defaults."""
+        claims = tuple((name, ClaimPlan(**{k: tuple(v) if isinstance(v, list) else v
+                                           for k, v in plan.items()}))
+                       for name, plan in record.get("claims", {}).items())
+        return cls(**{**record, "claims": claims})
 
     @property
     def evaluation(self) -> EvalSchedule | None:
@@ -74,7 +132,8 @@ class Experiment:
     name: str
     """Directory name under the results dir."""
     envs: tuple[str, ...]
-    """Gymnasium env ids."""
+    """Gymnasium env ids; an env given ``gym.make`` arguments by its label
+    (``experiment.env_label``)."""
     seeds: tuple[int, ...]
     """Seeds run for every env and variant."""
     total_steps: int
@@ -99,9 +158,16 @@ class Experiment:
     """Envs with a budget of their own, e.g. 2M steps for Ant and Humanoid as in
     Andrychowicz et al. 2021 (``total_steps: {Ant-v5: 2000000, default: 1000000}``)."""
 
+    env_kwargs: tuple[tuple[str, EnvKwargs], ...] = ()
+    """The ``gym.make`` arguments of the envs given some, by label (none for the others)."""
+
     def steps(self, env_id: str) -> int:
         """Env steps per run of ``env_id``."""
         return dict(self.env_steps).get(env_id, self.total_steps)
+
+    def kwargs(self, env: str) -> EnvKwargs:
+        """The ``gym.make`` arguments of the env named ``env`` in ``envs``."""
+        return dict(self.env_kwargs).get(env, ())
 
 
 @dataclass(frozen=True)
@@ -113,7 +179,8 @@ class RunSpec:
     experiment: str
     """Experiment name."""
     env_id: str
-    """Gymnasium env id."""
+    """The env as the results name it: its Gymnasium id, or its label when it is given
+    ``gym.make`` arguments (``Ant-v5[include_cfrc_ext_in_observation=false]``)."""
     seed: int
     """Seeds the env, network init, action noise and minibatch order."""
     variant: str
@@ -127,8 +194,11 @@ class RunSpec:
     evaluation: EvalSchedule | None = None
     """When to evaluate the deterministic policy (``analysis.eval_every``); None: never. Not
     in the run id: it does not change the training numbers."""
+    env_kwargs: EnvKwargs = ()
+    """``gym.make`` arguments of the env (in the run id's hash when given)."""
 
     @property
     def agent(self) -> AgentSpec:
         """What the trainer needs of this run (the rest names it in the results)."""
-        return AgentSpec(self.env_id, self.seed, self.total_steps, self.ppo, self.evaluation)
+        return AgentSpec(gym_id(self.env_id), self.seed, self.total_steps, self.ppo,
+                         self.evaluation, self.env_kwargs)
