@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from harness.ppo.agent import EPISODE_FIELDS, UPDATE_FIELDS
-from harness.runs.spec import RunSpec
+from harness.runs.spec import RunSpec, gym_id
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,9 @@ class Run:
     @classmethod
     def of(cls, spec: RunSpec) -> Run:
         """The run of ``spec``."""
-        # env kwargs join the spec in another change; until then every env has none.
-        env_kwargs = dict(getattr(spec, "env_kwargs", ()) or ())
-        return cls(spec.run_id, spec.env_id, env_kwargs, spec.seed, spec.total_steps,
-                   spec.ppo.to_dict())
+        # spec.env_id is the env's label (its arguments in brackets); gym.make wants the id
+        return cls(spec.run_id, gym_id(spec.env_id), dict(spec.env_kwargs), spec.seed,
+                   spec.total_steps, spec.ppo.to_dict())
 
 
 class Log:
