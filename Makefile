@@ -10,7 +10,7 @@ TORCH_INDEX ?=
 EXP ?= experiments/ablation.yaml
 LOCAL := results/local
 JOBS ?=
-PUBLISHED := ablation baselines_vs_unclipped eps_sweep reward_scale clip_pilot
+PUBLISHED := ablation baselines_vs_unclipped eps_sweep reward_scale clip_pilot ant_check
 JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS),)
 
 .PHONY: setup test lint ablation report reproduce bench clean

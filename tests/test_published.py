@@ -16,7 +16,8 @@ from harness.runs.sequential_record import looked_runs, read_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
-PUBLISHED = ("ablation", "baselines_vs_unclipped", "eps_sweep", "reward_scale", "clip_pilot")
+PUBLISHED = ("ablation", "baselines_vs_unclipped", "eps_sweep", "reward_scale", "clip_pilot",
+             "ant_check")
 ANSWER = ("eps_sweep", "reward_scale", "baselines_vs_unclipped")
 """The studies the README's answer is written from: each claim from the one whose
 ``analysis.claims`` pre-registers it (C2, declared by two, from eps_sweep, listed first: it
