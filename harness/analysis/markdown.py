@@ -14,11 +14,12 @@ from harness.analysis.load import Results, read_sessions
 from harness.analysis.modes import MIN_RUNS
 from harness.analysis.over_envs import GAIN, RANDOM_COLUMNS
 from harness.analysis.pairs import baselines_variants
-from harness.analysis.published import PUBLISHED_STEPS, REFERENCE_RETURNS
+from harness.analysis.published import PUBLISHED_STEPS
 from harness.analysis.report_tables import ReportTables
 from harness.analysis.scores import SCORE_NAMES
 from harness.analysis.stability import SPIKE_FACTOR, SPIKE_WINDOW
 from harness.analysis.tables import AUDIT_COLUMNS, COMPARISON_COLUMNS
+from harness.runs.references import REFERENCE_RETURNS
 from harness.runs.sequential_record import SequentialRecord, looked_runs
 from harness.runs.spec import AnalysisSettings, Experiment
 

@@ -1,4 +1,5 @@
-"""Published numbers the report and ``harness plan`` compare with (docs/design.md §5)."""
+"""Published spreads ``harness plan`` assumes without a pilot, and the anchors that normalise
+scores (the published returns themselves: ``runs.references.REFERENCE_RETURNS``)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,6 @@ from harness.runs import references
 
 PUBLISHED_STEPS = 1_000_000
 """Env steps behind the published MuJoCo returns."""
-REFERENCE_RETURNS = {  # env: (CleanRL v4 mean, CleanRL std, Baselines ppo2)
-    "Hopper": (2382.86, 271.74, 2316.16),
-    "Walker2d": (2287.95, 571.78, 3424.95),
-    "HalfCheetah": (1442.64, 46.03, 1668.58),
-    "InvertedPendulum": (963.09, 22.20, 809.43),
-    "Humanoid": (716.11, 49.08, None),
-    "InvertedDoublePendulum": (None, None, 7102.91),
-    "Swimmer": (None, None, 111.19),
-    "Reacher": (None, None, -6.71),
-}
-"""Final returns at 1M steps: CleanRL ppo_continuous_action (MuJoCo v4, 3 seeds, mean and
-std) and OpenAI Baselines ppo2 benchmarks_mujoco1M (6 seeds, mean)."""
-
 RUN_CV = {
     # our baselines_vs_unclipped study (v5, 10 seeds per arm at its first look, 1M steps): the
     # root mean square of the two arms' std / mean (none, max at 0.2), from its committed

@@ -27,19 +27,18 @@ EPISODES = 100
 SEED = 0
 """Episode ``i`` resets with seed ``SEED + i``; actions come from a generator seeded alike."""
 
-# Published PPO returns at 1M steps (raw reward, last-100-episode means), the "expert" anchor.
-# CleanRL ppo_continuous_action (MuJoCo v4, 3 seeds) where it has the env, else OpenAI
-# Baselines ppo2's benchmarks_mujoco1M (6 seeds); docs/design.md §5 quotes both.
-PUBLISHED = {
-    "Hopper-v5": (2382.86, "CleanRL ppo_continuous_action v4, 1M steps"),
-    "Walker2d-v5": (2287.95, "CleanRL ppo_continuous_action v4, 1M steps"),
-    "HalfCheetah-v5": (1442.64, "CleanRL ppo_continuous_action v4, 1M steps"),
-    "InvertedPendulum-v5": (963.09, "CleanRL ppo_continuous_action v4, 1M steps"),
-    "Humanoid-v5": (716.11, "CleanRL ppo_continuous_action v4, 1M steps"),
-    "InvertedDoublePendulum-v5": (7102.91, "Baselines ppo2 benchmarks_mujoco1M"),
-    "Swimmer-v5": (111.19, "Baselines ppo2 benchmarks_mujoco1M"),
-    "Reacher-v5": (-6.71, "Baselines ppo2 benchmarks_mujoco1M"),
+REFERENCE_RETURNS = {  # env family: (CleanRL v4 mean, CleanRL std, Baselines ppo2)
+    "Hopper": (2382.86, 271.74, 2316.16),
+    "Walker2d": (2287.95, 571.78, 3424.95),
+    "HalfCheetah": (1442.64, 46.03, 1668.58),
+    "InvertedPendulum": (963.09, 22.20, 809.43),
+    "Humanoid": (716.11, 49.08, None),
+    "InvertedDoublePendulum": (None, None, 7102.91),
+    "Swimmer": (None, None, 111.19),
+    "Reacher": (None, None, -6.71),
 }
+"""Final returns at 1M steps: CleanRL ppo_continuous_action (MuJoCo v4, 3 seeds, mean and
+std) and OpenAI Baselines ppo2 benchmarks_mujoco1M (6 seeds, mean); docs/design.md §5."""
 MUJOCO_V5 = ("Ant-v5", "HalfCheetah-v5", "Hopper-v5", "Humanoid-v5", "HumanoidStandup-v5",
              "InvertedDoublePendulum-v5", "InvertedPendulum-v5", "Pusher-v5", "Reacher-v5",
              "Swimmer-v5", "Walker2d-v5")
@@ -88,12 +87,23 @@ def random_returns(env_id: str, episodes: int = EPISODES, seed: int = SEED) -> l
     return returns
 
 
+def published_score(env_id: str) -> tuple[float, str]:
+    """The "expert" anchor of ``env_id`` and its source: CleanRL's mean where it has the env,
+    else Baselines ppo2's; NaN and "" where neither does."""
+    cleanrl, _, baselines = REFERENCE_RETURNS.get(env_id.split("-v")[0], (None, None, None))
+    if cleanrl is not None:
+        return cleanrl, "CleanRL ppo_continuous_action v4, 1M steps"
+    if baselines is not None:
+        return baselines, "Baselines ppo2 benchmarks_mujoco1M"
+    return math.nan, ""
+
+
 def measure(env_id: str, episodes: int = EPISODES) -> Reference:
     """``env_id``'s reference row, its random score measured now."""
     returns = random_returns(env_id, episodes)
     mean = math.fsum(returns) / len(returns)
     sd = math.sqrt(math.fsum((r - mean) ** 2 for r in returns) / (len(returns) - 1))
-    published, source = PUBLISHED.get(env_id, (math.nan, ""))
+    published, source = published_score(env_id)
     return Reference(env_id, mean, sd / math.sqrt(len(returns)), len(returns), published,
                      source)
 
