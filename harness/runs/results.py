@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness.runs.files import TEMP_SUFFIX, atomic_write, write_json
+from harness.runs.worker_signals import worker_lock_owner
 
 if TYPE_CHECKING:  # the trainer imports torch; status and dry runs must not
     from harness.runs.train import RunResult
@@ -207,7 +208,7 @@ def _foreign_workers(workers_dir: Path) -> list[str]:
     worker died) are removed."""
     alive = []
     for path in sorted(workers_dir.glob("*.lock")):
-        parent, _, pid = path.stem.partition("-")
+        parent, pid = worker_lock_owner(path.name)
         if parent == str(os.getpid()):
             continue
         with open(path, "a") as f:

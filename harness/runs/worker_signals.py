@@ -25,6 +25,12 @@ def worker_lock_name(parent: int, pid: int) -> str:
     return f"{parent}-{pid}.lock"
 
 
+def worker_lock_owner(name: str) -> tuple[str, str]:
+    """``(parent, pid)`` of a ``worker_lock_name`` (as strings)."""
+    parent, _, pid = name.removesuffix(".lock").partition("-")
+    return parent, pid
+
+
 def ignore_stop_signals() -> None:
     """Leave SIGINT and SIGTERM to the main process, which stops the workers (with SIGKILL)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
