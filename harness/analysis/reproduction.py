@@ -39,6 +39,11 @@ class Reproduction:
     verdict: str
     """``identical``, ``within seed noise``, ``differs`` or ``no common runs``."""
 
+    @property
+    def reproduced(self) -> bool:
+        """Whether the verdict says the published runs were reproduced."""
+        return self.verdict in ("identical", "within seed noise")
+
     def line(self, alpha: float) -> str:
         """One sentence saying what was reproduced and how it was judged."""
         if self.verdict == "no common runs":
@@ -67,12 +72,12 @@ def identical_runs(local: dict[str, pd.DataFrame], published: dict[str, pd.DataF
     """Per run id present on both sides, whether every table is equal. ``local`` and
     ``published`` map a table name (``updates``, ``episodes``) to its rows of all runs."""
     common = sorted(set(local["updates"]["run_id"]) & set(published["updates"]["run_id"]))
-    equal = {}
-    for run_id in common:
-        equal[run_id] = all(table_equal(local[name][local[name]["run_id"] == run_id],
-                                        published[name][published[name]["run_id"] == run_id])
-                            for name in local)
-    return equal
+    mine, theirs = ({name: dict(tuple(t.groupby("run_id"))) for name, t in side.items()}
+                    for side in (local, published))  # each table split by run once
+    empty = pd.DataFrame()
+    return {run_id: all(table_equal(mine[name].get(run_id, empty),
+                                    theirs[name].get(run_id, empty)) for name in local)
+            for run_id in common}
 
 
 def seed_noise(local: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:

@@ -46,9 +46,8 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
                      [[r.env_id, r.variant, f"{r.n_local}/{r.n_published}",
                        f"{r.mean_local:.6g}", f"{r.mean_published:.6g}", f"{r.rel_diff:+.1%}",
                        f"{r.p_holm:.2g}"] for r in rep.cells.itertuples()]))
-    line = rep.line(exp.analysis.alpha)
-    print(line)
-    return EXIT_OK if line.startswith("reproduced") else EXIT_FAILED_RUNS
+    print(rep.line(exp.analysis.alpha))
+    return EXIT_OK if rep.reproduced else EXIT_FAILED_RUNS
 
 
 def _tables(results: Results, evals: bool) -> dict[str, pd.DataFrame]:
