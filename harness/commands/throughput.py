@@ -22,10 +22,8 @@ from pathlib import Path
 from harness.runs.expand import Pack, expand, make_packs, pack_key
 from harness.runs.files import write_json
 from harness.runs.spec import Experiment, RunSpec, gym_id
-from harness.runs.trainers import HARNESS
+from harness.runs.trainers import ADAPTERS, HARNESS
 
-ADAPTER_ROWS = ("sb3", "torchrl")
-"""Plug-in adapters whose rate is calibrated (a user's own trainer is not run to be timed)."""
 ADAPTER_STEPS = 4096
 """Env steps of an adapter's calibration run: two of ppo2's updates."""
 CLUSTER_WORKERS = 32
@@ -41,7 +39,7 @@ def calibrate(envs: Sequence[str], pack: int, trainer: str = HARNESS) -> dict[st
     fresh single-threaded process as ``harness bench`` measures (a few seconds each) and
     cached. An env given ``gym.make`` arguments is priced at its id's rate (the same
     physics). A user's own trainer is never run to be timed: NaN."""
-    if trainer != HARNESS and trainer not in ADAPTER_ROWS:
+    if trainer != HARNESS and trainer not in ADAPTERS:  # a user's own trainer
         return dict.fromkeys(envs, math.nan)
     path = rates_path()
     try:
