@@ -23,6 +23,7 @@ from gymnasium.utils import EzPickle
 
 from harness.ppo.agent import AgentSpec, EvalSchedule
 from harness.ppo.config import PPOConfig
+from harness.ppo.numerics import NUMERICS
 from harness.ppo.snapshot import SnapshotUnsupported, env_state, load_env_state
 from harness.ppo.trainer import train_pack
 from harness.runs.checkpoints import (
@@ -193,6 +194,28 @@ def test_a_damaged_checkpoint_is_detected(tmp_path):
         read_checkpoint(path)
     path.write_bytes(blob)
     assert read_checkpoint(path).update == 2
+
+
+def test_a_checkpoint_of_other_trainer_numerics_is_not_resumed(tmp_path, capsys):
+    """A run resumed across trainer versions would be neither version's run."""
+    from harness.runs.expand import expand
+    from harness.runs.experiment import load_experiment
+    from harness.runs.results import ResultsDir
+    from harness.runs.runner import _checkpoints
+
+    run = expand(load_experiment(experiment(tmp_path)))[0]
+    path = checkpoint_path(tmp_path, run.run_id)
+    path.parent.mkdir()
+    _, snaps = checkpointed([spec("Hopper-v5", 0)], at=2)
+    assert snaps[0].numerics == NUMERICS
+    path.write_bytes(pickle.dumps(snaps[0]))
+    assert _checkpoints(ResultsDir(tmp_path), [run]) == {run.run_id: 2}
+    old = pickle.loads(pickle.dumps(snaps[0]))
+    del old.numerics  # as pickled before the field existed: the class default, version 1
+    path.write_bytes(pickle.dumps(old))
+    assert _checkpoints(ResultsDir(tmp_path), [run]) == {}
+    assert not path.exists()
+    assert f"written by trainer numerics 1, this is {NUMERICS}" in capsys.readouterr().err
 
 
 TESTS = Path(__file__).parent

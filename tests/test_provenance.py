@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.ppo.numerics import NUMERICS
 from harness.runs import provenance
 from harness.runs.expand import expand
 from harness.runs.experiment import load_experiment
@@ -64,10 +65,22 @@ def test_runs_of_another_commit_or_version_are_named(tmp_path, exp_dir):
     write_sessions(exp_dir, {**older, "trained": 1}, {**now, "trained": 1})
     commit = now["git"]["commit"][:10] if now["git"] else None
     changed = ([f"git 0123456789 (now {commit})"] if commit else []) + [
-        f"torch 2.12.0 (now {now['versions']['torch']})"]
+        f"torch 2.12.0 (now {now['versions']['torch']})",
+        f"trainer numerics 1 (now {NUMERICS})"]  # a session without it: version 1
     assert notes(tmp_path) == [
         f"note: {Path('results/t')}: runs here were trained by other software than now: "
         f"{'; '.join(changed)}; they are reused as they are (manifest.json lists each session's)"]
+
+
+def test_runs_reused_from_other_trainer_numerics_are_named(tmp_path, exp_dir):
+    now = provenance.current()
+    write_sessions(exp_dir, {**now, "trained": 0, "reused_numerics": [NUMERICS]})
+    assert notes(tmp_path) == []
+    write_sessions(exp_dir, {**now, "trained": 0, "reused_numerics": [1, NUMERICS]})
+    assert notes(tmp_path) == [
+        f"note: {Path('results/t')}: runs here were trained by other software than now: "
+        f"trainer numerics 1 (now {NUMERICS}); they are reused as they are (manifest.json "
+        "lists each session's)"]
 
 
 def test_a_session_that_trained_nothing_made_no_runs(tmp_path, exp_dir):

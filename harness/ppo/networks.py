@@ -28,8 +28,9 @@ An agent's numbers must not depend on its slot in the pack (design §3), but two
 look at more than the agent's own numbers. MKL's gemm picks its code path, and so its
 rounding, from each matrix's address modulo 16 bytes or more: with agent k's parameters at
 ``k * P`` floats, a run's numbers depended on its slot (InvertedPendulum-v5: 4e-5 relative
-after 8 updates). torch's sigmoid computes the last ``numel % 32`` elements of a contiguous
-tensor with a scalar formula one ulp away from its vector one. Blocks a multiple of 32 floats
+after 8 updates). torch's vectorised element-wise kernels (tanh) compute the last elements
+of a contiguous run that do not fill a vector with a scalar formula, which may round one ulp
+away from the vector one. Blocks a multiple of 32 floats
 (128 bytes) apart in torch's 64-byte aligned allocations give every agent the same alignment
 and the same vector/scalar split.
 """
@@ -173,16 +174,6 @@ def agent_aligned(x: Tensor) -> Tensor:
     return agent_empty(*x.shape).copy_(x)
 
 
-def tanh_(x: Tensor) -> Tensor:
-    """In-place tanh(x) = 2 sigmoid(2x) - 1, within 2e-7 of ``torch.tanh``.
-
-    torch 2.13's CPU ``tanh`` kernel is ~3x slower than ``sigmoid`` on [K, 64, 64] batches and
-    was the largest single cost of the update (bench profile, 2026-11). Give it ``agent_empty``
-    blocks: sigmoid's scalar tail then falls on the same elements of every agent.
-    """
-    return x.mul_(2).sigmoid_().mul_(2).sub_(1)
-
-
 def mlp_forward(layers: Sequence[Layer], x: Tensor) -> list[Tensor]:
     """Stacked tanh MLP on ``[K, B, in]``: the input of every layer, then the output
     ``[K, B, out]`` (no activation on the head). ``mlp_backward`` needs them all.
@@ -193,7 +184,9 @@ def mlp_forward(layers: Sequence[Layer], x: Tensor) -> list[Tensor]:
     for i, (weight, bias) in enumerate(layers):
         k, batch = acts[-1].shape[:2]
         z = torch.baddbmm(bias, acts[-1], weight, out=agent_empty(k, batch, weight.shape[2]))
-        acts.append(tanh_(z) if i < len(layers) - 1 else z)
+        # in place on agent_empty blocks: the kernel's scalar tail (numel % vector width)
+        # then falls on the same elements of every agent (ALIGN)
+        acts.append(z.tanh_() if i < len(layers) - 1 else z)
     return acts
 
 
@@ -209,7 +202,8 @@ def mlp_backward(layers: Sequence[Layer], acts: Sequence[Tensor], grad_out: Tens
         torch.sum(g, 1, keepdim=True, out=grad_b)
         if i:
             g = torch.bmm(g, weight.transpose(1, 2), out=agent_empty(*h.shape))
-            g.mul_(1 - h * h)  # tanh' = 1 - tanh^2
+            # g * (1 - h^2), tanh's derivative, in one pass: autograd's own kernel
+            torch.ops.aten.tanh_backward(g, h, grad_input=g)
 
 
 def numpy_layers(layers: Sequence[Layer]) -> list[tuple[np.ndarray, np.ndarray]]:

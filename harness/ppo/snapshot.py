@@ -22,6 +22,7 @@ import mujoco
 import numpy as np
 import torch
 
+from harness.ppo.numerics import BEFORE_RECORDED, NUMERICS
 from harness.ppo.pack import PackState
 
 
@@ -60,6 +61,9 @@ class AgentSnapshot:
     evals: tuple[tuple[int, int, int, float, int], ...] = ()
     """Evaluation episodes so far (``agent.EVAL_FIELDS``). A class-level default: checkpoints
     written before evaluation existed load with none."""
+    numerics: int = BEFORE_RECORDED
+    """The trainer's ``numerics.NUMERICS`` that wrote it (a class-level default: checkpoints
+    written before it was recorded are version 1)."""
 
 
 def capture(state: PackState, obs: np.ndarray, update: int, logs: dict[int, list[dict]],
@@ -73,7 +77,7 @@ def capture(state: PackState, obs: np.ndarray, update: int, logs: dict[int, list
         env=state.env.agent_state(slot), sim=env_state(state.env.envs[slot]),
         generator=state.generators[slot].get_state().numpy().copy(), obs=obs[slot].copy(),
         logs=list(logs[idx]), episodes=list(episodes[idx]), elapsed=elapsed,
-        evals=tuple(evals[idx]))
+        evals=tuple(evals[idx]), numerics=NUMERICS)
         for slot, idx in enumerate(state.ids)}
 
 

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.ppo.numerics import BEFORE_RECORDED, NUMERICS
+
 PACKAGES = ("vclip-harness", "torch", "gymnasium", "mujoco", "numpy", "pandas", "pyarrow",
             "joblib", "dask", "distributed")
 """Versions recorded in the manifest (those installed)."""
@@ -51,8 +53,20 @@ def cpu_model() -> str | None:
 
 
 def current() -> dict[str, Any]:
-    """This process's provenance, in a session record's shape."""
-    return {"git": git(), "versions": versions()}
+    """This process's provenance, in a session record's shape: also the trainer's numerics
+    version (``harness.ppo.numerics``), which says whether runs can be equal bit for bit."""
+    return {"git": git(), "versions": versions(), "numerics": NUMERICS}
+
+
+def trained_numerics(sessions: Sequence[dict[str, Any]]) -> set[int]:
+    """The trainer numerics versions of the runs that ``sessions`` trained or reused (a
+    session recorded before versions were is version 1)."""
+    found: set[int] = set()
+    for session in sessions:
+        if session.get("trained", 1):
+            found.add(session.get("numerics", BEFORE_RECORDED))
+        found.update(session.get("reused_numerics", ()))
+    return found
 
 
 def differences(sessions: Sequence[dict[str, Any]], now: dict[str, Any]) -> list[str]:
@@ -70,7 +84,10 @@ def differences(sessions: Sequence[dict[str, Any]], now: dict[str, Any]) -> list
         for name in old.keys() & new.keys():  # a package absent on one side says nothing
             if old[name] != new[name]:
                 found.setdefault(name, set()).add(old[name])
-    current = {"git": current_commit, **now["versions"]}
+    other = trained_numerics(sessions) - {now["numerics"]}
+    if other:  # bit for bit equal runs need one version; the statistics take both alike
+        found["trainer numerics"] = {str(n) for n in other}
+    current = {"git": current_commit, **now["versions"], "trainer numerics": now["numerics"]}
     return [f"{name} {', '.join(sorted(olds))} (now {current[name]})"
             for name, olds in found.items()]
 

@@ -25,6 +25,7 @@ import joblib
 import pandas as pd
 import torch
 
+from harness.ppo.numerics import NUMERICS
 from harness.runs.checkpoints import (
     DEFAULT_EVERY,
     CheckpointWriter,
@@ -37,7 +38,7 @@ from harness.runs.expand import Pack, expand, make_packs, pack_key
 from harness.runs.experiment import experiment_to_dict
 from harness.runs.files import write_json
 from harness.runs.progress import PackProgress, ProgressBar, pack_progress_path
-from harness.runs.provenance import cpu_model, current
+from harness.runs.provenance import cpu_model, current, trained_numerics
 from harness.runs.results import ResultsDir
 from harness.runs.reuse import Source, copy_run, reusable
 from harness.runs.spec import Experiment, RunSpec
@@ -108,6 +109,8 @@ def run_experiment(exp: Experiment, results_root: str | Path, *, jobs: int | Non
             session["reused"] = {run_id: os.path.relpath(src[0].root.resolve(),
                                                          rdir.root.resolve())
                                  for run_id, src in found.items()}
+            session["reused_numerics"] = sorted({n for src in found.values()
+                                                 for n in trained_numerics(src[0].sessions())})
         _write_manifest(rdir, exp, specs, [*sessions, session])
         status = "interrupted"  # unless training returns
         try:
@@ -220,7 +223,9 @@ def _sources(found: dict[str, Source]) -> str:
 
 def _checkpoints(rdir: ResultsDir, todo: Sequence[RunSpec]) -> dict[str, int]:
     """The update each unfinished run's latest checkpoint was taken after, for the runs that
-    have one; a damaged checkpoint is removed with a note, and its run starts again."""
+    have one; a damaged checkpoint, or one of another trainer version (``NUMERICS``: a run
+    resumed across versions would be neither's), is removed with a note, and its run starts
+    again."""
     found = {}
     for spec in todo:
         path = checkpoint_path(rdir.root, spec.run_id)
@@ -230,7 +235,11 @@ def _checkpoints(rdir: ResultsDir, todo: Sequence[RunSpec]) -> dict[str, int]:
             print(f"note: {e}: {spec.run_id} starts again", file=sys.stderr, flush=True)
             path.unlink(missing_ok=True)
             continue
-        if snapshot is not None:
+        if snapshot is not None and snapshot.numerics != NUMERICS:
+            print(f"note: {path}: written by trainer numerics {snapshot.numerics}, this is "
+                  f"{NUMERICS}: {spec.run_id} starts again", file=sys.stderr, flush=True)
+            path.unlink()
+        elif snapshot is not None:
             found[spec.run_id] = snapshot.update
     return found
 
