@@ -66,21 +66,24 @@ def flushed_denormals() -> Iterator[None]:
 def _epochs(state: PackState, rollout: Rollout, advantages: Tensor, returns: Tensor,
             lr: Tensor) -> dict[str, Tensor]:
     cfg, hyper = state.schedule, state.hyper
-    # Agent-major copies so a minibatch is one gather per tensor.
-    batch = {name: t.transpose(0, 1).contiguous() for name, t in (
-        ("obs", rollout.obs), ("actions", rollout.actions), ("log_probs", rollout.log_probs),
-        ("values", rollout.values), ("advantages", advantages), ("returns", returns))}
-    net = state.net
-    rows = torch.arange(len(state.ids))[:, None]
-    sums = {name: torch.zeros(len(state.ids)) for name in STAT_NAMES}
+    batch = {"obs": rollout.obs, "actions": rollout.actions, "log_probs": rollout.log_probs,
+             "values": rollout.values, "advantages": advantages, "returns": returns}
+    net, k, size = state.net, len(state.ids), cfg.minibatch_size
+    # agent a's step t is row t * K + a of each time-major tensor's [T * K, ...] view
+    agents = torch.arange(k)[:, None]
+    flat = {name: t.reshape(cfg.num_steps * k, *t.shape[2:]) for name, t in batch.items()}
+    sums = {name: torch.zeros(k) for name in STAT_NAMES}
     n_minibatches = 0
     for _ in range(cfg.update_epochs):
-        order = torch.stack([torch.randperm(cfg.num_steps, generator=g)
-                             for g in state.generators])
-        # Shuffle once per epoch; minibatches are then contiguous slices (views).
-        shuffled = {name: t[rows, order] for name, t in batch.items()}
-        for start in range(0, cfg.num_steps, cfg.minibatch_size):
-            mb = {name: t[:, start:start + cfg.minibatch_size] for name, t in shuffled.items()}
+        order = agents + k * torch.stack([torch.randperm(cfg.num_steps, generator=g)
+                                          for g in state.generators])
+        for start in range(0, cfg.num_steps, size):
+            # Gathered per minibatch, not shuffled per epoch: the rows land in cache just
+            # before the forward reads them (Humanoid-v5: the epoch's shuffle of [K, T, 348]
+            # observations cost a fifth of the update, profile 2026-12).
+            picked = order[:, start:start + size].flatten()
+            mb = {name: t.index_select(0, picked).view(k, -1, *t.shape[1:])
+                  for name, t in flat.items()}
             stats = minibatch_gradient(state, mb)
             clip_grad_norm(net.grad, hyper.max_grad_norm)
             adam_step(net.flat, net.grad, state.adam, lr, hyper.adam_eps)
@@ -88,7 +91,9 @@ def _epochs(state: PackState, rollout: Rollout, advantages: Tensor, returns: Ten
                 sums[name] += value
             n_minibatches += 1
     out = {name: s / n_minibatches for name, s in sums.items()}
-    out["explained_variance"] = explained_variance(batch["values"], batch["returns"], dim=1)
+    # per agent over its own contiguous row, as every per-agent reduction here
+    out["explained_variance"] = explained_variance(rollout.values.T.contiguous(),
+                                                   returns.T.contiguous(), dim=1)
     return out
 
 
