@@ -74,6 +74,19 @@ def test_analysis_section_defaults_and_overrides():
         parse(analysis={"power": True})
 
 
+def test_spike_factor_is_declared_in_the_analysis_section():
+    assert parse().analysis.spike_factor == 10.0
+    exp = parse(analysis={"spike_factor": "2e1"})
+    assert exp.analysis.spike_factor == 20.0
+    with tempfile.TemporaryDirectory() as d:  # the manifest keeps it
+        Path(d, "manifest.json").write_text(json.dumps({"experiment": experiment_to_dict(exp)}))
+        assert experiment_from_manifest(Path(d)).analysis.spike_factor == 20.0
+    for bad in (1, 0.5, True, "ten"):  # a factor of 1 or less calls every update a spike
+        with pytest.raises(ExperimentError,
+                           match=r"analysis.spike_factor: must be a number in \(1, inf\)"):
+            parse(analysis={"spike_factor": bad})
+
+
 def test_evaluation_settings_leave_run_ids_alone():
     exp = parse(analysis={"eval_every": "5e4", "eval_episodes": 5, "metric": "eval"})
     assert (exp.analysis.eval_every, exp.analysis.eval_episodes) == (50_000, 5)
