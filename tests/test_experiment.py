@@ -60,7 +60,8 @@ def parse(**changes):
 def test_every_preset_loads():
     presets = sorted((TESTS.parent / "experiments").glob("*.yaml"))
     assert {p.stem for p in presets} >= {"ablation", "baselines_vs_unclipped", "eps_sweep",
-                                         "reward_scale", "smoke"}
+                                         "reward_scale", "smoke", "population_c1",
+                                         "population_c3", "population_c2"}
     for path in presets:
         assert load_experiment(path).name == path.stem
 
@@ -72,6 +73,19 @@ def test_analysis_section_defaults_and_overrides():
     assert exp.analysis == AnalysisSettings(margin=0.05, alpha=0.05, power=0.9, metric="auc")
     with pytest.raises(ExperimentError, match="analysis.power: must be a number in"):
         parse(analysis={"power": True})
+
+
+def test_spike_factor_is_declared_in_the_analysis_section():
+    assert parse().analysis.spike_factor == 10.0
+    exp = parse(analysis={"spike_factor": "2e1"})
+    assert exp.analysis.spike_factor == 20.0
+    with tempfile.TemporaryDirectory() as d:  # the manifest keeps it
+        Path(d, "manifest.json").write_text(json.dumps({"experiment": experiment_to_dict(exp)}))
+        assert experiment_from_manifest(Path(d)).analysis.spike_factor == 20.0
+    for bad in (1, 0.5, True, "ten"):  # a factor of 1 or less calls every update a spike
+        with pytest.raises(ExperimentError,
+                           match=r"analysis.spike_factor: must be a number in \(1, inf\)"):
+            parse(analysis={"spike_factor": bad})
 
 
 def test_evaluation_settings_leave_run_ids_alone():

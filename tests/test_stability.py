@@ -51,6 +51,24 @@ def test_a_spike_is_a_jump_of_the_loss_above_its_recent_median():
     assert np.isnan(stability.spike_rate(trend[:stability.SPIKE_WINDOW]))
 
 
+def test_the_spike_factor_is_the_declared_one():
+    """``analysis.spike_factor`` sets the jump that counts. On this falling trend the previous
+    20 updates' median is about 2.3x the current loss, so a 15x jump (6.6x the median) is a
+    spike at factor 3, not at the default 10; a 50x jump (22x) is one at 10, not at 100.
+    ``run_stability`` uses it."""
+    trend = np.geomspace(1.0, 0.01, 60)
+    fifteen, fifty = trend.copy(), trend.copy()
+    fifteen[45] *= 15
+    fifty[45] *= 50
+    assert stability.spike_rate(fifteen) == 0.0
+    assert stability.spike_rate(fifteen, 3.0) == pytest.approx(1 / 40)
+    assert stability.spike_rate(fifty, 100.0) == 0.0
+    run = pd.DataFrame({"run_id": "r", "env_id": "E", "variant": "v", "global_step": range(60),
+                        "episodic_return": 1.0, "value_loss_unclipped": fifteen})
+    assert stability.run_stability(run)["spike_rate"].tolist() == [0.0]
+    assert stability.run_stability(run, 3.0)["spike_rate"].tolist() == [pytest.approx(1 / 40)]
+
+
 def deviations(x):
     return np.abs(x - np.median(x, axis=-1, keepdims=True))
 

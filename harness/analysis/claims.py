@@ -20,7 +20,7 @@ import scipy.stats
 
 from harness.analysis import alpha_spending, effects, meta, over_envs, stats
 from harness.analysis.pairs import baselines_variants, primary_pairs
-from harness.analysis.stability import SPIKE_FACTOR, SPIKE_WINDOW, WITHIN_RUN
+from harness.analysis.stability import SPIKE_WINDOW, WITHIN_RUN
 from harness.analysis.tables import ALL_ENVS
 from harness.ppo.config import PPOConfig
 from harness.runs.spec import AnalysisSettings, Experiment
@@ -415,7 +415,7 @@ def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame, modes: pd.Data
     same = not decided.any() and r.drawdown_p_tost < level
     verdict = ("inconclusive" if calmer and wilder else "supported" if calmer
                else "contradicted" if wilder or same else "inconclusive")
-    evidence = [_within_run_line(r, p_holm, level, a.margin), _spread_line(r, level),
+    evidence = [_within_run_line(r, p_holm, level, a), _spread_line(r, level),
                 *_mode_notes(r, stability, modes)]
     if verdict == "inconclusive" and r.drawdown_seeds_needed > 0:
         evidence.append(f"about {r.drawdown_seeds_needed} runs per arm and env would resolve a "
@@ -429,7 +429,7 @@ def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame, modes: pd.Data
                  seeds_needed=int(r.drawdown_seeds_needed))
 
 
-def _within_run_line(r, p_holm: np.ndarray, level: float, margin: float) -> str:
+def _within_run_line(r, p_holm: np.ndarray, level: float, a: AnalysisSettings) -> str:
     ci = confidence(1 - 2 * level)
     return (f"{r.variant} vs {r.control} [{r.scope}], within runs (Holm over the three at "
             f"{level:.3g}): collapses {r.collapses}/{r.n} vs {r.control_collapses}/"
@@ -437,10 +437,10 @@ def _within_run_line(r, p_holm: np.ndarray, level: float, margin: float) -> str:
             f"drawdown {r.drawdown:.1%} vs {r.control_drawdown:.1%} of the gain, difference "
             f"{100 * r.drawdown_diff:+.1f} points, {ci} CI "
             f"{_interval(100 * r.drawdown_ci_low, 100 * r.drawdown_ci_high, '+.1f')} (Holm p "
-            f"{p_holm[1]:.3g}; equivalence within ±{100 * margin:.0f} points p "
+            f"{p_holm[1]:.3g}; equivalence within ±{100 * a.margin:.0f} points p "
             f"{r.drawdown_p_tost:.3g}); "
             f"value-loss spikes (updates whose plain squared error exceeds "
-            f"{SPIKE_FACTOR:g} times the median of the previous {SPIKE_WINDOW}) "
+            f"{a.spike_factor:g} times the median of the previous {SPIKE_WINDOW}) "
             f"{r.spike_rate:.1%} vs {r.control_spike_rate:.1%} of updates, difference "
             f"{100 * r.spike_diff:+.1f} points, {ci} CI "
             f"{_interval(100 * r.spike_ci_low, 100 * r.spike_ci_high, '+.1f')} "

@@ -17,7 +17,7 @@ from harness.analysis.pairs import baselines_variants
 from harness.analysis.published import PUBLISHED_STEPS
 from harness.analysis.report_tables import ReportTables
 from harness.analysis.scores import SCORE_NAMES
-from harness.analysis.stability import SPIKE_FACTOR, SPIKE_WINDOW
+from harness.analysis.stability import SPIKE_WINDOW
 from harness.analysis.tables import AUDIT_COLUMNS, COMPARISON_COLUMNS
 from harness.runs.references import REFERENCE_RETURNS
 from harness.runs.sequential_record import SequentialRecord, looked_runs
@@ -79,7 +79,7 @@ def render(exp: Experiment, exp_dir: Path, t: ReportTables, figures: Figures, *,
            if figures.prob_improvement else []),
          table(comparisons[shown]) if len(comparisons) else "No comparisons."],
         _over_envs(comparisons, t.left_out),
-        _stability(t.stability),
+        _stability(t.stability, exp.analysis.spike_factor),
         _modes(t.modes, exp.analysis.alpha),
         _curves(figures, exp.analysis.metric),
         ["## Sample efficiency", "",
@@ -280,14 +280,14 @@ def _over_envs(comparisons: pd.DataFrame, left_out: Sequence[str]) -> list[str]:
             *([""] if left_out else []), table(random[columns])]
 
 
-def _stability(stability: pd.DataFrame) -> list[str]:
+def _stability(stability: pd.DataFrame, spike_factor: float) -> list[str]:
     if stability.empty:
         return []
     return ["## Stability", "",
             "Within runs, the sense C1-stability is judged on: runs that collapsed (lost more "
             "than half of their gain after a peak; Fisher's test), the mean worst drawdown "
             "(share of the gain lost after a peak) and the mean share of updates with a "
-            f"value-loss spike (plain squared error above {SPIKE_FACTOR:g} times the median of "
+            f"value-loss spike (plain squared error above {spike_factor:g} times the median of "
             f"the previous {SPIKE_WINDOW} updates), each arm's and their difference with "
             "Welch's test. Across seeds, described only: the spread (mean absolute deviation "
             "from the median, as a ratio to the control's: < 1 is steadier), which a bimodal "

@@ -132,7 +132,8 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
         comparisons = alpha_spending.with_decisions(comparisons, alpha_spending.decisions(record))
     # a saturated env has nothing to lose either: its runs stay out of the within-run measures
     steady_updates = results.updates[~results.updates["env_id"].isin(saturated)]
-    steadiness = stability.stability_table(tested[metric], stability.run_stability(steady_updates),
+    steadiness = stability.stability_table(tested[metric], stability.run_stability(
+                                               steady_updates, exp.analysis.spike_factor),
                                            compared, exp.analysis, level,
                                            exp.looks if record else ())
     inactive = pairs.inactive_clips(exp, results.updates)

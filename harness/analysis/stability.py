@@ -14,8 +14,8 @@ equal-weight mean of the per-env differences: "on these envs"):
   curve), compared as a difference of means with Welch's interval and test, and two
   one-sided tests at +-``margin`` (in shares of the gain).
 - **Value-loss spikes**: the share of a run's updates whose ``value_loss_unclipped`` exceeds
-  ``SPIKE_FACTOR`` times the median of its previous ``SPIKE_WINDOW`` updates, compared as a
-  difference of mean shares (Welch).
+  ``analysis.spike_factor`` (default 10) times the median of its previous ``SPIKE_WINDOW``
+  updates, compared as a difference of mean shares (Welch).
 
 The spread across seeds (the mean absolute deviation of each run's score from its arm's
 median, the Brown-Forsythe spread, as a ratio of means with ``effects.log_ratio``) is kept as
@@ -44,10 +44,6 @@ SMOOTH_SHARE = 0.05
 With a window of 5 updates, 19 of 20 Hopper runs of the published study "collapsed" on
 episode-to-episode noise; over 5% of training (24 updates) none did, while 5 HalfCheetah runs
 still do (the flips onto its back that this env is known for)."""
-SPIKE_FACTOR = 10.0
-"""A spike: the plain squared error at least 10 times its recent median (3.2 times the RMS
-error). On the published runs a factor 3 fired on ordinary noise (Ant, ~0.1% of updates),
-while 10 fires only where the loss jumps by an order of magnitude (Hopper, Walker2d)."""
 SPIKE_WINDOW = 20
 """Updates before the current one whose median is the reference (the loss trends over
 training, so a run-wide median would count its early updates as spikes)."""
@@ -78,22 +74,24 @@ def max_drawdown(curve: np.ndarray) -> float:
     return float(min(lost.max(), 1.0))
 
 
-def spike_rate(losses: np.ndarray) -> float:
-    """Share of updates whose loss exceeds ``SPIKE_FACTOR`` times the median of the previous
+def spike_rate(losses: np.ndarray, factor: float = AnalysisSettings.spike_factor) -> float:
+    """Share of updates whose loss exceeds ``factor`` times the median of the previous
     ``SPIKE_WINDOW``: [t] -> float (NaN values skipped; NaN with no full window)."""
     losses = pd.Series(np.asarray(losses, float)).dropna()
     reference = losses.shift(1).rolling(SPIKE_WINDOW, min_periods=SPIKE_WINDOW).median()
     judged = reference.notna()
     if not judged.any():
         return np.nan
-    return float((losses[judged] > SPIKE_FACTOR * reference[judged]).mean())
+    return float((losses[judged] > factor * reference[judged]).mean())
 
 
 RUN_COLUMNS = ["run_id", "env_id", "variant", "drawdown", "collapsed", "spike_rate"]
 
 
-def run_stability(updates: pd.DataFrame) -> pd.DataFrame:
-    """Per run: ``RUN_COLUMNS`` (the worst drawdown, whether it collapsed, its spike rate).
+def run_stability(updates: pd.DataFrame,
+                  spike_factor: float = AnalysisSettings.spike_factor) -> pd.DataFrame:
+    """Per run: ``RUN_COLUMNS`` (the worst drawdown, whether it collapsed, its spike rate at
+    ``spike_factor``, ``analysis.spike_factor``).
 
     ``updates``: the updates table (``episodic_return`` per update, NaN updates skipped;
     ``value_loss_unclipped``, NaN spike rate where a trainer does not log it).
@@ -107,7 +105,7 @@ def run_stability(updates: pd.DataFrame) -> pd.DataFrame:
         losses = run.get("value_loss_unclipped", pd.Series(np.nan, index=run.index))
         rows.append({"run_id": run_id, "env_id": env_id, "variant": variant,
                      "drawdown": drawdown, "collapsed": drawdown > COLLAPSE_DROP,
-                     "spike_rate": spike_rate(losses.to_numpy())})
+                     "spike_rate": spike_rate(losses.to_numpy(), spike_factor)})
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 

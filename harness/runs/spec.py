@@ -102,6 +102,12 @@ class AnalysisSettings:
     """Least mean value clip fraction over training (after the first update, which clips
     about half the predictions) for a clipped variant to count as clipping, e.g. a C3
     threshold or one of C2's forms (``analysis.pairs.inactive_clips``)."""
+    spike_factor: float = 10.0
+    """C1-stability's value-loss spike: an update whose plain squared error is at least this
+    many times the median of the previous ``stability.SPIKE_WINDOW`` (10: 3.2 times the RMS
+    error). Chosen on the published runs, where a factor 3 fired on ordinary noise (Ant,
+    ~0.1% of updates) while 10 fires only where the loss jumps by an order of magnitude
+    (Hopper, Walker2d); a study declares it before its runs."""
     claims: tuple[tuple[str, ClaimPlan], ...] = ()
     """The pre-registration: each declared claim (of ``CLAIMS``) and its plan, in file order."""
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ Fail = Callable[[str, str], ExperimentError]
 
 
 ANALYSIS_RANGES = {"margin": (0.0, 1.0), "alpha": (0.0, 0.5), "power": (0.0, 1.0),
-                   "active_clip": (0.0, 1.0)}
+                   "active_clip": (0.0, 1.0), "spike_factor": (1.0, math.inf)}
 """Open intervals the numeric ``analysis:`` keys must lie in."""
 
 
