@@ -105,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=_positive_int, default=None,
                        help="env steps per measurement (default: the benchmark's own)")
     bench.add_argument("--json", metavar="FILE", default=None, help="also write results here")
+    bench.add_argument("--profile", action="store_true",
+                       help="instead of the rates, time each phase of a step (physics, "
+                            "stepper, rollout, update by part) in a pack of 32")
     return parser
 
 

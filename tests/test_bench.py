@@ -79,3 +79,21 @@ def test_an_adapter_row_trains_through_the_plug_in_contract(monkeypatch):
     assert seen == [("Hopper-v5", 64, "none")]
     monkeypatch.setitem(trainers.LIBRARIES, "sb3", "no_such_library_here")
     assert bench.adapter_rate("Hopper-v5", 64, "sb3") is None
+
+
+def test_the_profile_splits_a_step_into_disjoint_phases_that_add_up():
+    from harness.commands.bench_profile import PHASES, format_profiles, phase_profile
+    from harness.ppo.mjstep import steppers
+
+    profile = bench.in_fresh_process(phase_profile, "InvertedPendulum-v5", 2048, 2)[0]
+    phases = profile["phases_us"]
+    assert list(phases) == list(PHASES)
+    assert all(v >= 0 for v in phases.values())
+    assert sum(phases.values()) == pytest.approx(profile["total_us"])
+    assert phases["physics"] > 0 and phases["update matmuls"] > 0
+    assert "InvertedPendulum-v5" in format_profiles([profile])
+    # here, not in the fresh process: the module's own mujoco is left as it was
+    assert steppers.mujoco.__name__ == "mujoco"
+    cartpole = phase_profile("CartPole-v1", 2048, 1)["phases_us"]  # no MuJoCo: no physics
+    assert cartpole["physics"] == 0 and cartpole["stepper"] > 0
+    assert steppers.mujoco.__name__ == "mujoco"  # unwrapped after

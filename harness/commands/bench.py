@@ -25,12 +25,15 @@ from typing import Any
 
 import numpy as np
 
+from harness.commands.bench_profile import format_profiles, phase_profile
 from harness.commands.errors import EXIT_OK
 from harness.runs.experiment import check_env
 from harness.runs.validation import ExperimentError
 
 PACK_SIZES = (1, 4, 16, 32)
 DEFAULT_STEPS = 8192  # env steps per agent: four ppo2 updates of 2048
+PROFILE_PACK = 32
+"""``--profile``: the pack size profiled, the bench's main row."""
 ALL_ENVS = ("Ant-v5", "HalfCheetah-v5", "Hopper-v5", "Humanoid-v5", "HumanoidStandup-v5",
             "InvertedDoublePendulum-v5", "InvertedPendulum-v5", "Pusher-v5", "Reacher-v5",
             "Swimmer-v5", "Walker2d-v5")
@@ -43,9 +46,14 @@ def main(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     if args.env != "all":  # before any process starts: one line, not a worker's traceback
         check_env(args.env, (), "--env",
                   lambda key, message: ExperimentError("harness bench", key, message))
-    if args.env == "all":
-        result: dict[str, Any] = {"envs": [summarise(env_rows(env_id, steps, args.no_sb3),
-                                                     env_id, steps) for env_id in ALL_ENVS]}
+    if args.profile:
+        result: dict[str, Any] = {"profile": [
+            in_fresh_process(phase_profile, env_id, steps, PROFILE_PACK)[0]
+            for env_id in (ALL_ENVS if args.env == "all" else (args.env,))]}
+        print(format_profiles(result["profile"]))
+    elif args.env == "all":
+        result = {"envs": [summarise(env_rows(env_id, steps, args.no_sb3), env_id, steps)
+                           for env_id in ALL_ENVS]}
         print(format_envs_table(result["envs"]))
     else:
         result = summarise(single_env_rows(args.env, steps, args.no_sb3), args.env, steps)
@@ -100,19 +108,24 @@ def measure(name: str, fn: Callable[..., float | None], *args: Any,
 
     ``kind`` (physics, raw, harness, run, sb3, torchrl) says which rows the ratios divide by.
     """
-    ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-        rate, peak_mb = pool.submit(_timed, fn, *args).result()
+    rate, peak_mb = in_fresh_process(fn, *args)
     print(f"  {name}: {'n/a' if rate is None else f'{rate:,.0f} steps/s'}", flush=True)
     return {"name": name, "kind": kind, "steps_per_s": rate, "peak_rss_mb": peak_mb}
 
 
-def _timed(fn: Callable[..., float | None], *args: Any) -> tuple[float | None, float]:
+def in_fresh_process(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """``fn(*args)`` in a new process on one torch thread, and that process's peak MB."""
+    ctx = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(_timed, fn, *args).result()
+
+
+def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
     import torch
 
     torch.set_num_threads(1)
-    rate = fn(*args)
-    return rate, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = fn(*args)
+    return result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def raw_simulator(env_id: str, steps: int) -> float:
