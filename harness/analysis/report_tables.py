@@ -22,6 +22,7 @@ from harness.analysis import (
     saturation,
     stability,
     tables,
+    to_decide,
 )
 from harness.analysis.load import Results
 from harness.analysis.scores import eval_returns, run_curves
@@ -130,6 +131,10 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     one = record.looks[-1].equivalence_level if record else None
     if record:
         comparisons = alpha_spending.with_decisions(comparisons, alpha_spending.decisions(record))
+    prices = {m: to_decide.pricer(frame, claimed.envs, exp.analysis, record=record,
+                                  random_scores=random_scores) for m, frame in tested.items()}
+    comparisons = to_decide.priced_rows(comparisons, prices, design=(len(exp.seeds),),
+                                        looks=exp.looks)
     # a saturated env has nothing to lose either: its runs stay out of the within-run measures
     steady_updates = results.updates[~results.updates["env_id"].isin(saturated)]
     steadiness = stability.stability_table(tested[metric], stability.run_stability(steady_updates),
@@ -142,7 +147,8 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     return ReportTables(results, scores, summaries["final"], summaries["auc"],
                         summaries.get("eval"), comparisons, steadiness, bimodal,
                         claims.evaluate_claims(claimed, comparisons, steadiness, level, inactive,
-                                               equivalence_level=one, modes=bimodal),
+                                               equivalence_level=one, modes=bimodal,
+                                               price=prices[metric]),
                         pairs.clip_activity(exp, results.updates), inactive,
                         _adastop(exp, tested[metric], comparisons, record, seed), record,
                         _left_out(exp, tested[metric], random_scores), saturated)

@@ -160,7 +160,7 @@ def _row(scope: str, variant: str, control: str, envs: list[str], by_cell: dict,
             "dispersion_ci_low": float(low) + 1, "dispersion_ci_high": float(high) + 1,
             "dispersion_p": float(ratio.p_value()),
             "dispersion_p_tost": float(ratio.p_equivalence(settings.margin)),
-            "seeds_needed": int(seeds) if seeds == seeds else -1,
+            "seeds_needed": float(seeds),
             "collapses": int(x.sum()), "control_n": len(y), "control_collapses": int(y.sum()),
             "collapse_p": float(fisher),
             **_difference("drawdown", within, envs, variant, control, level, settings, need),
@@ -197,5 +197,5 @@ def _difference(measure: str, within: dict, envs: list[str], variant: str, contr
         seeds = need(d) if d else np.nan
         with np.errstate(divide="ignore", invalid="ignore"):
             out |= {"drawdown_p_tost": float(d.p_equivalence(settings.margin)) if d else np.nan,
-                    "drawdown_seeds_needed": int(seeds) if seeds == seeds else -1}
+                    "drawdown_seeds_needed": float(seeds)}
     return out
