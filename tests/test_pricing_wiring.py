@@ -4,8 +4,6 @@ TOST power at exactly 1 +- margin; a design that cannot decide says so."""
 
 import math
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -14,24 +12,27 @@ import scipy.stats
 import yaml
 from synthetic import NUM_STEPS, write_results
 
+from harness import cli
 from harness.analysis import alpha_spending, effects, pricing, to_decide
+from harness.analysis.report_tables import report_tables
+from harness.commands import throughput
 from harness.runs.experiment import load_experiment
 
 NONE, MAX = "value_clip=none", "value_clip=max,vf_clip_eps=0.2"
 VARIANTS = {NONE: {"value_clip": "none"}, MAX: {"value_clip": "max", "vf_clip_eps": 0.2}}
 
 
-def _harness(*args, cwd):
-    out = subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
+def _harness(capsys, *args) -> str:
+    """``harness`` in this process (the console script's ``cli.main``): its stdout."""
+    assert cli.main(list(args)) == 0
+    return capsys.readouterr().out
 
 
-def test_plan_dry_run_and_report_print_one_number(tmp_path):
+def test_plan_dry_run_and_report_print_one_number(tmp_path, monkeypatch, capsys):
     """A hand-made study (two envs, 8 seeds, a clip effect of +6% at cv 0.15, C1 declared
-    fixed): comparisons.csv's primary row, claims.csv's C1, `harness plan --pilot` and
-    `harness run --dry-run` give the same runs to decide."""
+    fixed): the report's comparisons.csv primary row and claims.csv C1 (the tables it
+    writes), `harness plan --pilot` and `harness run --dry-run` give the same runs to
+    decide. In process, with this machine's rates stubbed: nothing is trained to time it."""
     path = tmp_path / "wired.yaml"
     path.write_text(yaml.safe_dump({
         "name": "wired", "envs": ["Hopper-v5", "Walker2d-v5"], "seeds": 8,
@@ -40,16 +41,18 @@ def test_plan_dry_run_and_report_print_one_number(tmp_path):
         "analysis": {"claims": {"C1": {"estimand": "fixed"}}}}))
     exp = load_experiment(path)
     write_results(tmp_path / "results" / "wired", exp, {NONE: 1.0, MAX: 1.06}, noise=0.15)
-    _harness("report", str(path), "--results-dir", "results", cwd=tmp_path)
-    report = tmp_path / "results" / "wired" / "report"
-    rows = pd.read_csv(report / "comparisons.csv")
+    tables = report_tables(exp, tmp_path / "results" / "wired", n_boot=200).csv()
+    rows = tables["comparisons"]
     primary = rows[(rows["family"] == "primary") & (rows["estimand"] == "fixed")]
-    claims = pd.read_csv(report / "claims.csv").set_index("claim")
+    claims = tables["claims"].set_index("claim")
     number = claims.loc["C1", "seeds_needed"]
-    assert number == number and number == primary["seeds_needed"].iloc[0]
+    assert number is not pd.NA and number == primary["seeds_needed"].iloc[0]
     assert 0 <= claims.loc["C1", "p_decide"] <= 1
-    plan = _harness("plan", str(path), "--pilot", "results/wired", "--jobs", "1", cwd=tmp_path)
-    dry = _harness("run", str(path), "--dry-run", "--results-dir", "results", cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(throughput, "calibrate", lambda envs, pack, trainer="": dict.fromkeys(
+        envs, 1e4))
+    plan = _harness(capsys, "plan", str(path), "--pilot", "results/wired", "--jobs", "1")
+    dry = _harness(capsys, "run", str(path), "--dry-run", "--results-dir", "results")
     for text in (plan, dry):
         line = next(s for s in text.splitlines() if s.strip().startswith("C1 ("))
         found = re.search(r"(\d+) runs per arm and env", line)

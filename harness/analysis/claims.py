@@ -24,6 +24,7 @@ from harness.analysis.pairs import baselines_variants, primary_pairs
 from harness.analysis.stability import SPIKE_FACTOR, SPIKE_WINDOW, WITHIN_RUN
 from harness.analysis.tables import ALL_ENVS
 from harness.ppo.config import PPOConfig
+from harness.runs.sequential_record import SequentialRecord
 from harness.runs.spec import AnalysisSettings, Experiment
 
 NOT_TESTED = "not tested"
@@ -136,7 +137,8 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
                     level: float | None = None, inactive: Sequence[str] = (), *,
                     equivalence_level: float | None = None,
                     modes: pd.DataFrame | None = None,
-                    price: to_decide.Pricer | None = None) -> list[Claim]:
+                    price: to_decide.Pricer | None = None,
+                    record: SequentialRecord | None = None) -> list[Claim]:
     """Verdicts on C1 (return and stability), C2, C3 and C4 from the primary family of
     ``comparisons`` (``tables.comparison_table``) and from ``stability``
     (``stability.stability_table``, its interval at ``level``; ``modes``:
@@ -155,11 +157,12 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
 
     ``price`` (``to_decide.pricer``) gives C1-C3 their runs to decide and P(decide by max):
     the claim's own rule (all its comparisons, the design's looks) simulated at the current
-    estimate; C4 (an interaction) and C1-stability keep the closed-form count.
+    estimate; C4 (an interaction) and C1-stability keep the closed-form count
+    (``alpha_spending.need_for``, at the levels ``record``'s looks were tested at).
     """
     configs = exp.configs
     settings = exp.analysis
-    need = alpha_spending.need_for(settings, exp.looks if level is not None else ())
+    need = alpha_spending.need_for(settings, exp.looks if level is not None else (), record)
     primary = clip_effects(exp, comparisons)
     primary = primary[primary["family"] == "primary"]
     if "estimand" not in primary:  # a table without over-env estimates: every row is fixed

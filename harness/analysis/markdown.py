@@ -161,8 +161,9 @@ def _method(a: AnalysisSettings, n_boot: int, seed: int, comparisons: pd.DataFra
             f"row's rule decides with {a.power:.0%} probability, simulated at its current "
             "estimate (`to_decide`: a primary row of a sequential design at its looks and "
             "exact levels, every other row as a fixed design; a claim with all its "
-            "comparisons, Holm within looks), empty where `to_decide` says the design "
-            "cannot decide it (and what max would) or it cannot be estimated."
+            "comparisons, Holm within looks); `to_decide` says where the design cannot "
+            "decide it and what max would, and the count is empty where no max up to the "
+            "cap does or it cannot be estimated."
             + ("" if not sequential else
                " In this sequential design the primary rows carry the verdicts of its looks, "
                "each at the look's exact levels (see Sequential design); their intervals and "

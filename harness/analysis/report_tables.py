@@ -96,17 +96,26 @@ class ReportTables:
     (``saturation.saturated_envs``)."""
 
     def csv(self) -> dict[str, pd.DataFrame]:
-        """The tables written as ``<name>.csv``, by name."""
+        """The tables written as ``<name>.csv``, by name (runs counts as whole numbers)."""
         return {"summary": self.summary, "summary_auc": self.auc,
                 **({} if self.evaluation is None else {"summary_eval": self.evaluation}),
-                "comparisons": self.comparisons, "stability": self.stability,
-                "modes": self.modes, "claims": claims.claims_table(self.claims),
+                "comparisons": whole_counts(self.comparisons),
+                "stability": whole_counts(self.stability),
+                "modes": self.modes, "claims": whole_counts(claims.claims_table(self.claims)),
                 "clip_activity": self.activity,
                 **({} if self.adastop is None else {"adastop": self.adastop})}
 
     def summary_of(self, metric: str) -> pd.DataFrame:
         """The summary of ``metric``'s scores (``final``, ``auc`` or ``eval``)."""
         return {"final": self.summary, "auc": self.auc, "eval": self.evaluation}[metric]
+
+
+def whole_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its runs-to-decide columns (``seeds_needed``, ``*_seeds_needed``) as
+    pandas' nullable integers: a CSV cell reads ``15``, not ``15.0``, and stays empty where
+    no count is known (NaN kept them float)."""
+    counts = [c for c in frame.columns if c.endswith("seeds_needed")]
+    return frame.assign(**{c: pd.to_numeric(frame[c]).round().astype("Int64") for c in counts})
 
 
 def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
@@ -139,7 +148,7 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     steady_updates = results.updates[~results.updates["env_id"].isin(saturated)]
     steadiness = stability.stability_table(tested[metric], stability.run_stability(steady_updates),
                                            compared, exp.analysis, level,
-                                           exp.looks if record else ())
+                                           exp.looks if record else (), record)
     inactive = pairs.inactive_clips(exp, results.updates)
     bimodal = modes.mode_table(tested[metric], exp.control, alpha=exp.analysis.alpha)
     summaries = {m: tables.summary_table(frame, n_boot=n_boot, seed=seed)
@@ -148,7 +157,7 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
                         summaries.get("eval"), comparisons, steadiness, bimodal,
                         claims.evaluate_claims(claimed, comparisons, steadiness, level, inactive,
                                                equivalence_level=one, modes=bimodal,
-                                               price=prices[metric]),
+                                               price=prices[metric], record=record),
                         pairs.clip_activity(exp, results.updates), inactive,
                         _adastop(exp, tested[metric], comparisons, record, seed), record,
                         _left_out(exp, tested[metric], random_scores), saturated)

@@ -33,6 +33,7 @@ import scipy.stats
 
 from harness.analysis import alpha_spending, effects
 from harness.analysis.tables import ALL_ENVS
+from harness.runs.sequential_record import SequentialRecord
 from harness.runs.spec import AnalysisSettings
 
 COLLAPSE_DROP = 0.5
@@ -118,11 +119,13 @@ def deviations(scores: np.ndarray) -> np.ndarray:
 
 def stability_table(scores: pd.DataFrame, runs: pd.DataFrame,
                     pairs: Sequence[tuple[str, str]], settings: AnalysisSettings,
-                    level: float | None = None, looks: Sequence[int] = ()) -> pd.DataFrame:
+                    level: float | None = None, looks: Sequence[int] = (),
+                    record: SequentialRecord | None = None) -> pd.DataFrame:
     """Per (variant, control) pair, per env and over all envs: the dispersion ratio with its
     ``1 - level`` interval (``level``: alpha unless given; a sequential design passes the
     last look's share, ``claims.evaluate_claims``) and tests, the runs to resolve the margin
-    (over ``looks`` when given, ``alpha_spending.need_for``), the collapse counts with
+    (over ``looks`` when given, ``record``'s at their recorded levels,
+    ``alpha_spending.need_for``), the collapse counts with
     Fisher's p, and the mean drawdown and spike rate of each arm with the difference's
     ``1 - 2 level`` interval (the one equivalence uses) and Welch's test.
 
@@ -130,7 +133,7 @@ def stability_table(scores: pd.DataFrame, runs: pd.DataFrame,
     ``run_stability`` output.
     """
     by_cell = {k: g["score"].to_numpy(float) for k, g in scores.groupby(["env_id", "variant"])}
-    need = alpha_spending.need_for(settings, looks)
+    need = alpha_spending.need_for(settings, looks, record)
     within = {k: g for k, g in runs.groupby(["env_id", "variant"])}
     envs = list(dict.fromkeys(scores["env_id"]))
     rows = []

@@ -58,7 +58,7 @@ def print_claims(exp: Experiment, rdir: ResultsDir, record: SequentialRecord | N
     found = plan.claim_prices(exp, scores, record, "this study's runs")
     if found:
         print("claims (runs per arm and env to decide, simulated; `harness plan` for more):")
-        print("\n".join(plan.claim_lines(found, exp.envs)))
+        print("\n".join(plan.claim_lines(found)))
 
 
 def print_cost(exp: Experiment, record: SequentialRecord | None, todo: Sequence[RunSpec],

@@ -15,6 +15,7 @@ that rate each (``harness bench``: 1.9-2.0x for two workers).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis import claims, effects, to_decide
+from harness.analysis import claims, effects, saturation, to_decide
 from harness.analysis.load import load_results
 from harness.analysis.published import run_cv
 from harness.analysis.study import run_scores
@@ -68,11 +69,17 @@ class ClaimPrice:
     -margin/2, 0, +margin/2, +margin (the published spreads)."""
     source: str
     """Where the means and spreads came from."""
+    envs: tuple[str, ...]
+    """The envs priced (the experiment's, less those the pilot's runs saturate)."""
 
     @property
     def hardest(self) -> to_decide.ToDecide:
-        """The least decidable of ``priced``: the one the plan is sized for."""
-        return min(self.priced, key=lambda t: (t.p_decide, -np.nan_to_num(t.runs, nan=1e9)))
+        """The one of ``priced`` needing the most runs (none up to the cap: more than any),
+        the least likely decided by max among equals: the one the plan is sized for. (The
+        least decidable by max is not it: at no effect a short design fails most often, yet
+        an effect of half the margin needs more runs.)"""
+        return max(self.priced, key=lambda t: (np.nan_to_num(t.runs, nan=np.inf),
+                                               -np.nan_to_num(t.p_decide, nan=-1.0)))
 
 
 def pilot_scores(exp: Experiment, pilot_dir: Path) -> pd.DataFrame:
@@ -101,7 +108,13 @@ def claim_prices(exp: Experiment, scores: pd.DataFrame | None,
                  source: str = "the pilot's means and spreads") -> list[ClaimPrice]:
     """Each testable claim of C1-C3 priced by ``to_decide`` at the design's looks, on
     ``scores`` (a pilot's or the study's own) or, without, on the published spreads at the
-    effects of ``ClaimPrice.priced``. The report prices the same rule on the same runs."""
+    effects of ``ClaimPrice.priced``. The report prices the same rule on the same runs: an
+    env where ``scores`` all score alike is left out, as the report leaves it out
+    (``saturation``)."""
+    if scores is not None:
+        saturated = saturation.saturated_envs(scores)
+        scores = saturation.without(scores, saturated)
+        exp = dataclasses.replace(exp, envs=tuple(e for e in exp.envs if e not in saturated))
     design = exp.looks or (len(exp.seeds),)
     m = exp.analysis.margin
     frames = ([(scores, source)] if scores is not None else
@@ -116,19 +129,20 @@ def claim_prices(exp: Experiment, scores: pd.DataFrame | None,
         estimand = claims.planned_estimand(cid, exp, len(exp.envs))
         found.append(ClaimPrice(cid, tuple(pairs), estimand,
                                 tuple(price(pairs, estimand, design) for price in prices),
-                                frames[0][1]))
+                                frames[0][1], exp.envs))
     return found
 
 
-def claim_lines(found: Sequence[ClaimPrice], envs: Sequence[str]) -> list[str]:
+def claim_lines(found: Sequence[ClaimPrice]) -> list[str]:
     """Each claim's "to decide" line, as plan and dry-run print it."""
     lines = []
     for c in found:
         t = c.hardest
-        at = ("" if len(c.priced) == 1 else " (least over true effects "
-              + ", ".join(f"{p.p_decide:.2f}" for p in c.priced) + " at -margin .. +margin)")
+        at = ("" if len(c.priced) == 1 else " (sized for the true effect needing the most; "
+              f"P(decided by {t.design_max}) at -margin .. +margin: "
+              + ", ".join(f"{p.p_decide:.2f}" for p in c.priced) + ")")
         lines.append(f"  {c.claim} ({len(c.pairs)} comparison{'s' * (len(c.pairs) > 1)} over "
-                     f"{', '.join(envs)}, {c.estimand}; {c.source}): {t.line()}{at}")
+                     f"{', '.join(c.envs)}, {c.estimand}; {c.source}): {t.line()}{at}")
     return lines
 
 
@@ -166,7 +180,7 @@ def render(exp: Experiment, found: Sequence[ClaimPrice], table: pd.DataFrame,
              f"<= 1.1 points), design max {design[-1]}"
              + (f", looks at {', '.join(map(str, exp.looks))}:" if exp.looks else ":")]
     lines += [f"  note: {text}" for text in effects.small_n_notes(design[0])]
-    lines += claim_lines(found, exp.envs)
+    lines += claim_lines(found)
     if not found:
         lines.append("  no claim to price (needs a clipped and a matching unclipped variant)")
         return "\n".join(lines)
