@@ -8,6 +8,7 @@ import pytest
 import scipy.stats
 from synthetic import make_experiment
 
+from harness.analysis import to_decide
 from harness.analysis.claims import (
     CLAIM_COLUMNS,
     NOT_TESTED,
@@ -113,7 +114,20 @@ def test_c2_all_inconclusive_at_three_seeds_is_inconclusive_never_supported():
     claim = judge(exp, rows)["C2"]
     assert claim.verdict == "inconclusive"
     assert claim.seeds_needed == 64 and claim.rel_ci_high == 0.35
-    assert any("about 64 runs per arm and env" in e for e in claim.evidence)
+    # the claim's rule priced (to_decide.pricer) on all three comparisons at the design's 3
+    asked = []
+
+    def price(pairs, estimand, looks):
+        asked.append((pairs, estimand, looks))
+        return to_decide.ToDecide(64.0, 0.05, looks[-1], 0.8)
+
+    claims = evaluate_claims(exp, pd.DataFrame(rows), pd.DataFrame(columns=STABILITY_COLUMNS),
+                             price=price)
+    [claim] = [c for c in claims if c.id == "C2"]
+    assert asked[-1] == ([(v, NONE) for v in (B02, B10, SB3)], "fixed", (3,))
+    assert claim.seeds_needed == 64 and claim.p_decide == 0.05
+    assert ("to decide: not decidable within this design (P(decided by 3) 0.05): a max of 64 "
+            "runs per arm and env would reach 80%") in claim.evidence
 
 
 @pytest.mark.parametrize("upper, b10, expected", [

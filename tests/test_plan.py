@@ -1,5 +1,5 @@
-"""harness plan: seeds from a pilot's spread against the textbook formula, costs by hand, and
-the command as a user runs it."""
+"""harness plan: runs to decide from a pilot's (or the published) spreads against the textbook
+bounds, costs by hand, and the command as a user runs it."""
 
 import dataclasses
 import json
@@ -11,10 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import scipy.stats
 from synthetic import make_experiment, write_results
 
+from harness.analysis import to_decide
 from harness.analysis.published import run_cv
 from harness.commands import plan, throughput
 from harness.runs.expand import expand
@@ -24,62 +26,112 @@ NONE, MAX = "value_clip=none", "value_clip=max,vf_clip_eps=0.2"
 VARIANTS = {NONE: {"value_clip": "none"}, MAX: {"value_clip": "max", "vf_clip_eps": 0.2}}
 
 
-def textbook(cv: float, margin: float = 0.10, alpha: float = 0.05, power: float = 0.8) -> float:
-    """Runs per arm to resolve the margin: 2 z^2 cv^2 / delta^2 with delta = log(1 + margin)
-    and z the larger of the two-sided test's z_{1-a/2} + z_power and the two one-sided tests'
-    z_{1-a} + z_{1-(1-power)/2} (effects.Effect.seeds_needed)."""
+def textbook(cv: float, margin: float = 0.10, alpha: float = 0.05, power: float = 0.8,
+             z_power: float | None = None) -> float:
+    """Runs per arm for the two one-sided tests to resolve the margin at no effect:
+    2 z^2 cv^2 / delta^2 with delta = log(1 + margin) and z = z_{1-a} + z_{1-(1-power)/2}
+    (each test at (1 + power) / 2, as if they failed apart: an upper bound, since they rarely
+    fail together); ``z_power`` replaces the second term (z_power: one test alone, a lower
+    bound)."""
     norm = scipy.stats.norm.ppf
-    z = max(norm(1 - alpha / 2) + norm(power), norm(1 - alpha) + norm(1 - (1 - power) / 2))
+    z = norm(1 - alpha) + (norm(1 - (1 - power) / 2) if z_power is None else norm(z_power))
     return 2 * z**2 * cv**2 / math.log1p(margin) ** 2
 
 
-def test_seeds_from_a_pilot_with_known_spread_match_the_textbook(tmp_path):
-    """Pilot runs level off at 1000 * (1 + 0.2 z): a coefficient of variation of 0.2."""
-    pilot = make_experiment(VARIANTS, NONE, seeds=range(150), name="pilot")
+def exact_pilot(exp, cv: float, effect: float = 0.0) -> pd.DataFrame:
+    """Two runs per env and variant whose mean is 1000 (times ``1 + effect`` for the clipped
+    variant) and whose sd is exactly ``cv`` of it: a pilot that knows the truth."""
+    half = cv / math.sqrt(2)  # sd (ddof 1) of {m - h, m + h} is h sqrt(2)
+    return pd.DataFrame([{"env_id": e, "variant": v, "score": 1000 * m * (1 + s * half)}
+                         for e in exp.envs for v, m in ((NONE, 1.0), (MAX, 1 + effect))
+                         for s in (-1, 1)])
+
+
+def test_runs_from_a_pilot_with_known_spread_lie_between_the_textbook_bounds():
+    """cv 0.2 at no effect, a fixed design of 10: the claim's simulated rule needs more runs
+    than one one-sided test alone (~55) and no more than both at (1 + power) / 2 (~76)."""
+    exp = make_experiment(VARIANTS, NONE, seeds=range(10))
+    found = plan.claim_prices(exp, exact_pilot(exp, 0.2))
+    assert [c.claim for c in found] == ["C1", "C2"]  # one pair: Baselines' setting, every clip
+    c1 = found[0]
+    assert c1.pairs == ((MAX, NONE),) and c1.source == "the pilot's means and spreads"
+    [t] = c1.priced
+    assert not t.decidable and t.design_max == 10 and t.p_decide < 0.1
+    assert textbook(0.2, z_power=0.8) < t.runs <= textbook(0.2)
+    assert found[1].priced == c1.priced  # the same rule, the same generator: the same number
+
+
+def test_an_env_the_pilot_saturates_is_left_out_as_the_report_leaves_it_out():
+    """InvertedPendulum's runs all score 1000 in both arms: it cannot discriminate, so the
+    claim is priced on Hopper alone (``saturation``), the number Hopper alone gives."""
+    exp = make_experiment(VARIANTS, NONE, envs=("InvertedPendulum-v5", "Hopper-v5"),
+                          seeds=range(10))
+    flat = pd.DataFrame([{"env_id": "InvertedPendulum-v5", "variant": v, "score": 1000.0}
+                         for v in VARIANTS for _ in range(3)])
+    hopper = dataclasses.replace(exp, envs=("Hopper-v5",))
+    both = pd.concat([flat, exact_pilot(hopper, 0.2)], ignore_index=True)
+    c1 = plan.claim_prices(exp, both)[0]
+    assert c1.envs == ("Hopper-v5",)
+    assert c1.priced == plan.claim_prices(hopper, exact_pilot(hopper, 0.2))[0].priced
+    assert "over Hopper-v5, fixed" in plan.claim_lines([c1])[0]
+
+
+def test_runs_from_a_pilot_of_real_runs(tmp_path):
+    """A pilot written as runs (results directory): priced from its scores; another
+    experiment's envs are not in it, and the plan says it cannot price them."""
+    pilot = make_experiment(VARIANTS, NONE, seeds=range(20), name="pilot")
     write_results(tmp_path, pilot, {NONE: 1.0, MAX: 1.0}, noise=0.2, n_episodes=100)
-    [need] = plan.needs(pilot, plan.pilot_spread(tmp_path, "final", 100))
-    assert (need.variant, need.control) == (MAX, NONE)
-    assert need.seeds == pytest.approx(textbook(0.2), rel=0.10)
-    assert "from the pilot's" in need.sources[0]
-    # another experiment's envs fall back to the published spread
+    scores = plan.pilot_scores(pilot, tmp_path)
+    assert set(scores["variant"]) == {NONE, MAX} and len(scores) == 40
+    [t] = plan.claim_prices(pilot, scores)[0].priced
+    assert 20 < t.runs <= to_decide.CAP
     other = make_experiment(VARIANTS, NONE, envs=("Walker2d-v5",))
-    [need] = plan.needs(other, plan.pilot_spread(tmp_path, "final", 100))
-    assert "published" in need.sources[0]
+    [t] = plan.claim_prices(other, scores)[0].priced
+    assert math.isnan(t.runs) and t.line() == ("to decide: not priced: too few runs to "
+                                              "estimate the spread")
 
 
 def test_published_spreads_give_the_statistics_issue_numbers():
-    """Hopper, Walker2d and HalfCheetah at 1M steps: ~40 seeds per arm and env together with
+    """Hopper, Walker2d and HalfCheetah at 1M steps: ~40 runs per arm and env together with
     baselines_vs_unclipped's first-look spreads (HalfCheetah's clipped arm sits in its low
-    mode, so its spread is small)."""
+    mode, so its spread is small); sized for the hardest true effect, which is not no effect
+    (half the margin needs more runs)."""
     exp = make_experiment(VARIANTS, NONE, envs=("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"))
-    [need] = plan.needs(exp, plan.published_spread)
-    assert 35 <= need.seeds <= 45
-    [hopper] = plan.needs(make_experiment(VARIANTS, NONE), plan.published_spread)
-    assert hopper.seeds == pytest.approx(textbook(run_cv("Hopper-v5")[0]), rel=0.10)
+    c1 = plan.claim_prices(exp, None)[0]
+    assert c1.source == "published spreads" and len(c1.priced) == 5
+    assert 35 <= c1.hardest.runs <= 50
+    assert c1.hardest.runs == max(t.runs for t in c1.priced) > c1.priced[2].runs
+    hopper = plan.claim_prices(make_experiment(VARIANTS, NONE), None)[0].priced[2]
+    cv = run_cv("Hopper-v5")[0]
+    assert textbook(cv, z_power=0.8) < hopper.runs <= textbook(cv)
 
 
 def test_a_sequential_design_plans_the_first_look_with_the_power():
-    """Its looks test at shares of alpha, so a fixed design's count would fall short
+    """Its looks test at shares of alpha, so a fixed design's count falls short
     (tests/test_sequential.py simulates it): the plan names the first look that suffices."""
     exp = make_experiment(VARIANTS, NONE, envs=("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"))
-    [fixed] = plan.needs(exp, plan.published_spread)
+    fixed = plan.claim_prices(exp, None)[0].hardest
     looks = dataclasses.replace(exp, seeds=tuple(range(100)), looks=(20, 40, 60, 80, 100))
-    [need] = plan.needs(looks, plan.published_spread)
-    assert need.seeds in looks.looks and need.seeds > fixed.seeds
+    need = plan.claim_prices(looks, None)[0].hardest
+    assert need.decidable and need.runs in looks.looks and need.runs > fixed.runs
     # a design that stops short is costed at its last look, and says what that leaves
     short = dataclasses.replace(looks, seeds=tuple(range(40)), looks=(20, 40))
-    [need] = plan.needs(short, plan.published_spread)
-    assert need.seeds > 40 and plan.planned_seeds(short, [need]) == 40
-    text = plan.render(short, [need], plan.cost(short, 40, {e: 1e4 for e in short.envs}), 2)
-    assert "1 of 1 comparisons need more than the design's 40 seeds" in text
+    found = plan.claim_prices(short, None)
+    need = found[0].hardest
+    assert not need.decidable and need.runs > 40 and plan.planned_seeds(short, found) == 40
+    text = plan.render(short, found, plan.cost(short, 40, {e: 1e4 for e in short.envs}), 2)
+    assert (f"C1 (1 comparison over Hopper-v5, Walker2d-v5, HalfCheetah-v5, fixed; published "
+            f"spreads): to decide: not decidable within this design (P(decided by 40) "
+            f"{need.p_decide:.2f}): a max of {need.runs} runs per arm and env would reach "
+            "80%") in text
     assert "cost at 40 seeds per arm" in text
 
 
 def test_the_total_row_leaves_the_rate_blank():
     """Per-env rates do not add up: the total row shows none (it printed ``NaN``)."""
     exp = make_experiment(VARIANTS, NONE, envs=("Hopper-v5", "Walker2d-v5"))
-    [need] = plan.needs(exp, plan.published_spread)
-    text = plan.render(exp, [need], plan.cost(exp, 10, {e: 1e4 for e in exp.envs}), 2)
+    found = plan.claim_prices(exp, exact_pilot(exp, 0.2))
+    text = plan.render(exp, found, plan.cost(exp, 10, {e: 1e4 for e in exp.envs}), 2)
     [total] = [line for line in text.splitlines() if line.strip().startswith("total")]
     assert "nan" not in total.lower() and total.split()[1] == "40"
 
@@ -105,8 +157,8 @@ def test_plan_on_the_smoke_experiment(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_RATES", str(tmp_path / "rates.json"))  # nothing cached
     out = harness("plan", "experiments/smoke.yaml", "--jobs", "2")
     assert out.returncode == 0, out.stderr
-    assert "value_clip=max,vf_clip_eps=0.2 vs value_clip=none over InvertedPendulum-v5, " \
-           "Hopper-v5:" in out.stdout
+    assert ("  C1 (1 comparison over InvertedPendulum-v5, Hopper-v5, fixed; published spreads): "
+            "to decide: not decidable within this design (P(decided by 2) ") in out.stdout
     # at the size of the runner's packs of the runs the plan prices
     pack = re.search(r"calibrating Hopper-v5 \(pack of (\d+)\):", out.stdout)[1]
     assert "note: 2 runs per arm and env: P(X>Y) gets no interval below 5" in out.stdout

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.analysis import effects, meta, pricing, stats
+from harness.analysis import effects, meta, pricing, stats, to_decide
 
 RULE = pricing.ClaimRule(
     control_mean=np.array([2000.0, 900.0, 3000.0]), control_sd=np.array([700.0, 300.0, 1200.0]),
@@ -31,9 +31,9 @@ def brute_force(rule, variants, control):
             for i in open_:
                 if rule.aggregate == "fixed":
                     r = effects.log_ratio([variants[s, i, e, :n] for e in range(k)],
-                                          [control[s, e, :n] for e in range(k)])
+                                          [control[s, i, e, :n] for e in range(k)])
                 else:
-                    per = [effects.log_ratio([variants[s, i, e, :n]], [control[s, e, :n]])
+                    per = [effects.log_ratio([variants[s, i, e, :n]], [control[s, i, e, :n]])
                            for e in range(k)]
                     r = meta.random_effects(np.array([float(p.estimate) for p in per]),
                                             np.array([float(p.se) ** 2 for p in per]),
@@ -100,21 +100,20 @@ def test_exact_boundaries_decide_more_than_the_union_bound():
 
 def test_a_design_too_small_for_its_claim_says_so_and_what_would_do():
     """One env (cv 0.2), one comparison, 10-30 runs: not decidable at no effect; the
-    max ``runs_for`` names reaches 80%, one step less does not."""
+    max ``to_decide`` names reaches 80%, one step less does not."""
     rule = pricing.ClaimRule(control_mean=np.array([1000.0]), control_sd=np.array([200.0]),
                              variant_cv=np.array([[0.2]]), looks=(10, 20, 30))
-    prices = pricing.price_table(rule, studies=1000)
-    note = pricing.design_note(rule, prices, cap=120, studies=1000)
-    assert note.startswith("not decidable within this design")
-    need = pricing.runs_for(rule, 0.0, cap=120, studies=1000)
-    assert need is not None and need > 30 and need % 10 == 0
-    looks = tuple(n for n in rule.looks if n < need) + (need,)
-    fewer = tuple(n for n in rule.looks if n < need - 10) + (need - 10,)
+    found = to_decide.to_decide(rule, 0.0, power=0.8, cap=120)
+    assert found.note().startswith("not decidable within this design")
+    need = int(found.runs)
+    assert need > 30 and need % 10 == 0
+    looks = tuple(range(10, need + 1, 10))
+    fewer = looks[:-1]
     assert pricing.price(pricing.ClaimRule(**{**rule.__dict__, "looks": looks}), 0.0,
                          studies=1000).p_decide >= 0.8
     assert pricing.price(pricing.ClaimRule(**{**rule.__dict__, "looks": fewer}), 0.0,
                          studies=1000).p_decide < 0.8
-    assert f"about {need} runs per arm and env would reach 80%" in note
+    assert f"a max of {need} runs per arm and env would reach 80%" in found.note()
 
 
 def test_random_effects_over_few_envs_is_not_decidable_by_seeds():
@@ -125,5 +124,5 @@ def test_random_effects_over_few_envs_is_not_decidable_by_seeds():
                              aggregate="random", tau=0.12)
     prices = [pricing.price(rule, e, studies=1000) for e in (0.0, 0.1)]
     assert max(p.p_decide for p in prices) < 0.3
-    note = pricing.design_note(rule, prices, cap=60, studies=500)
-    assert "no design up to 60 runs" in note and "more envs are needed" in note
+    note = to_decide.to_decide(rule, 0.0, power=0.8, cap=60).note()
+    assert "no max up to 60 runs" in note and "more envs are needed" in note

@@ -16,7 +16,9 @@ import yaml
 
 from harness.analysis import alpha_spending, effects
 from harness.runs.sequential_record import (
+    Look,
     SequentialRecord,
+    Stop,
     asked,
     looked_runs,
     may_train,
@@ -24,7 +26,7 @@ from harness.runs.sequential_record import (
     record_path,
     write_record,
 )
-from harness.runs.spec import schedule
+from harness.runs.spec import AnalysisSettings, schedule
 
 ALPHA, MARGIN = 0.05, 0.10
 EXPERIMENTS = 4000
@@ -156,6 +158,23 @@ def test_runs_to_decide_by_hand():
     assert alpha_spending.runs_to_decide(e, MARGIN, 0.8, LOOKS, ALPHA).tolist() == [30, 60, last]
     assert 50 < mid <= 60 and last > 60  # beyond the design: what its last level would need
     assert alpha_spending.runs_to_decide(e, MARGIN, 0.8, [30], ALPHA).tolist() == [30, 48, 189]
+
+
+def test_runs_to_decide_keep_the_levels_of_the_looks_taken():
+    """A first look recorded at a level of 0.025 (far above the exact boundary's 1.6e-6 at 10
+    of 60 runs) spent half of alpha: the later looks spend what it left (the last 0.027
+    instead of 0.038), so a comparison needing more than the design's 60 runs needs more
+    still (225 against 204), the count ``levels(looks, alpha, record)``'s last level gives."""
+    first = Look(1, LOOKS[0], 0.025, 0.025, ())
+    record = SequentialRecord((first,), Stop.RUNNING, ())
+    e = effects.Effect(np.zeros(1), math.nan, math.nan, np.array([0.2]))
+    at = alpha_spending.levels(LOOKS, ALPHA, record)
+    assert at.equal[0] == 0.025 and at.equal[-1] < alpha_spending.levels(LOOKS, ALPHA).equal[-1]
+    kept = alpha_spending.runs_to_decide(e, MARGIN, 0.8, LOOKS, ALPHA, record)
+    assert kept[0] == e.seeds_needed(MARGIN, at.equal[-1], 0.8, at.equivalence[-1])[0]
+    assert kept[0] > alpha_spending.runs_to_decide(e, MARGIN, 0.8, LOOKS, ALPHA)[0] > 60
+    need = alpha_spending.need_for(AnalysisSettings(), LOOKS, record)
+    assert need(e).tolist() == kept.tolist()
 
 
 def test_a_large_effect_stops_at_an_early_look():

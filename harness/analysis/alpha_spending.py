@@ -82,14 +82,16 @@ def levels(looks: Sequence[int], alpha: float,
 
 
 def runs_to_decide(effect: effects.Effect, margin: float, power: float, looks: Sequence[int],
-                   alpha: float) -> np.ndarray:
+                   alpha: float, record: SequentialRecord | None = None) -> np.ndarray:
     """Runs per arm and env to resolve ``margin`` in a sequential design: the first of
-    ``looks`` whose own tests, at its exact levels (``levels``), have
-    ``power`` (``Effect.seeds_needed``); past the last look, what its levels would need.
-    Conservative, since earlier looks can only stop sooner; larger than the fixed-design
-    count at alpha (the late looks of {10, ..., 60} test at 1.4-3.7%). Fields of ``effect``
+    ``looks`` whose own tests, at its exact levels (``levels``: the looks ``record`` took keep
+    their recorded levels), have ``power`` (``Effect.seeds_needed``); past the last look,
+    what its levels would need. Conservative, since earlier looks can only stop sooner;
+    larger than the fixed-design count at alpha (the late looks of {10, ..., 60} test at
+    1.4-3.7%). The closed form of one comparison, for what the simulated rule
+    (``to_decide``) does not price: C4's interactions and C1-stability. Fields of ``effect``
     [...] -> [...]."""
-    at = levels(looks, alpha)
+    at = levels(looks, alpha, record)
     need = np.stack([np.asarray(effect.seeds_needed(margin, two, power, one), float)
                      for two, one in zip(at.equal, at.equivalence, strict=True)])
     n = np.asarray(looks, float).reshape((-1,) + (1,) * (need.ndim - 1))
@@ -102,14 +104,15 @@ Need = Callable[[effects.Effect], np.ndarray]
 """``need(effect) -> runs per arm and env`` to resolve the margin (``need_for``)."""
 
 
-def need_for(settings: AnalysisSettings, looks: Sequence[int]) -> Need:
+def need_for(settings: AnalysisSettings, looks: Sequence[int],
+             record: SequentialRecord | None = None) -> Need:
     """Runs per arm and env an effect needs to resolve the margin with the set power:
-    ``runs_to_decide`` over ``looks`` in a sequential design, the fixed-design count at alpha
-    when ``looks`` is empty."""
+    ``runs_to_decide`` over ``looks`` in a sequential design (the looks ``record`` took at
+    their recorded levels), the fixed-design count at alpha when ``looks`` is empty."""
     a = settings
     if not looks:
         return lambda e: e.seeds_needed(a.margin, a.alpha, a.power)
-    return lambda e: runs_to_decide(e, a.margin, a.power, looks, a.alpha)
+    return lambda e: runs_to_decide(e, a.margin, a.power, looks, a.alpha, record)
 
 
 def first_decisions(looks: Sequence[effects.Effect], at: Levels,

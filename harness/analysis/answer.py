@@ -40,8 +40,11 @@ def answer_table(claims: pd.DataFrame) -> str:
 
 
 def _to_decide(c) -> str:
-    """Runs per arm and env that would decide an inconclusive claim; a decided one needs none."""
-    return str(c.seeds_needed) if c.verdict == "inconclusive" and c.seeds_needed > 0 else "–"
+    """Runs per arm and env that would decide an inconclusive claim (a whole number; an empty
+    cell of ``claims.csv``, read as NaN, where no count is known: its evidence says why); a
+    decided one needs none."""
+    known = c.seeds_needed == c.seeds_needed and c.seeds_needed > 0
+    return f"{c.seeds_needed:.0f}" if c.verdict == "inconclusive" and known else "–"
 
 
 def _estimate(c) -> str:

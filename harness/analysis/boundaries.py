@@ -1,6 +1,6 @@
 """Exact group-sequential boundaries for the O'Brien-Fleming-type spending function.
 
-The union bound (``sequential.look_levels``) tests look j at the alpha its spending function
+The union bound (``alpha_spending.look_levels``) tests look j at the alpha its spending function
 releases there, ``alpha(t_j) - alpha(t_{j-1})``; since the looks' statistics are strongly
 correlated (``corr(Z_i, Z_j) = sqrt(n_i / n_j)`` for nested runs), the chance of crossing at
 some look is then well below alpha. Lan & DeMets (1983) instead choose each look's critical
@@ -51,7 +51,7 @@ against a grid twice as fine: crossing probabilities agree to ~1e-9."""
 
 def spent(fractions: np.ndarray, alpha: float) -> np.ndarray:
     """O'Brien-Fleming-type Lan-DeMets spending, ``2 - 2 Phi(z_{1-alpha/2} / sqrt(t))``:
-    the alpha spent by information fraction t, [L] -> [L] (``sequential.spent``'s function)."""
+    the alpha spent by information fraction t, [L] -> [L] (``alpha_spending.spent``'s function)."""
     z = scipy.stats.norm.ppf(1 - alpha / 2)
     return 2 - 2 * scipy.stats.norm.cdf(z / np.sqrt(np.asarray(fractions, float)))
 

@@ -10,6 +10,7 @@ decide it, never ``supported`` for a claim of no effect.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,11 +19,12 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from harness.analysis import alpha_spending, effects, meta, over_envs, stats
+from harness.analysis import alpha_spending, effects, meta, over_envs, stats, to_decide
 from harness.analysis.pairs import baselines_variants, primary_pairs
 from harness.analysis.stability import SPIKE_WINDOW, WITHIN_RUN
 from harness.analysis.tables import ALL_ENVS
 from harness.ppo.config import PPOConfig
+from harness.runs.sequential_record import SequentialRecord
 from harness.runs.spec import AnalysisSettings, Experiment
 
 NOT_TESTED = "not tested"
@@ -70,20 +72,25 @@ class Claim:
     2002)."""
     n: int = 0
     """Runs of the variant behind the estimate."""
-    seeds_needed: int = -1
-    """Runs per arm and env that would resolve ``margin`` (-1: not applicable)."""
+    seeds_needed: float = math.nan
+    """Runs per arm and env at which the claim's rule decides with the set power
+    (``to_decide``, simulated; C4 and C1-stability: the closed-form count); NaN when none up
+    to ``to_decide.CAP`` does or it cannot be estimated (the evidence says which)."""
+    p_decide: float = math.nan
+    """P(the claim is decided by the design's max) at the current estimate (``to_decide``);
+    NaN where not simulated (C4, C1-stability, not tested)."""
 
 
 CLAIM_COLUMNS = ["claim", "verdict", "metric", "estimand", "rel_diff", "rel_ci_low",
                  "rel_ci_high", "confidence", "pred_low", "pred_high", "tau", "i2", "n",
-                 "seeds_needed", "evidence"]
+                 "seeds_needed", "p_decide", "evidence"]
 
 
 def claims_table(claims: Sequence[Claim]) -> pd.DataFrame:
     """``claims.csv``: one row per claim, evidence lines joined by `` | ``."""
     return pd.DataFrame([[c.id, c.verdict, c.metric, c.estimand, c.rel_diff, c.rel_ci_low,
                           c.rel_ci_high, c.confidence, c.pred_low, c.pred_high, c.tau, c.i2,
-                          c.n, c.seeds_needed, " | ".join(c.evidence)]
+                          c.n, c.seeds_needed, c.p_decide, " | ".join(c.evidence)]
                          for c in claims],
                         columns=CLAIM_COLUMNS)
 
@@ -107,10 +114,31 @@ MIN_THRESHOLDS, MIN_SPAN = 3, 10.0
 """C3 ("regardless of the threshold") needs this many eps values spanning this factor."""
 
 
+def claim_pairs(exp: Experiment) -> dict[str, list[tuple[str, str]]]:
+    """The comparisons each of C1-C3 is judged on, before any run (C2 and C3 later leave
+    out clips that do not act): C1 Baselines' setting, C2 every clipped form, C3 the
+    max-form clips when their thresholds span enough (else none)."""
+    configs, found = exp.configs, primary_pairs(exp)
+    maxed = [(v, c) for v, c in found if configs[v].value_clip == "max"]
+    eps = sorted({configs[v].vf_clip_eps for v, _ in maxed})
+    spans = len(eps) >= MIN_THRESHOLDS and eps[-1] / eps[0] >= MIN_SPAN
+    return {"C1": [(v, c) for v, c in found if v in baselines_variants(exp)], "C2": found,
+            "C3": maxed if spans else []}
+
+
+def planned_estimand(cid: str, exp: Experiment, k: int) -> str:
+    """The estimand claim ``cid`` is judged on with ``k`` usable envs (``_estimand``)."""
+    declared = dict(exp.analysis.claims).get(cid)
+    wanted = declared.estimand if declared else meta.estimand_for(k)
+    return "random" if wanted == "random" and k >= meta.MIN_ENVS_RANDOM else "fixed"
+
+
 def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.DataFrame,
                     level: float | None = None, inactive: Sequence[str] = (), *,
                     equivalence_level: float | None = None,
-                    modes: pd.DataFrame | None = None) -> list[Claim]:
+                    modes: pd.DataFrame | None = None,
+                    price: to_decide.Pricer | None = None,
+                    record: SequentialRecord | None = None) -> list[Claim]:
     """Verdicts on C1 (return and stability), C2, C3 and C4 from the primary family of
     ``comparisons`` (``tables.comparison_table``) and from ``stability``
     (``stability.stability_table``, its interval at ``level``; ``modes``:
@@ -125,12 +153,16 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
     look's exact two-sided level, as for the primary comparisons, and ``equivalence_level``
     (default ``level``) that look's one-sided level, which the tests of equivalence and the
     ``1 - 2 equivalence_level`` intervals use: repeated confidence intervals (Jennison &
-    Turnbull 2000, ch. 9), valid whichever look one reads. C1's verdicts are the looks' own,
-    and the runs to decide count the looks' levels (``alpha_spending.runs_to_decide``).
+    Turnbull 2000, ch. 9), valid whichever look one reads. C1's verdicts are the looks' own.
+
+    ``price`` (``to_decide.pricer``) gives C1-C3 their runs to decide and P(decide by max):
+    the claim's own rule (all its comparisons, the design's looks) simulated at the current
+    estimate; C4 (an interaction) and C1-stability keep the closed-form count
+    (``alpha_spending.need_for``, at the levels ``record``'s looks were tested at).
     """
     configs = exp.configs
     settings = exp.analysis
-    need = alpha_spending.need_for(settings, exp.looks if level is not None else ())
+    need = alpha_spending.need_for(settings, exp.looks if level is not None else (), record)
     primary = clip_effects(exp, comparisons)
     primary = primary[primary["family"] == "primary"]
     if "estimand" not in primary:  # a table without over-env estimates: every row is fixed
@@ -138,7 +170,7 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
     described = primary  # the spread beside a fixed verdict is at 1 - 2 alpha (Claim.pred_low)
     one = level if equivalence_level is None else equivalence_level
     if level is not None:
-        primary = _at_look(primary, (level, one), settings.power, len(exp.envs), need)
+        primary = _at_look(primary, (level, one), settings.power, len(exp.envs))
     level = settings.alpha if level is None else level
     one = level if one is None else one
     idle = [f"{v}: its clip does not act (mean value clip fraction after the first update "
@@ -151,12 +183,19 @@ def evaluate_claims(exp: Experiment, comparisons: pd.DataFrame, stability: pd.Da
         chosen = primary[primary["estimand"] == "random"] if estimand == "random" else fixed
         return chosen[keep.reindex(chosen.index)], estimand, notes
 
+    design = exp.looks or (len(exp.seeds),)
+
     def judged(cid: str, keep: pd.Series, judge, extra=()) -> Claim:
         rows, estimand, notes = rows_for(cid, keep)
         verdict, evidence, row = judge(rows)
         if row is None:  # not tested: the estimand says nothing
             return _claim(cid, (verdict, evidence, row), one, "")
-        return _claim(cid, (verdict, [*notes, *evidence, *extra], row), one, estimand)
+        found = None if price is None else price(
+            list(zip(rows["variant"], rows["control"], strict=True)), estimand, design)
+        decide = [found.line()] if found and verdict == "inconclusive" else []
+        claim = _claim(cid, (verdict, [*notes, *evidence, *decide, *extra], row), one, estimand)
+        return claim if found is None else dataclasses.replace(
+            claim, seeds_needed=found.count(), p_decide=found.p_decide)
 
     baselines = primary["variant"].isin(baselines_variants(exp))
     acting = ~primary["variant"].isin(inactive)
@@ -207,11 +246,11 @@ def _with_spread(fixed: pd.DataFrame, primary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _at_look(rows: pd.DataFrame, levels: tuple[float, float], power: float, n_envs: int,
-             need: alpha_spending.Need) -> pd.DataFrame:
-    """``rows`` with the interval (``1 - 2 one``), detectable effect and runs to decide of
-    a look at ``levels`` (two-sided, one-sided ``one``) instead of a fixed design's at
-    alpha."""
+def _at_look(rows: pd.DataFrame, levels: tuple[float, float], power: float,
+             n_envs: int) -> pd.DataFrame:
+    """``rows`` with the interval (``1 - 2 one``) and detectable effect of a look at
+    ``levels`` (two-sided, one-sided ``one``) instead of a fixed design's at alpha (their runs
+    to decide already count the looks: ``to_decide.priced_rows``)."""
     level, one = levels
     out = rows.copy()
     for i, row in rows.iterrows():
@@ -230,10 +269,8 @@ def _at_look(rows: pd.DataFrame, levels: tuple[float, float], power: float, n_en
                                                     row["rel_diff"], alpha=level,
                                                     equivalence_alpha=one)
             continue
-        seeds = float(need(e))
         out.loc[i, ["rel_ci_low", "rel_ci_high", "mde"]] = [float(low), float(high),
                                                             float(e.mde(level, power))]
-        out.loc[i, "seeds_needed"] = int(seeds) if seeds == seeds else -1
     return out
 
 
@@ -255,7 +292,7 @@ def _claim(cid: str, judgement: Judgement, level: float, estimand: str) -> Claim
     return Claim(cid, *STATEMENTS[cid], verdict, tuple(evidence), metric=row["metric"],
                  estimand=estimand, rel_diff=row["rel_diff"], rel_ci_low=row["rel_ci_low"],
                  rel_ci_high=row["rel_ci_high"], confidence=1 - 2 * level, **spread,
-                 n=int(row["n"]), seeds_needed=int(row["seeds_needed"]))
+                 n=int(row["n"]), seeds_needed=float(row["seeds_needed"]))
 
 
 def clip_effects(exp: Experiment, comparisons: pd.DataFrame) -> pd.DataFrame:
@@ -278,7 +315,7 @@ def _judge_c1(rows: pd.DataFrame, alpha: float) -> Judgement:
         return "supported", _lines(rows, alpha), _widest(rows)
     if verdicts & {"worse", "equivalent"}:
         return "contradicted", _lines(rows, alpha), _widest(rows)
-    return "inconclusive", _lines(rows, alpha) + _undecided(rows), _widest(rows)
+    return "inconclusive", _lines(rows, alpha), _widest(rows)
 
 
 def _judge_c2(rows: pd.DataFrame, margin: float, alpha: float) -> Judgement:
@@ -299,8 +336,7 @@ def _judge_c2(rows: pd.DataFrame, margin: float, alpha: float) -> Judgement:
                     "(upper limits below it): stronger than 'no evidence'")
         return "supported", [excluded, plain, *_lines(rows, alpha)], decisive
     return "inconclusive", [f"a benefit of {margin:+.0%} is not excluded (the claim as tested: "
-                            "stronger than 'no evidence')", plain, *_lines(rows, alpha),
-                            *_undecided(rows[rows["rel_ci_high"] >= margin])], decisive
+                            "stronger than 'no evidence')", plain, *_lines(rows, alpha)], decisive
 
 
 def _judge_c3(rows: pd.DataFrame, configs: dict[str, PPOConfig], alpha: float) -> Judgement:
@@ -318,8 +354,7 @@ def _judge_c3(rows: pd.DataFrame, configs: dict[str, PPOConfig], alpha: float) -
     if verdicts & {"better", "equivalent"}:
         decisive = rows[rows["verdict"].isin(["better", "equivalent"])]
         return "contradicted", _lines(rows, alpha), _widest(decisive)
-    undecided = rows[rows["verdict"] == "inconclusive"]
-    return "inconclusive", _lines(rows, alpha) + _undecided(undecided), _widest(rows)
+    return "inconclusive", _lines(rows, alpha), _widest(rows)
 
 
 def _judge_c4(rows: pd.DataFrame, configs: dict[str, PPOConfig], exp: Experiment,
@@ -379,7 +414,7 @@ def _interaction_row(d: effects.Effect, like: pd.Series, level: float,
     seeds = need(d)
     return pd.Series({"metric": like["metric"], "rel_diff": float(d.to_report(d.estimate)),
                       "rel_ci_low": float(low), "rel_ci_high": float(high), "n": like["n"],
-                      "seeds_needed": int(seeds) if seeds == seeds else -1})
+                      "seeds_needed": float(seeds)})
 
 
 def _interaction_line(row: pd.Series, pair: dict[bool, pd.Series], p_holm: float,
@@ -417,8 +452,8 @@ def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame, modes: pd.Data
                else "contradicted" if wilder or same else "inconclusive")
     evidence = [_within_run_line(r, p_holm, level, a), _spread_line(r, level),
                 *_mode_notes(r, stability, modes)]
-    if verdict == "inconclusive" and r.drawdown_seeds_needed > 0:
-        evidence.append(f"about {r.drawdown_seeds_needed} runs per arm and env would resolve a "
+    if verdict == "inconclusive" and r.drawdown_seeds_needed == r.drawdown_seeds_needed:
+        evidence.append(f"about {r.drawdown_seeds_needed:.0f} runs per arm and env would resolve a "
                         f"difference of {a.margin:.0%} of the gain in worst drawdown")
     elif verdict == "inconclusive":  # no spread in either arm (stability._difference)
         evidence.append("the worst drawdown does not vary between runs here: more runs of "
@@ -426,7 +461,7 @@ def _stability_claim(rows: pd.DataFrame, stability: pd.DataFrame, modes: pd.Data
     return Claim("C1-stability", *STABILITY, verdict, tuple(evidence), metric="drawdown",
                  estimand="fixed", rel_diff=r.drawdown_diff, rel_ci_low=r.drawdown_ci_low,
                  rel_ci_high=r.drawdown_ci_high, confidence=1 - 2 * level, n=int(r.n),
-                 seeds_needed=int(r.drawdown_seeds_needed))
+                 seeds_needed=float(r.drawdown_seeds_needed))
 
 
 def _within_run_line(r, p_holm: np.ndarray, level: float, a: AnalysisSettings) -> str:
@@ -480,17 +515,19 @@ def _mode_notes(r, stability: pd.DataFrame, modes: pd.DataFrame) -> list[str]:
 
 
 def _widest(rows: pd.DataFrame) -> pd.Series:
-    """The row needing the most seeds: the one that decides when the claim is settled."""
-    return rows.loc[rows["seeds_needed"].idxmax()]
+    """The row needing the most seeds (NaN: more than any count): the one that decides when
+    the claim is settled."""
+    return rows.loc[rows["seeds_needed"].fillna(np.inf).idxmax()]
 
 
 def _undecided(rows: pd.DataFrame) -> list[str]:
-    """What would decide: runs per arm and env to resolve the margin (``rows``: those still
-    undecided, with ``seeds_needed``)."""
-    need = int(rows["seeds_needed"].max()) if len(rows) else -1
-    return [f"to decide: about {need} runs per arm and env (the most any undecided comparison "
-            "needs to resolve the margin with the set power)" if need > 0 else
-            "to decide: more runs (too few to estimate how many)"]
+    """C4's "to decide" (its interactions are not simulated): the closed-form runs per arm
+    and env the most demanding undecided interaction needs (``rows``, with
+    ``seeds_needed``)."""
+    need = rows["seeds_needed"].max() if len(rows) else math.nan
+    return [f"to decide: about {need:.0f} runs per arm and env (closed form, the most any "
+            "undecided interaction needs to resolve the margin with the set power)"
+            if need == need else "to decide: more runs (too few to estimate how many)"]
 
 
 def _lines(rows: pd.DataFrame, alpha: float) -> list[str]:
@@ -500,18 +537,26 @@ def _lines(rows: pd.DataFrame, alpha: float) -> list[str]:
 def _line(r, alpha: float) -> str:
     """One comparison's evidence; a random-effects row says what seeds cannot narrow."""
     common = (f"relative difference {r.rel_diff:+.1%}, {confidence(1 - 2 * alpha)} CI "
-              f"{_interval(r.rel_ci_low, r.rel_ci_high, '+.1%')}; Holm p {r.p_holm:.3g}, "
-              f"equivalence Holm p {r.p_tost_holm:.3g}")
+              f"{_interval(r.rel_ci_low, r.rel_ci_high, '+.1%')} ({decides_at(alpha)}); Holm p "
+              f"{r.p_holm:.3g}, equivalence Holm p {r.p_tost_holm:.3g}")
     if getattr(r, "estimand", "fixed") != "random":
         return (f"{r.variant} vs {r.control} [{r.scope}, {r.metric}]: **{r.verdict}** ({common}; "
                 f"P(X>Y) {r.prob_improvement:.2f}; {r.n} runs; detectable now {r.mde:+.0%}; "
-                f"{r.seeds_needed} runs per arm and env resolve the margin)")
+                f"{to_decide.row_text(r.seeds_needed, getattr(r, 'to_decide', ''))})")
     floor = over_envs.seed_floor(r.tau, int(r.k_envs), 1 - 2 * alpha)
     return (f"{r.variant} vs {r.control} [random effects over {r.k_envs} envs, gain over "
             f"random, {r.metric}]: **{r.verdict}** ({common}; prediction interval for a new "
             f"task {_interval(r.pred_low, r.pred_high, '+.1%')}; tau {r.tau:.3f}, I² "
             f"{r.i2:.0%}, Cochran's Q p {r.q_p:.3g}; no number of seeds narrows this interval "
-            f"below ±{math.expm1(floor):.1%}: only more envs do)")
+            f"below ±{math.expm1(floor):.1%}: only more envs do; "
+            f"{to_decide.row_text(r.seeds_needed, getattr(r, 'to_decide', ''))})")
+
+
+def decides_at(level: float) -> str:
+    """Beside every interval shown with a verdict, which level decides: the interval is the
+    unadjusted ``1 - 2 level`` one, while the verdict compares Holm-adjusted p-values with
+    ``level`` (the rule of every interval in the report, in one place)."""
+    return f"unadjusted; the verdict is Holm-adjusted p against {level:.3g}"
 
 
 def confidence(level: float) -> str:

@@ -287,8 +287,9 @@ class Comparison:
     rel_ci_high: float
     mde: float
     """Smallest relative effect detectable now with ``power`` at ``alpha``."""
-    seeds_needed: int
-    """Runs per arm and env to detect ``margin`` with ``power`` at ``alpha`` (-1: unknown)."""
+    seeds_needed: float
+    """Closed-form runs per arm and env to detect ``margin`` with ``power`` at ``alpha`` (NaN:
+    unknown); the report replaces it with the simulated count (``to_decide.priced_rows``)."""
     p_value: float
     """Two-sided test of rho = 1 (log-scale Welch t)."""
     log_se: float
@@ -328,7 +329,7 @@ def compare(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, alpha: float,
         n=sum(len(x) for x in xs), prob_improvement=poi, pi_ci_low=float(pi_low),
         pi_ci_high=float(pi_high), mean_diff=diff[0], diff_ci_low=diff[1], diff_ci_high=diff[2],
         rel_diff=rel, rel_ci_low=rel_low, rel_ci_high=rel_high,
-        mde=float(ratio.mde(alpha, power)), seeds_needed=int(seeds) if seeds == seeds else -1,
+        mde=float(ratio.mde(alpha, power)), seeds_needed=float(seeds),
         p_value=float(ratio.p_value()), log_se=float(ratio.se), df=float(ratio.df),
         p_tost=float(ratio.p_equivalence(margin)),
         normalisation="control mean" if ratio.scale == "log" else "score range")

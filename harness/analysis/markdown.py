@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.analysis.claims import Claim, confidence
+from harness.analysis.claims import Claim, confidence, decides_at
 from harness.analysis.load import Results, read_sessions
 from harness.analysis.modes import MIN_RUNS
 from harness.analysis.over_envs import GAIN, RANDOM_COLUMNS
@@ -78,7 +78,7 @@ def render(exp: Experiment, exp_dir: Path, t: ReportTables, figures: Figures, *,
             f"![probability of improvement]({figures.prob_improvement})", ""]
            if figures.prob_improvement else []),
          table(comparisons[shown]) if len(comparisons) else "No comparisons."],
-        _over_envs(comparisons, t.left_out),
+        _over_envs(comparisons, t.left_out, exp.analysis.alpha),
         _stability(t.stability, exp.analysis.spike_factor),
         _modes(t.modes, exp.analysis.alpha),
         _curves(figures, exp.analysis.metric),
@@ -149,16 +149,21 @@ def _method(a: AnalysisSettings, n_boot: int, seed: int, comparisons: pd.DataFra
             "the log ratio with Welch's standard error and degrees of freedom; simulated on "
             "normal data its one-sided limits keep their level at 5 to 20 runs "
             "(`tests/test_effects.py`). `rel_ci_low`/`rel_ci_high` are the "
-            f"{1 - 2 * a.alpha:.0%} interval; P(X > Y) with a stratified bootstrap interval is "
+            f"{1 - 2 * a.alpha:.0%} interval ({decides_at(a.alpha)}); P(X > Y) with a "
+            "stratified bootstrap interval is "
             "shown beside it (rliable's effect size, descriptive).",
             f"- **Verdict** at alpha {a.alpha:g}: `better`/`worse` when the Holm-corrected test "
             "of equal means rejects; otherwise `equivalent` when the Holm-corrected two "
             f"one-sided tests put the effect within ±{a.margin:.0%} (the smallest effect of "
             "interest, `analysis.margin`); otherwise `inconclusive`. Not significant is not "
             "the same as no effect: `mde` is the smallest effect each comparison could detect "
-            f"with {a.power:.0%} power, `seeds_needed` the runs per arm and env to resolve "
-            f"±{a.margin:.0%} (in this table a fixed design's, at alpha; a sequential study's "
-            "claims count the first look whose own exact levels have that power)."
+            f"with {a.power:.0%} power; `seeds_needed` the runs per arm and env at which the "
+            f"row's rule decides with {a.power:.0%} probability, simulated at its current "
+            "estimate (`to_decide`: a primary row of a sequential design at its looks and "
+            "exact levels, every other row as a fixed design; a claim with all its "
+            "comparisons, Holm within looks); `to_decide` says where the design cannot "
+            "decide it and what max would, and the count is empty where no max up to the "
+            "cap does or it cannot be estimated."
             + ("" if not sequential else
                " In this sequential design the primary rows carry the verdicts of its looks, "
                "each at the look's exact levels (see Sequential design); their intervals and "
@@ -185,7 +190,10 @@ def _claims(claims: Sequence[Claim], record: SequentialRecord | None) -> list[st
         "verdict": [f"**{c.verdict}**" for c in claims],
         "estimand": [_ESTIMANDS.get(c.estimand, "–") for c in claims],
         "estimate": [_estimate(c) for c in claims],
-        "seeds needed": [c.seeds_needed if c.seeds_needed > 0 else "–" for c in claims]})
+        "runs to decide": [f"{c.seeds_needed:.0f}" if c.seeds_needed == c.seeds_needed
+                           else "–" for c in claims],
+        "P(decide by max)": [f"{c.p_decide:.2f}" if c.p_decide == c.p_decide else "–"
+                             for c in claims]})
     spent = ("" if not record else
              " In this sequential design every claim is judged at the last look's exact "
              f"levels ({record.looks[-1].level:.3g} for a difference, "
@@ -195,7 +203,12 @@ def _claims(claims: Sequence[Claim], record: SequentialRecord | None) -> list[st
              "verdicts err at most alpha of the time.")
     lines = ["## Claims", "",
              "Machine-readable in [claims.csv](claims.csv). The estimate is the one that "
-             f"decides the claim, with its interval and that interval's confidence.{spent}", "",
+             f"decides the claim, with its interval and that interval's confidence: unadjusted; "
+             "the verdict compares Holm-adjusted p-values with the level (the evidence lines "
+             "give both). Runs to decide and P(decide by max): the claim's rule (all its "
+             "comparisons, the design's looks and max, Holm within looks) simulated at the "
+             "current estimate (`p_decide` in claims.csv; – where not simulated, or where no "
+             f"max up to the cap decides it: see the evidence).{spent}", "",
              table(overview)]
     for c in claims:
         lines += ["", f"### {c.id}: {c.verdict}", "", f"> {c.statement} ({c.source})", "",
@@ -255,7 +268,7 @@ def _window_note(final: pd.DataFrame) -> list[str]:
             "it as a late-training average, or set a smaller `analysis.final_window`."]
 
 
-def _over_envs(comparisons: pd.DataFrame, left_out: Sequence[str]) -> list[str]:
+def _over_envs(comparisons: pd.DataFrame, left_out: Sequence[str], alpha: float) -> list[str]:
     """The random-effects rows: a claim about tasks, with the spread between envs."""
     random = comparisons[comparisons["estimand"] == "random"]
     if random.empty:
@@ -275,7 +288,8 @@ def _over_envs(comparisons: pd.DataFrame, left_out: Sequence[str]) -> list[str]:
             "SD `tau` (log scale), I² and Cochran's Q p-value `q_p` (Higgins & Thompson 2002). "
             "Seeds narrow the per-env noise only; the interval cannot shrink below about "
             "t(k - 1) tau / sqrt(k): only more envs narrow it. Claims are judged on it from "
-            "5 usable envs on, unless `analysis.claims` declares `fixed`.", "",
+            "5 usable envs on, unless `analysis.claims` declares `fixed`. Intervals: "
+            f"{decides_at(alpha)}.", "",
             *(f"- left out of the gain-scale average: {line}" for line in left_out),
             *([""] if left_out else []), table(random[columns])]
 

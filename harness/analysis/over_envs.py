@@ -72,7 +72,7 @@ def random_row(envs: Sequence[str], xs: Sequence[np.ndarray], ys: Sequence[np.nd
                 "diff_ci_high": high, "rel_diff": rel,
                 "rel_ci_low": float(np.expm1(re.ci_low)),
                 "rel_ci_high": float(np.expm1(re.ci_high)),
-                "mde": float(effect.mde(alpha, power)), "seeds_needed": -1,
+                "mde": float(effect.mde(alpha, power)), "seeds_needed": math.nan,
                 "p_value": float(effect.p_value()), "log_se": float(re.se),
                 "df": float(re.df), "p_tost": float(effect.p_equivalence(margin)),
                 "normalisation": GAIN, "estimand": "random", "k_envs": int(re.k),

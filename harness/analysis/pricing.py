@@ -8,21 +8,20 @@ comparison's scores per env from the pilot's means and spreads (normal, the vari
 ``exp(theta)`` times the control's), replays the looks exactly as the runner decides them,
 and reports, at each true effect (by default 0, +-margin/2, +-margin), the probability that
 every comparison of the claim is decided by the design's last look, and the expected runs.
-Where that probability is low, ``runs_for`` finds the largest look that would reach the
-target (stepping the design's own schedule), or says none within a cap does (with random
-effects over envs, an interval never gets narrower than about tau / sqrt(k): more envs,
-not seeds).
+What a claim needs in runs, and whether its design can decide it, is ``to_decide``'s (built on
+``price``).
 
-Shapes: ``c`` comparisons, ``k`` envs, ``N`` simulated studies, ``L`` looks.
+Shapes: ``c`` comparisons, ``m`` controls, ``k`` envs, ``N`` simulated studies, ``L`` looks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from harness.analysis import alpha_spending, effects, meta
+from harness.runs.sequential_record import SequentialRecord
 
 
 @dataclass(frozen=True)
@@ -30,9 +29,9 @@ class ClaimRule:
     """A claim's decision rule and the pilot it is priced under."""
 
     control_mean: np.ndarray
-    """[k] the control's pilot mean final return per env (non-zero)."""
+    """[k] or [m, k]: each control's pilot mean score per env (non-zero)."""
     control_sd: np.ndarray
-    """[k] the control's pilot standard deviation per env."""
+    """[k] or [m, k]: each control's pilot standard deviation per env."""
     variant_cv: np.ndarray
     """[c, k] each variant's pilot coefficient of variation (sd / mean) per env: its sd
     scales with its mean as the true effect moves it."""
@@ -50,6 +49,12 @@ class ClaimRule:
     random-effects HKSJ interval over envs (``meta``)."""
     tau: float = 0.0
     """Between-env sd of the true log ratios drawn for each comparison and env."""
+    control_of: tuple[int, ...] = ()
+    """[c] the row of ``control_mean`` each comparison's control is (empty: row 0 for all):
+    comparisons that share a control share its drawn runs, as in the study."""
+    record: SequentialRecord | None = None
+    """Looks a study already took: their recorded levels are kept, later looks spend what
+    they left (``alpha_spending.levels``)."""
 
     def levels(self) -> tuple[np.ndarray, np.ndarray]:
         """(two-sided levels of the test of equal means [L], one-sided levels of each of the
@@ -57,7 +62,7 @@ class ClaimRule:
         if not self.exact:
             union = alpha_spending.look_levels(self.looks, self.alpha)
             return union, union
-        at = alpha_spending.levels(self.looks, self.alpha)
+        at = alpha_spending.levels(self.looks, self.alpha, self.record)
         return at.equal, at.equivalence
 
 
@@ -71,6 +76,8 @@ class Price:
     """P(every comparison of the claim is decided by the last look)."""
     p_decide_each: np.ndarray
     """[c] P(that comparison is decided by the last look)."""
+    p_by_look: np.ndarray
+    """[L] P(every comparison of the claim is decided by look j)."""
     verdicts: np.ndarray
     """[c, 4] share of studies ending in each of ``effects.VERDICTS`` per comparison."""
     expected_runs: float
@@ -82,20 +89,24 @@ class Price:
     """N, the simulated studies (Monte-Carlo error about sqrt(p (1 - p) / N))."""
 
 
-def draw_scores(rule: ClaimRule, effect: float, studies: int,
+def draw_scores(rule: ClaimRule, effect: float | np.ndarray, studies: int,
                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Normal scores up to the last look at a true relative effect ``effect``: (variants
-    [N, c, k, n_max], control [N, k, n_max])."""
-    mean, sd = np.asarray(rule.control_mean, float), np.asarray(rule.control_sd, float)
+    """Normal scores up to the last look at true relative effects ``effect`` (a float, or
+    [c, k] per comparison and env): (variants [N, c, k, n_max], each comparison's control
+    [N, c, k, n_max], the same draws where comparisons share a control)."""
+    mean = np.atleast_2d(np.asarray(rule.control_mean, float))
+    sd = np.atleast_2d(np.asarray(rule.control_sd, float))
     cv = np.asarray(rule.variant_cv, float)
     c, k = cv.shape
     n = rule.looks[-1]
-    theta = np.log1p(effect) + rule.tau * rng.standard_normal((studies, c, k))
-    variant_mean = mean * np.exp(theta)
+    of = np.asarray(rule.control_of or (0,) * c)
+    theta = np.log1p(np.broadcast_to(effect, (c, k))) + \
+        rule.tau * rng.standard_normal((studies, c, k))
+    variant_mean = mean[of] * np.exp(theta)
     variants = variant_mean[..., None] + (np.abs(variant_mean) * cv)[..., None] * \
         rng.standard_normal((studies, c, k, n))
-    control = mean[:, None] + sd[:, None] * rng.standard_normal((studies, k, n))
-    return variants, control
+    control = mean[..., None] + sd[..., None] * rng.standard_normal((studies, *mean.shape, n))
+    return variants, control[:, of]
 
 
 def holm_rows(p: np.ndarray) -> np.ndarray:
@@ -115,11 +126,11 @@ def holm_rows(p: np.ndarray) -> np.ndarray:
 def _look_effect(rule: ClaimRule, variants: np.ndarray, control: np.ndarray,
                  n: int) -> effects.Effect:
     """Each comparison's over-env effect from the first ``n`` runs: fields [N, c]."""
-    k = control.shape[1]
+    k = control.shape[2]
     if rule.aggregate == "fixed":
         return effects.log_ratio([variants[:, :, e, :n] for e in range(k)],
-                                 [control[:, None, e, :n] for e in range(k)])
-    per_env = [effects.log_ratio([variants[:, :, e, :n]], [control[:, None, e, :n]])
+                                 [control[:, :, e, :n] for e in range(k)])
+    per_env = [effects.log_ratio([variants[:, :, e, :n]], [control[:, :, e, :n]])
                for e in range(k)]
     y = np.stack([np.broadcast_to(p.estimate, variants.shape[:2]) for p in per_env], -1)
     v = np.stack([np.broadcast_to(p.se, variants.shape[:2]) ** 2 for p in per_env], -1)
@@ -155,10 +166,11 @@ def decide(rule: ClaimRule, variants: np.ndarray,
     return where, verdict
 
 
-def price(rule: ClaimRule, effect: float, *, studies: int = 4000, seed: int = 0,
+def price(rule: ClaimRule, effect: float | np.ndarray, *, studies: int = 4000, seed: int = 0,
           chunk: int = 2000) -> Price:
-    """Simulate ``studies`` studies of ``rule`` at a true relative effect ``effect`` (every
-    comparison, every env; spread by ``rule.tau``), in chunks of ``chunk`` studies."""
+    """Simulate ``studies`` studies of ``rule`` at a true relative effect ``effect`` (a float
+    for every comparison and env, or [c, k]; spread by ``rule.tau``), in chunks of ``chunk``
+    studies."""
     rng = np.random.default_rng(seed)
     wheres, verdicts = [], []
     for start in range(0, studies, chunk):
@@ -172,10 +184,12 @@ def price(rule: ClaimRule, effect: float, *, studies: int = 4000, seed: int = 0,
     decided = where >= 0
     stop_each = looks[np.where(decided, where, last)]  # [N, c]
     stop = looks[np.where(decided.all(1), where.max(1), last)]  # [N]
-    k = len(np.asarray(rule.control_mean))
+    k = np.asarray(rule.variant_cv).shape[1]
+    claim_at = np.where(decided.all(1), where.max(1), len(looks))  # [N]
+    by_look = (claim_at[:, None] <= np.arange(len(looks))).mean(0)
     shares = np.stack([(verdict == i).mean(0) for i in range(len(effects.VERDICTS))], -1)
-    return Price(effect=float(effect), p_decide=float(decided.all(1).mean()),
-                 p_decide_each=decided.mean(0), verdicts=shares,
+    return Price(effect=float(np.mean(effect)), p_decide=float(decided.all(1).mean()),
+                 p_decide_each=decided.mean(0), p_by_look=by_look, verdicts=shares,
                  expected_runs=float(stop.mean()),
                  expected_total=float(k * (stop + stop_each.sum(1)).mean()), studies=studies)
 
@@ -185,50 +199,3 @@ def price_table(rule: ClaimRule, *, studies: int = 4000, seed: int = 0) -> list[
     random numbers, so differences between effects are not Monte-Carlo noise)."""
     m = rule.margin
     return [price(rule, e, studies=studies, seed=seed) for e in (-m, -m / 2, 0.0, m / 2, m)]
-
-
-def runs_for(rule: ClaimRule, effect: float, *, target: float = 0.8, cap: int = 400,
-             studies: int = 2000, seed: int = 0) -> int | None:
-    """The smallest last look (extending the design's schedule by its own step, or by its
-    single look's size) at which ``price(...).p_decide >= target``, up to ``cap`` runs per arm
-    and env; None when even ``cap`` does not reach it."""
-    looks = list(rule.looks)
-    step = looks[-1] - looks[-2] if len(looks) > 1 else looks[-1]
-
-    def design(n_max: int) -> ClaimRule:
-        extended = [n for n in looks if n < n_max] + [n_max]
-        return replace(rule, looks=tuple(extended))
-
-    def enough(n_max: int) -> bool:
-        return price(design(n_max), effect, studies=studies, seed=seed).p_decide >= target
-
-    candidates = list(range(looks[-1], cap + 1, step))
-    if not candidates or not enough(candidates[-1]):
-        return None
-    low, high = 0, len(candidates) - 1  # bisection: P(decide) grows with the last look
-    while low < high:
-        mid = (low + high) // 2
-        if enough(candidates[mid]):
-            high = mid
-        else:
-            low = mid + 1
-    return candidates[low]
-
-
-def design_note(rule: ClaimRule, prices: list[Price], *, target: float = 0.8,
-                cap: int = 400, studies: int = 2000) -> str:
-    """One line for ``harness plan``: the least P(decide by the last look) over the priced
-    effects and, below ``target``, "not decidable within this design" with the last look
-    that would reach it at the hardest effect (or that none up to ``cap`` does)."""
-    hardest = min(prices, key=lambda p: p.p_decide)
-    n = rule.looks[-1]
-    head = (f"P(decided by {n} runs per arm and env) >= {hardest.p_decide:.2f} over true "
-            f"effects {', '.join(f'{p.effect:+.0%}' for p in prices)}")
-    if hardest.p_decide >= target:
-        return head
-    need = runs_for(rule, hardest.effect, target=target, cap=cap, studies=studies)
-    where = (f"about {need} runs per arm and env would reach {target:.0%}" if need else
-             f"no design up to {cap} runs per arm and env reaches {target:.0%}"
-             + (" (the envs' spread bounds the random-effects interval: more envs are "
-                "needed, not seeds)" if rule.aggregate == "random" else ""))
-    return f"not decidable within this design: {head} (least at {hardest.effect:+.0%}); {where}"

@@ -22,6 +22,7 @@ from harness.analysis import (
     saturation,
     stability,
     tables,
+    to_decide,
 )
 from harness.analysis.load import Results
 from harness.analysis.scores import eval_returns, run_curves
@@ -95,17 +96,26 @@ class ReportTables:
     (``saturation.saturated_envs``)."""
 
     def csv(self) -> dict[str, pd.DataFrame]:
-        """The tables written as ``<name>.csv``, by name."""
+        """The tables written as ``<name>.csv``, by name (runs counts as whole numbers)."""
         return {"summary": self.summary, "summary_auc": self.auc,
                 **({} if self.evaluation is None else {"summary_eval": self.evaluation}),
-                "comparisons": self.comparisons, "stability": self.stability,
-                "modes": self.modes, "claims": claims.claims_table(self.claims),
+                "comparisons": whole_counts(self.comparisons),
+                "stability": whole_counts(self.stability),
+                "modes": self.modes, "claims": whole_counts(claims.claims_table(self.claims)),
                 "clip_activity": self.activity,
                 **({} if self.adastop is None else {"adastop": self.adastop})}
 
     def summary_of(self, metric: str) -> pd.DataFrame:
         """The summary of ``metric``'s scores (``final``, ``auc`` or ``eval``)."""
         return {"final": self.summary, "auc": self.auc, "eval": self.evaluation}[metric]
+
+
+def whole_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its runs-to-decide columns (``seeds_needed``, ``*_seeds_needed``) as
+    pandas' nullable integers: a CSV cell reads ``15``, not ``15.0``, and stays empty where
+    no count is known (NaN kept them float)."""
+    counts = [c for c in frame.columns if c.endswith("seeds_needed")]
+    return frame.assign(**{c: pd.to_numeric(frame[c]).round().astype("Int64") for c in counts})
 
 
 def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
@@ -130,12 +140,16 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     one = record.looks[-1].equivalence_level if record else None
     if record:
         comparisons = alpha_spending.with_decisions(comparisons, alpha_spending.decisions(record))
+    prices = {m: to_decide.pricer(frame, claimed.envs, exp.analysis, record=record,
+                                  random_scores=random_scores) for m, frame in tested.items()}
+    comparisons = to_decide.priced_rows(comparisons, prices, design=(len(exp.seeds),),
+                                        looks=exp.looks)
     # a saturated env has nothing to lose either: its runs stay out of the within-run measures
     steady_updates = results.updates[~results.updates["env_id"].isin(saturated)]
     steadiness = stability.stability_table(tested[metric], stability.run_stability(
                                                steady_updates, exp.analysis.spike_factor),
                                            compared, exp.analysis, level,
-                                           exp.looks if record else ())
+                                           exp.looks if record else (), record)
     inactive = pairs.inactive_clips(exp, results.updates)
     bimodal = modes.mode_table(tested[metric], exp.control, alpha=exp.analysis.alpha)
     summaries = {m: tables.summary_table(frame, n_boot=n_boot, seed=seed)
@@ -143,7 +157,8 @@ def report_tables(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000,
     return ReportTables(results, scores, summaries["final"], summaries["auc"],
                         summaries.get("eval"), comparisons, steadiness, bimodal,
                         claims.evaluate_claims(claimed, comparisons, steadiness, level, inactive,
-                                               equivalence_level=one, modes=bimodal),
+                                               equivalence_level=one, modes=bimodal,
+                                               price=prices[metric], record=record),
                         pairs.clip_activity(exp, results.updates), inactive,
                         _adastop(exp, tested[metric], comparisons, record, seed), record,
                         _left_out(exp, tested[metric], random_scores), saturated)

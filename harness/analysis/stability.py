@@ -33,6 +33,7 @@ import scipy.stats
 
 from harness.analysis import alpha_spending, effects
 from harness.analysis.tables import ALL_ENVS
+from harness.runs.sequential_record import SequentialRecord
 from harness.runs.spec import AnalysisSettings
 
 COLLAPSE_DROP = 0.5
@@ -116,11 +117,13 @@ def deviations(scores: np.ndarray) -> np.ndarray:
 
 def stability_table(scores: pd.DataFrame, runs: pd.DataFrame,
                     pairs: Sequence[tuple[str, str]], settings: AnalysisSettings,
-                    level: float | None = None, looks: Sequence[int] = ()) -> pd.DataFrame:
+                    level: float | None = None, looks: Sequence[int] = (),
+                    record: SequentialRecord | None = None) -> pd.DataFrame:
     """Per (variant, control) pair, per env and over all envs: the dispersion ratio with its
     ``1 - level`` interval (``level``: alpha unless given; a sequential design passes the
     last look's share, ``claims.evaluate_claims``) and tests, the runs to resolve the margin
-    (over ``looks`` when given, ``alpha_spending.need_for``), the collapse counts with
+    (over ``looks`` when given, ``record``'s at their recorded levels,
+    ``alpha_spending.need_for``), the collapse counts with
     Fisher's p, and the mean drawdown and spike rate of each arm with the difference's
     ``1 - 2 level`` interval (the one equivalence uses) and Welch's test.
 
@@ -128,7 +131,7 @@ def stability_table(scores: pd.DataFrame, runs: pd.DataFrame,
     ``run_stability`` output.
     """
     by_cell = {k: g["score"].to_numpy(float) for k, g in scores.groupby(["env_id", "variant"])}
-    need = alpha_spending.need_for(settings, looks)
+    need = alpha_spending.need_for(settings, looks, record)
     within = {k: g for k, g in runs.groupby(["env_id", "variant"])}
     envs = list(dict.fromkeys(scores["env_id"]))
     rows = []
@@ -158,7 +161,7 @@ def _row(scope: str, variant: str, control: str, envs: list[str], by_cell: dict,
             "dispersion_ci_low": float(low) + 1, "dispersion_ci_high": float(high) + 1,
             "dispersion_p": float(ratio.p_value()),
             "dispersion_p_tost": float(ratio.p_equivalence(settings.margin)),
-            "seeds_needed": int(seeds) if seeds == seeds else -1,
+            "seeds_needed": float(seeds),
             "collapses": int(x.sum()), "control_n": len(y), "control_collapses": int(y.sum()),
             "collapse_p": float(fisher),
             **_difference("drawdown", within, envs, variant, control, level, settings, need),
@@ -195,5 +198,5 @@ def _difference(measure: str, within: dict, envs: list[str], variant: str, contr
         seeds = need(d) if d else np.nan
         with np.errstate(divide="ignore", invalid="ignore"):
             out |= {"drawdown_p_tost": float(d.p_equivalence(settings.margin)) if d else np.nan,
-                    "drawdown_seeds_needed": int(seeds) if seeds == seeds else -1}
+                    "drawdown_seeds_needed": float(seeds)}
     return out

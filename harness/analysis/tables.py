@@ -20,7 +20,7 @@ SUMMARY_COLUMNS = ["env_id", "variant", "n_runs", "mean", "std", "median", "iqm"
 COMPARISON_COLUMNS = ["scope", "variant", "control", "metric", "family", "n",
                       "prob_improvement", "pi_ci_low", "pi_ci_high", "mean_diff", "diff_ci_low",
                       "diff_ci_high", "rel_diff", "rel_ci_low", "rel_ci_high", "mde",
-                      "seeds_needed", "p_value", "p_holm", "verdict", "normalisation",
+                      "seeds_needed", "to_decide", "p_value", "p_holm", "verdict", "normalisation",
                       "log_se", "df", "p_tost", "p_tost_holm", *over_envs.RANDOM_COLUMNS]
 AUDIT_COLUMNS = ["log_se", "df", "p_tost", "p_tost_holm"]
 """Behind each verdict (``effects.Comparison``), in the CSV for auditing, not in report.md."""

@@ -40,7 +40,25 @@ def print_dry_run(exp: Experiment, rdir: ResultsDir, jobs: int | None, backend: 
     if record is not None:
         print_looks(record)
     todo = [s for s in specs if states[s.run_id] in ("pending", "failed", "damaged", "later")]
+    if exp.analysis.claims or exp.looks:
+        print_claims(exp, rdir, record)
     print_cost(exp, record, todo, workers)
+
+
+def print_claims(exp: Experiment, rdir: ResultsDir, record: SequentialRecord | None) -> None:
+    """Each claim's runs to decide, as ``harness plan`` prices them: on the study's own
+    finished runs when it has some (the report's number), else on the published spreads."""
+    from harness.analysis.study import experiment_results, run_scores
+    from harness.commands import plan
+
+    try:
+        scores = run_scores(exp, experiment_results(exp, rdir.root))[exp.analysis.metric]
+    except ValueError:  # no finished run yet
+        scores = None
+    found = plan.claim_prices(exp, scores, record, "this study's runs")
+    if found:
+        print("claims (runs per arm and env to decide, simulated; `harness plan` for more):")
+        print("\n".join(plan.claim_lines(found)))
 
 
 def print_cost(exp: Experiment, record: SequentialRecord | None, todo: Sequence[RunSpec],

@@ -1,10 +1,12 @@
-"""``harness plan``: the seeds each primary comparison needs to resolve the margin, and their
-cost in env steps and wall time on this machine.
+"""``harness plan``: the runs per arm and env each claim's design needs to decide it, and
+their cost in env steps and wall time on this machine.
 
-Seeds per arm and env come from the textbook two-sample size on the relative scale the
-verdicts use (``effects.Effect.seeds_needed``), with each run's spread (coefficient of
-variation of its score) taken from a pilot (finished runs of this or another experiment) or,
-without one, from the published spreads (``analysis.published.RUN_CV``). Wall time uses the
+The runs come from simulating each claim's rule (``analysis.to_decide``: all its
+comparisons, the design's looks and max, Holm within looks) under a pilot's means and
+spreads (finished runs of this or another experiment: its current estimates are taken as
+the truth, as the report does), or, without one, under the published spreads
+(``analysis.published.RUN_CV``) at true effects 0, +-margin/2 and +-margin, sized for the
+hardest. Beyond the design's max it says "not decidable within this design". Wall time uses the
 rate of one worker training the packs the runner will train (``throughput.runner_rates``:
 each pack size at its own calibrated rate), times the workers: packs run in parallel at about
 that rate each (``harness bench``: 1.9-2.0x for two workers).
@@ -13,41 +15,39 @@ that rate each (``harness bench``: 1.9-2.0x for two workers).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from harness.analysis import alpha_spending, effects, pairs
+from harness.analysis import claims, effects, saturation, to_decide
 from harness.analysis.load import load_results
 from harness.analysis.published import run_cv
-from harness.analysis.scores import auc_scores, eval_scores, final_scores
+from harness.analysis.study import run_scores
 from harness.commands.errors import EXIT_OK, InputError
 from harness.commands.throughput import CLUSTER_WORKERS, duration, runner_rates
+from harness.runs import references
 from harness.runs.experiment import load_experiment
+from harness.runs.sequential_record import SequentialRecord
 from harness.runs.spec import Experiment
-
-Spread = Callable[[str, str], tuple[float, str]]
-"""(env id, variant) -> (squared coefficient of variation of one run's score, its source)."""
 
 
 def main(args: argparse.Namespace, argv: list[str]) -> int:
-    """Print the seeds each primary comparison needs and what they cost here."""
+    """Print what each claim's design decides, the runs it needs and what they cost here."""
     exp = load_experiment(args.experiment)
     if args.pilot is not None and not Path(args.pilot).is_dir():
         raise InputError(f"--pilot {args.pilot}: not a directory; give a results directory "
                          "such as results/<name>")
     try:
-        spread = (published_spread if args.pilot is None
-                  else pilot_spread(Path(args.pilot), exp.analysis.metric,
-                                    exp.analysis.final_window))
+        scores = None if args.pilot is None else pilot_scores(exp, Path(args.pilot))
     except ValueError as e:
         raise InputError(str(e)) from None
-    found = needs(exp, spread)
+    found = claim_prices(exp, scores)
     jobs = args.jobs if args.jobs and args.jobs > 0 else os.cpu_count() or 1
     seeds = planned_seeds(exp, found)
     table = cost(exp, seeds, runner_rates(exp, seeds, jobs)) if found else None
@@ -56,64 +56,94 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 @dataclass(frozen=True)
-class Need:
-    """Seeds one primary comparison needs."""
+class ClaimPrice:
+    """What one claim's design decides (``to_decide``)."""
 
-    variant: str
-    control: str
-    sources: tuple[str, ...]
-    """Where each env's spread came from."""
-    seeds: int
-    """Runs per arm and env to detect ``margin`` with ``power`` at ``alpha``."""
+    claim: str
+    pairs: tuple[tuple[str, str], ...]
+    """Its comparisons (variant, control)."""
+    estimand: str
+    """``fixed`` | ``random`` (``claims.planned_estimand``)."""
+    priced: tuple[to_decide.ToDecide, ...]
+    """At the pilot's estimates (one), or without a pilot at true effects -margin,
+    -margin/2, 0, +margin/2, +margin (the published spreads)."""
+    source: str
+    """Where the means and spreads came from."""
+    envs: tuple[str, ...]
+    """The envs priced (the experiment's, less those the pilot's runs saturate)."""
 
-
-def needs(exp: Experiment, spread: Spread) -> list[Need]:
-    """Seeds for each primary comparison (clip effects over all of ``exp``'s envs); for a
-    sequential design, the first look with the power to decide (``alpha_spending.need_for``)."""
-    need = alpha_spending.need_for(exp.analysis, exp.looks)
-    found = []
-    for variant, control in pairs.primary_pairs(exp):
-        cells = [(spread(e, variant), spread(e, control)) for e in exp.envs]
-        # se^2 with one run per arm and env, as in effects.log_ratio: sum of CV^2 over k^2
-        unit = sum(x[0] + y[0] for x, y in cells) / len(exp.envs) ** 2
-        seeds = need(effects.Effect(0.0, math.nan, math.nan, unit))
-        sources = tuple(f"{e}: {x[1]}" for e, (x, _) in zip(exp.envs, cells, strict=True))
-        found.append(Need(variant, control, sources, int(seeds)))
-    return found
-
-
-def published_spread(env_id: str, variant: str) -> tuple[float, str]:
-    """No pilot: the published spread of the env, the same for every variant."""
-    cv, source = run_cv(env_id)
-    return cv**2, f"cv {cv:.2f} {source}"
+    @property
+    def hardest(self) -> to_decide.ToDecide:
+        """The one of ``priced`` needing the most runs (none up to the cap: more than any),
+        the least likely decided by max among equals: the one the plan is sized for. (The
+        least decidable by max is not it: at no effect a short design fails most often, yet
+        an effect of half the margin needs more runs.)"""
+        return max(self.priced, key=lambda t: (np.nan_to_num(t.runs, nan=np.inf),
+                                               -np.nan_to_num(t.p_decide, nan=-1.0)))
 
 
-def pilot_spread(pilot_dir: Path, metric: str, window: int) -> Spread:
-    """Spreads measured in a pilot's finished runs: the variant's own in that env when the
-    pilot has it, else the mean over the env's variants, else the published one.
-    ``window``: episodes averaged for the final score."""
+def pilot_scores(exp: Experiment, pilot_dir: Path) -> pd.DataFrame:
+    """The primary scores of a pilot's finished runs (``env_id``, ``variant``, ``score``)."""
     results = load_results(pilot_dir)
     if not results.run_ids:
         raise ValueError(f"--pilot {pilot_dir}: no finished runs there")
-    if metric == "eval":
-        scores = eval_scores(results.evals)
-    elif metric == "auc":
-        scores = auc_scores(results.updates)
-    else:
-        scores = final_scores(results.episodes, window)
-    per_cell = scores.groupby(["env_id", "variant"])["score"].agg(
-        lambda s: (s.std(ddof=1) / abs(s.mean())) ** 2 if len(s) > 1 else np.nan).dropna()
+    return run_scores(exp, results)[exp.analysis.metric]
 
-    def spread(env_id: str, variant: str) -> tuple[float, str]:
-        if (env_id, variant) in per_cell.index:
-            cv2 = float(per_cell[env_id, variant])
-            return cv2, f"cv {math.sqrt(cv2):.2f} from the pilot's {variant}"
-        if env_id in per_cell.index.get_level_values(0):
-            cv2 = float(per_cell[env_id].mean())
-            return cv2, f"cv {math.sqrt(cv2):.2f} from the pilot's runs of this env"
-        return published_spread(env_id, variant)
 
-    return spread
+def published_scores(exp: Experiment, effect: float) -> pd.DataFrame:
+    """Two runs per env and variant whose mean is 1 (``1 + effect`` for clipped variants) and
+    whose sd is the env's published coefficient of variation: a pilot of the published
+    spreads at a true relative effect ``effect``."""
+    rows = []
+    for env in exp.envs:
+        half = run_cv(env)[0] / math.sqrt(2)  # sd (ddof 1) of {m - h, m + h} is h sqrt(2)
+        for v, config in exp.configs.items():
+            m = 1 + effect if config.clips_value else 1.0
+            rows += [{"env_id": env, "variant": v, "score": m * (1 + s * half)} for s in (-1, 1)]
+    return pd.DataFrame(rows)
+
+
+def claim_prices(exp: Experiment, scores: pd.DataFrame | None,
+                 record: SequentialRecord | None = None,
+                 source: str = "the pilot's means and spreads") -> list[ClaimPrice]:
+    """Each testable claim of C1-C3 priced by ``to_decide`` at the design's looks, on
+    ``scores`` (a pilot's or the study's own) or, without, on the published spreads at the
+    effects of ``ClaimPrice.priced``. The report prices the same rule on the same runs: an
+    env where ``scores`` all score alike is left out, as the report leaves it out
+    (``saturation``)."""
+    if scores is not None:
+        saturated = saturation.saturated_envs(scores)
+        scores = saturation.without(scores, saturated)
+        exp = dataclasses.replace(exp, envs=tuple(e for e in exp.envs if e not in saturated))
+    design = exp.looks or (len(exp.seeds),)
+    m = exp.analysis.margin
+    frames = ([(scores, source)] if scores is not None else
+              [(published_scores(exp, e), "published spreads") for e in (-m, -m / 2, 0, m / 2, m)])
+    randoms = {e: r.random_mean for e, r in references.read().items()}
+    prices = [to_decide.pricer(f, exp.envs, exp.analysis, record=record, random_scores=randoms)
+              for f, _ in frames]
+    found = []
+    for cid, pairs in claims.claim_pairs(exp).items():
+        if not pairs:
+            continue
+        estimand = claims.planned_estimand(cid, exp, len(exp.envs))
+        found.append(ClaimPrice(cid, tuple(pairs), estimand,
+                                tuple(price(pairs, estimand, design) for price in prices),
+                                frames[0][1], exp.envs))
+    return found
+
+
+def claim_lines(found: Sequence[ClaimPrice]) -> list[str]:
+    """Each claim's "to decide" line, as plan and dry-run print it."""
+    lines = []
+    for c in found:
+        t = c.hardest
+        at = ("" if len(c.priced) == 1 else " (sized for the true effect needing the most; "
+              f"P(decided by {t.design_max}) at -margin .. +margin: "
+              + ", ".join(f"{p.p_decide:.2f}" for p in c.priced) + ")")
+        lines.append(f"  {c.claim} ({len(c.pairs)} comparison{'s' * (len(c.pairs) > 1)} over "
+                     f"{', '.join(c.envs)}, {c.estimand}; {c.source}): {t.line()}{at}")
+    return lines
 
 
 def cost(exp: Experiment, seeds: int, rates: dict[str, float]) -> pd.DataFrame:
@@ -131,37 +161,31 @@ def cost(exp: Experiment, seeds: int, rates: dict[str, float]) -> pd.DataFrame:
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
 
 
-def planned_seeds(exp: Experiment, found: Sequence[Need]) -> int:
-    """Seeds per arm to cost: the most any comparison needs, but no more than a sequential
-    design's last look (it never trains beyond)."""
-    most = max((n.seeds for n in found), default=len(exp.seeds))
+def planned_seeds(exp: Experiment, found: Sequence[ClaimPrice]) -> int:
+    """Seeds per arm to cost: the most any claim needs (the design's max where no count is
+    known), but no more than a sequential design's last look (it never trains beyond)."""
+    design = exp.looks[-1] if exp.looks else len(exp.seeds)
+    most = max((int(np.nan_to_num(c.hardest.runs, nan=design)) for c in found), default=design)
     return min(most, exp.looks[-1]) if exp.looks else most
 
 
-def render(exp: Experiment, found: Sequence[Need], table: pd.DataFrame, jobs: int) -> str:
-    """The plan as text: seeds per comparison, then the cost of the largest."""
+def render(exp: Experiment, found: Sequence[ClaimPrice], table: pd.DataFrame,
+           jobs: int) -> str:
+    """The plan as text: each claim's runs to decide, then the cost of the largest."""
     a = exp.analysis
-    lines = [f"plan for {exp.name}: seeds per arm and env to resolve ±{a.margin:.0%} "
-             f"({a.metric} score, alpha {a.alpha:g}, power {a.power:.0%}), "
-             + (f"looks at {', '.join(map(str, exp.looks))} (the first look whose own share "
-                "of alpha has that power):" if exp.looks
-                else f"now {len(exp.seeds)}:")]
-    lines += [f"  note: {text}" for text in
-              effects.small_n_notes(exp.looks[0] if exp.looks else len(exp.seeds))]
-    for need in found:
-        lines.append(f"  {need.variant} vs {need.control} over {', '.join(exp.envs)}: "
-                     f"{need.seeds} seeds")
-        lines += [f"      {s}" for s in need.sources]
+    design = exp.looks or (len(exp.seeds),)
+    lines = [f"plan for {exp.name}: runs per arm and env at which each claim's rule decides "
+             f"with {a.power:.0%} probability ({a.metric} score, alpha {a.alpha:g}, margin "
+             f"±{a.margin:.0%}; simulated, {to_decide.STUDIES:,} studies, Monte-Carlo error "
+             f"<= 1.1 points), design max {design[-1]}"
+             + (f", looks at {', '.join(map(str, exp.looks))}:" if exp.looks else ":")]
+    lines += [f"  note: {text}" for text in effects.small_n_notes(design[0])]
+    lines += claim_lines(found)
     if not found:
-        lines.append("  no primary comparison (needs a clipped and a matching unclipped "
-                     "variant)")
+        lines.append("  no claim to price (needs a clipped and a matching unclipped variant)")
         return "\n".join(lines)
     hours = table.iloc[-1]["worker_hours"]
     seeds = planned_seeds(exp, found)
-    beyond = [n for n in found if n.seeds > seeds]
-    if beyond:
-        lines.append(f"  note: {len(beyond)} of {len(found)} comparisons need more than the "
-                     f"design's {seeds} seeds per arm: at {seeds} they may stay inconclusive")
     lines += [f"cost at {seeds} seeds per arm "
               f"({', '.join(f'{exp.steps(e):,}' for e in exp.envs)} steps per run):",
               # pandas prints NaN before any formatter sees it: the total's rate is blank
