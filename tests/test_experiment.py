@@ -162,15 +162,16 @@ SWEEP = {"matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.05, 0.2, 1.
 
 
 def test_claims_are_registered_in_the_analysis_section_and_the_manifest():
-    exp = parse(envs=["Hopper-v5", ANT_NO_CFRC], **SWEEP, analysis={
-        "active_clip": 0.02, "claims": {
+    sweep = {"matrix": {"value_clip": ["none", "max"], "vf_clip_eps": [0.05, 0.2]}}
+    exp = parse(envs=["Hopper-v5", ANT_NO_CFRC], **sweep, analysis={
+        "active_clip": 0.02, "margin": 0.05, "alpha": 0.01, "claims": {
             "C1": {"estimand": "random"},
-            "C3": {"estimand": "fixed", "envs": [ANT_LABEL], "margin": 0.05, "alpha": "1e-2",
-                   "thresholds": ["5e-2", 0.2]}}})
+            "C3": {"estimand": "fixed", "envs": [ANT_LABEL, "Hopper-v5"], "margin": 0.05,
+                   "alpha": "1e-2", "thresholds": ["5e-2", 0.2]}}})
     assert exp.analysis.active_clip == 0.02
     assert exp.analysis.claims == (
         ("C1", ClaimPlan("random")),
-        ("C3", ClaimPlan("fixed", envs=(ANT_LABEL,), margin=0.05, alpha=0.01,
+        ("C3", ClaimPlan("fixed", envs=(ANT_LABEL, "Hopper-v5"), margin=0.05, alpha=0.01,
                          thresholds=(0.05, 0.2))))
     assert parse().analysis.claims == () and parse().analysis.active_clip == 0.01
     with tempfile.TemporaryDirectory() as d:
@@ -195,7 +196,21 @@ def test_claims_are_registered_in_the_analysis_section_and_the_manifest():
     ({"C1-stability": {"estimand": "fixed", "alpha": 0.7}}, "analysis.claims.C1-stability.alpha",
      "must be a number in (0, 0.5)"),
     ([], "analysis.claims", "must be a mapping of claims"),
+    # declared but not what the report does: refused rather than silently not carried out
+    ({"C2": {"estimand": "fixed", "margin": 0.2}}, "analysis.claims.C2.margin",
+     "0.2 differs from analysis.margin 0.1, which every comparison is tested at"),
+    ({"C2": {"estimand": "fixed", "alpha": 0.01}}, "analysis.claims.C2.alpha",
+     "0.01 differs from analysis.alpha 0.05"),
+    ({"C3": {"estimand": "random", "thresholds": [0.05, 0.2]}}, "analysis.claims.C3.thresholds",
+     "leaves out 1.0, but the report judges every claim on every max threshold"),
 ])
+def test_a_claim_on_a_subset_of_the_envs_is_refused():
+    with pytest.raises(ExperimentError, match=r"analysis.claims.C1.envs: leaves out "
+                                              r"Walker2d-v5, but the report judges every claim"):
+        parse(envs=["Hopper-v5", "Walker2d-v5"], **SWEEP,
+              analysis={"claims": {"C1": {"estimand": "fixed", "envs": ["Hopper-v5"]}}})
+
+
 def test_bad_claims_name_the_key(claims, key, message):
     with pytest.raises(ExperimentError) as err:
         parse(**SWEEP, analysis={"claims": claims})

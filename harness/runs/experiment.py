@@ -20,7 +20,7 @@ import yaml
 
 from harness.ppo.config import PPOConfig, field_names
 from harness.runs import trainers
-from harness.runs.registration import claim_plans
+from harness.runs.registration import check_levels, claim_plans
 from harness.runs.spec import (
     METRICS,
     AnalysisSettings,
@@ -477,7 +477,9 @@ def _analysis(value: Any, envs: tuple[str, ...], thresholds: list[float],
     if settings.get("metric") == "eval" and settings.get("eval_every") is None:
         raise fail("analysis.metric", "eval scores the runs' evaluations: set "
                                       "analysis.eval_every (env steps between evaluations)")
-    return AnalysisSettings(**settings)
+    analysis = AnalysisSettings(**settings)
+    check_levels(analysis.claims, analysis.margin, analysis.alpha, fail)
+    return analysis
 
 
 def _is_int(value: Any) -> bool:

@@ -53,13 +53,43 @@ def _plan(value: Any, key: str, envs: tuple[str, ...], thresholds: list[float] |
     if "envs" in value:
         fields["envs"] = _subset(value["envs"], envs, f"{key}.envs", "the experiment's envs",
                                  fail)
+        _all_or_refuse(fields["envs"], envs, f"{key}.envs", "env", fail)
     if "thresholds" in value:
         eps = value["thresholds"]
         numbers = [yaml_number(v) for v in eps] if isinstance(eps, list) else []
         fields["thresholds"] = _subset(numbers if numbers and None not in numbers else eps,
                                        thresholds or [], f"{key}.thresholds",
                                        "the vf_clip_eps of its max variants", fail)
+        _all_or_refuse(fields["thresholds"], thresholds or [], f"{key}.thresholds",
+                       "max threshold", fail)
     return ClaimPlan(**fields)
+
+
+def check_levels(plans: Sequence[tuple[str, ClaimPlan]], margin: float, alpha: float,
+                 fail: Fail) -> None:
+    """Refuse a claim's ``margin`` or ``alpha`` other than the section's: the report tests
+    every comparison at ``analysis.margin`` and ``analysis.alpha`` (one Holm family), so a
+    declared other value would be a plan the analysis does not carry out."""
+    for name, plan in plans:
+        for field, section in (("margin", margin), ("alpha", alpha)):
+            declared = getattr(plan, field)
+            if declared is not None and declared != section:
+                raise fail(f"analysis.claims.{name}.{field}",
+                           f"{declared} differs from analysis.{field} {section}, which every "
+                           "comparison is tested at; declare it as analysis.{field} (a claim "
+                           "at its own level needs an experiment of its own: --reuse shares "
+                           "the runs)".replace("{field}", field))
+
+
+def _all_or_refuse(declared: tuple[Any, ...], every: Sequence[Any], key: str, what: str,
+                   fail: Fail) -> None:
+    """Refuse a claim's subset of the envs or thresholds: the report judges each claim on all
+    of them (a subset is an experiment of its own, sharing runs with ``--reuse``)."""
+    left = [str(v) for v in every if v not in declared]
+    if left:
+        raise fail(key, f"leaves out {', '.join(left)}, but the report judges every claim on "
+                        f"every {what} of the experiment; list them all, or judge the subset "
+                        "in an experiment of its own (--reuse shares the runs)")
 
 
 def _subset(value: Any, allowed: Sequence[Any], key: str, what: str,

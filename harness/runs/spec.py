@@ -65,14 +65,17 @@ class ClaimPlan:
     """``random`` (effects over the envs: a claim about tasks) or ``fixed`` ("on these
     envs"); see ``ESTIMANDS``."""
     envs: tuple[str, ...] = ()
-    """The envs (labels) it is judged on; empty: every env of the experiment."""
+    """The envs (labels) it is judged on, as declared: every env of the experiment (the
+    report judges each claim on all; ``registration`` refuses a subset); empty: not stated."""
     margin: float | None = None
-    """Its smallest effect of interest, relative to the control; None: ``analysis.margin``."""
+    """Its smallest effect of interest, as declared: ``analysis.margin`` (``registration``
+    refuses another); None: not stated."""
     alpha: float | None = None
-    """Its level; None: ``analysis.alpha``."""
+    """Its level, as declared: ``analysis.alpha`` (another is refused); None: not stated."""
     thresholds: tuple[float, ...] = ()
-    """C3 only: the ``vf_clip_eps`` values of ``max`` clipping it is judged on; empty: every
-    one the experiment has. A threshold counts only if its clip acts (``active_clip``)."""
+    """C3 only: the ``vf_clip_eps`` values of ``max`` clipping it is judged on, as declared:
+    every one the experiment has (a subset is refused); empty: not stated. A threshold
+    counts only if its clip acts (``active_clip``)."""
 
 
 @dataclass(frozen=True)
