@@ -7,11 +7,12 @@ from pathlib import Path
 import harness
 
 ROOT = Path(harness.__file__).parent
-ANALYSIS_MAY_IMPORT = {"harness.ppo.config", "harness.runs.spec", "harness.runs.schema",
-                       "harness.runs.files", "harness.runs.expand",
+ANALYSIS_MAY_IMPORT = {"harness.ppo.config", "harness.ppo.numerics", "harness.runs.spec",
+                       "harness.runs.schema", "harness.runs.files", "harness.runs.expand",
                        "harness.runs.sequential_record", "harness.runs.references"}
-"""Data types and formats: the config, the experiment, the results schema and files, the run
-ids, the sequential record (``sequential.json``) and the committed reference scores."""
+"""Data types and formats: the config, the trainer's numerics version, the experiment, the
+results schema and files, the run ids, the sequential record (``sequential.json``) and the
+committed reference scores."""
 
 
 def imports() -> dict[str, set[str]]:

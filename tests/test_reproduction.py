@@ -81,3 +81,6 @@ def test_same_machine_needs_every_training_session_on_one_recorded_cpu_and_softw
     assert not same_machine([session("EPYC")], [session("Xeon")])
     assert not same_machine([session("EPYC")], [session("EPYC", numpy="2.3.0")])
     assert not same_machine([session(None)], [session(None)])  # recorded before the CPU was
+    # another trainer numerics version: equal in distribution, not bit for bit
+    assert not same_machine([{**session("EPYC"), "numerics": 2}], [session("EPYC")])
+    assert same_machine([{**session("EPYC"), "numerics": 1}], [session("EPYC")])

@@ -21,6 +21,7 @@ import pandas as pd
 import scipy.stats
 
 from harness.analysis import stats
+from harness.ppo.numerics import BEFORE_RECORDED
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Reproduction:
     identical: int
     """Of those, runs whose ``updates`` and ``episodes`` tables are equal (``sps`` aside)."""
     same_machine: bool
-    """Both sides' runs come from the same software versions and CPU model."""
+    """Both sides' runs come from the same software versions, CPU model and trainer numerics."""
     cells: pd.DataFrame
     """Per env x variant: ``n_local``, ``n_published``, ``mean_local``, ``mean_published``,
     ``rel_diff`` (local over published, minus one), ``p_value`` (Welch), ``p_holm``."""
@@ -117,15 +118,19 @@ def judge(equal: dict[str, bool], same_machine: bool, cells: pd.DataFrame,
 
 def same_machine(local_sessions: list[dict], published_sessions: list[dict]) -> bool:
     """Whether every session that trained runs on either side recorded the same package
-    versions and CPU model (a session recorded before the CPU model was cannot match)."""
+    versions, CPU model and trainer numerics (a session recorded before the CPU model was
+    cannot match)."""
     found = {machine(s) for s in [*local_sessions, *published_sessions] if s.get("trained", 1)}
     return len(found) == 1 and None not in found
 
 
-def machine(session: dict) -> tuple[str, str] | None:
-    """A session record's package versions and CPU model, or None without a CPU model."""
+def machine(session: dict) -> tuple[str, str, int] | None:
+    """A session record's package versions, CPU model and trainer numerics version
+    (``harness.ppo.numerics``: runs of two versions are not equal bit for bit), or None
+    without a CPU model."""
     cpu = (session.get("host") or {}).get("cpu")
-    return (json.dumps(session.get("versions"), sort_keys=True), cpu) if cpu else None
+    numerics = session.get("numerics", BEFORE_RECORDED)
+    return (json.dumps(session.get("versions"), sort_keys=True), cpu, numerics) if cpu else None
 
 
 def _differing(rep: Reproduction, alpha: float) -> str:
