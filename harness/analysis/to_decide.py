@@ -148,9 +148,10 @@ def pricer(scores: pd.DataFrame, envs: Sequence[str], settings: AnalysisSettings
            record: SequentialRecord | None = None,
            random_scores: Mapping[str, float] | None = None) -> Pricer:
     """Prices rules on ``scores`` (``env_id``, ``variant``, ``score`` per run), taking each
-    arm's per-env mean and sd as the truth (so the envs' spread of true effects is in the
-    per-env ratios priced: ``ClaimRule.tau`` stays 0, not counting it twice); ``record``'s looks keep their levels (for the
-    design's own looks only); ``random_scores`` put random-effects rules on the gain scale."""
+    arm's per-env mean and sd as the truth (the envs' spread of true effects is in the
+    per-env ratios priced: ``ClaimRule.tau`` stays 0, not counting it twice); ``record``'s
+    looks keep their levels (for the design's own looks only); ``random_scores`` put
+    random-effects rules on the gain scale."""
     cells = scores.groupby(["env_id", "variant"])["score"].agg(["mean", "std", "count"])
     done: dict[tuple, ToDecide] = {}  # claims with the same comparisons (C1, C2) price once
 
