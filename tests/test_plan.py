@@ -16,7 +16,7 @@ import pytest
 import scipy.stats
 from synthetic import make_experiment, write_results
 
-from harness.analysis import to_decide
+from harness.analysis import published, to_decide
 from harness.analysis.published import run_cv
 from harness.commands import plan, throughput
 from harness.runs.expand import expand
@@ -24,6 +24,10 @@ from harness.runs.expand import expand
 TESTS = Path(__file__).parent
 NONE, MAX = "value_clip=none", "value_clip=max,vf_clip_eps=0.2"
 VARIANTS = {NONE: {"value_clip": "none"}, MAX: {"value_clip": "max", "vf_clip_eps": 0.2}}
+MUJOCO = ("Ant-v5", "HalfCheetah-v5", "Hopper-v5", "Humanoid-v5", "HumanoidStandup-v5",
+          "InvertedDoublePendulum-v5", "InvertedPendulum-v5", "Pusher-v5", "Reacher-v5",
+          "Swimmer-v5", "Walker2d-v5")
+"""The population study's 11 envs (experiments/population_c1.yaml)."""
 
 
 def textbook(cv: float, margin: float = 0.10, alpha: float = 0.05, power: float = 0.8,
@@ -104,6 +108,56 @@ def test_published_spreads_give_the_statistics_issue_numbers():
     hopper = plan.claim_prices(make_experiment(VARIANTS, NONE), None)[0].priced[2]
     cv = run_cv("Hopper-v5")[0]
     assert textbook(cv, z_power=0.8) < hopper.runs <= textbook(cv)
+
+
+def test_the_published_pilot_puts_each_env_on_its_own_scale_and_spreads_the_effects():
+    """Hopper (anchors: random 16.67, PPO 2382.86) and Ant (no published score: the unit
+    scale, random 0), 10 runs at the first look: the control has the published mean and
+    cv; the clipped arm's ratios of gains over random are (1 + effect) exp(tau z) with
+    z = -+1/sqrt(2) (two normal quantiles at sample sd 1), so their log has mean
+    log(1 + effect) and sample sd tau exactly."""
+    exp = dataclasses.replace(make_experiment(VARIANTS, NONE, envs=("Hopper-v5", "Ant-v5"),
+                                              seeds=range(30)), looks=(10, 20, 30))
+    cells = plan.published_scores(exp, 0.1, 0.2).groupby(["env_id", "variant"])["score"]
+    mean, sd, count = cells.mean(), cells.std(), cells.count()
+    assert set(count) == {10}
+    random, score = published.env_scale("Hopper-v5")
+    assert random == pytest.approx(16.6688, abs=1e-4) and score == 2382.86
+    assert published.env_scale("Ant-v5") == (0.0, 1.0)
+    assert mean["Hopper-v5", NONE] == pytest.approx(2382.86)
+    assert sd["Hopper-v5", NONE] == pytest.approx(2382.86 * run_cv("Hopper-v5")[0])
+    gains = [(mean["Hopper-v5", MAX] - random) / (score - random), mean["Ant-v5", MAX]]
+    assert gains == pytest.approx([1.1 * math.exp(-0.2 / math.sqrt(2)),
+                                   1.1 * math.exp(0.2 / math.sqrt(2))])
+    assert sd["Ant-v5", MAX] == pytest.approx(run_cv("Ant-v5")[0] * gains[1])
+    assert published.normal_quantiles(1).tolist() == [0.0]
+    z = published.normal_quantiles(11)
+    assert z.mean() == pytest.approx(0, abs=1e-12) and z.std(ddof=1) == pytest.approx(1)
+
+
+@pytest.mark.slow
+def test_the_envs_spread_makes_a_claim_about_tasks_undecidable_by_seeds(monkeypatch):
+    """The 11 MuJoCo envs, random effects, looks at 10, 20, 30: at the published tau (0.141)
+    the random-effects interval cannot get narrower than about t(10) tau / sqrt(11) = 0.077
+    on the log scale, most of log(1.1) = 0.095: at half the margin no max up to the cap
+    decides it, and P(decided by 30) falls at every true effect (measured 0.52, 0.10, 0.57,
+    0.03, 0.40 at -margin .. +margin, against at least 0.999 with every env the same effect,
+    tau = 0, which decides by 20). A fixed-effect claim over one env has no spread to
+    price: the same numbers at either tau."""
+    exp = dataclasses.replace(make_experiment(VARIANTS, NONE, envs=MUJOCO, seeds=range(30)),
+                              looks=(10, 20, 30))
+    one = dataclasses.replace(exp, envs=("Hopper-v5",))
+    spread, alone = plan.claim_prices(exp, None)[0], plan.claim_prices(one, None)[0]
+    monkeypatch.setattr(published, "BETWEEN_ENV_TAU", 0.0)
+    flat = plan.claim_prices(exp, None)[0]
+    assert spread.estimand == flat.estimand == "random" and len(spread.envs) == 11
+    assert all(t.p_decide >= 0.99 for t in flat.priced) and flat.hardest.runs <= 20
+    assert all(s.p_decide < f.p_decide - 0.3 for s, f in zip(spread.priced, flat.priced,
+                                                             strict=True))
+    assert not spread.hardest.decidable and math.isnan(spread.hardest.runs)
+    assert "more envs are needed" in spread.hardest.note()
+    assert alone.estimand == "fixed"
+    assert plan.claim_prices(one, None)[0].priced == alone.priced
 
 
 def test_a_sequential_design_plans_the_first_look_with_the_power():

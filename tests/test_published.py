@@ -123,3 +123,11 @@ def test_the_planners_published_spreads_are_the_committed_summary():
         rows = summary[(summary["env_id"] == f"{family}-v5") & summary["variant"].isin(arms)]
         cv = math.sqrt(((rows["std"] / rows["mean"]) ** 2).mean())
         assert published.RUN_CV[family] == pytest.approx(cv, rel=1e-3), family
+
+
+def test_the_planners_between_env_spread_is_the_committed_tau():
+    """``published.BETWEEN_ENV_TAU`` quotes baselines_vs_unclipped's primary random-effects
+    row (REML tau of the log ratio of gains over random, max 0.2 against unclipped)."""
+    rows = pd.read_csv(RESULTS / "baselines_vs_unclipped" / "report" / "comparisons.csv")
+    [tau] = rows.loc[(rows["family"] == "primary") & (rows["estimand"] == "random"), "tau"]
+    assert tau == pytest.approx(published.BETWEEN_ENV_TAU, abs=5e-7)

@@ -29,6 +29,7 @@ Within a look, Holm's correction runs over the primary family as in a fixed desi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -73,12 +74,21 @@ def levels(looks: Sequence[int], alpha: float,
     two-sided and one-sided), keeping the levels of the looks ``record`` has taken (a look
     already tested spent its alpha; later looks spend what is left given it)."""
     done = record.looks[:len(looks)] if record else ()
-    found = []
-    for sides, used in ((2, [k.level for k in done]), (1, [k.equivalence_level for k in done])):
-        nominal = boundaries.exact_boundaries(looks, alpha, sides=sides, used=used).nominal
-        nominal[:len(used)] = used  # as recorded, not back through the normal quantile
-        found.append(nominal)
-    return Levels(*found)
+    looks = tuple(int(n) for n in looks)
+    return Levels(_nominal(looks, float(alpha), 2, tuple(k.level for k in done)),
+                  _nominal(looks, float(alpha), 1, tuple(k.equivalence_level for k in done)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _nominal(looks: tuple[int, ...], alpha: float, sides: int,
+             used: tuple[float, ...]) -> np.ndarray:
+    """[L] ``boundaries.exact_boundaries``' nominal levels, the ``used`` ones as recorded (not
+    back through the normal quantile); read-only and cached: pricing a plan asks for the same
+    designs' levels many times, each a recursive numerical integration."""
+    nominal = boundaries.exact_boundaries(looks, alpha, sides=sides, used=used).nominal
+    nominal[:len(used)] = used
+    nominal.setflags(write=False)
+    return nominal
 
 
 def runs_to_decide(effect: effects.Effect, margin: float, power: float, looks: Sequence[int],

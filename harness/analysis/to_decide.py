@@ -148,13 +148,22 @@ def pricer(scores: pd.DataFrame, envs: Sequence[str], settings: AnalysisSettings
            record: SequentialRecord | None = None,
            random_scores: Mapping[str, float] | None = None) -> Pricer:
     """Prices rules on ``scores`` (``env_id``, ``variant``, ``score`` per run), taking each
-    arm's per-env mean and sd as the truth; ``record``'s looks keep their levels (for the
-    design's own looks only); ``random_scores`` put random-effects rules on the gain scale."""
+    arm's per-env mean and sd as the truth (the envs' spread of true effects is in the
+    per-env ratios priced: ``ClaimRule.tau`` stays 0, not counting it twice); ``record``'s
+    looks keep their levels (for the design's own looks only); ``random_scores`` put
+    random-effects rules on the gain scale."""
     cells = scores.groupby(["env_id", "variant"])["score"].agg(["mean", "std", "count"])
+    done: dict[tuple, ToDecide] = {}  # claims with the same comparisons (C1, C2) price once
 
     def price(pairs: Sequence[tuple[str, str]], estimand: str, looks: Sequence[int],
               over: Sequence[str] | None = None) -> ToDecide:
-        looks = tuple(int(n) for n in looks)
+        key = (tuple(pairs), estimand, tuple(looks), None if over is None else tuple(over))
+        if key not in done:
+            done[key] = priced(pairs, estimand, tuple(int(n) for n in looks), over)
+        return done[key]
+
+    def priced(pairs: Sequence[tuple[str, str]], estimand: str, looks: tuple[int, ...],
+               over: Sequence[str] | None) -> ToDecide:
         used = [e for e in (envs if over is None else over)
                 if all((e, a) in cells.index and cells.loc[(e, a), "count"] >= 2
                        for p in pairs for a in p)]

@@ -5,11 +5,12 @@ The runs come from simulating each claim's rule (``analysis.to_decide``: all its
 comparisons, the design's looks and max, Holm within looks) under a pilot's means and
 spreads (finished runs of this or another experiment: its current estimates are taken as
 the truth, as the report does), or, without one, under the published spreads
-(``analysis.published.RUN_CV``) at true effects 0, +-margin/2 and +-margin, sized for the
-hardest. Beyond the design's max it says "not decidable within this design". Wall time uses the
-rate of one worker training the packs the runner will train (``throughput.runner_rates``:
-each pack size at its own calibrated rate), times the workers: packs run in parallel at about
-that rate each (``harness bench``: 1.9-2.0x for two workers).
+(``analysis.published``: each run's ``RUN_CV``, and the envs' true effects spread by
+``BETWEEN_ENV_TAU``, ``published_scores``) at true effects 0, +-margin/2 and +-margin, sized
+for the hardest. Beyond the design's max it says "not decidable within this design". Wall
+time uses the rate of one worker training the packs the runner will train
+(``throughput.runner_rates``: each pack size at its own calibrated rate), times the workers:
+packs run in parallel at about that rate each (``harness bench``: 1.9-2.0x for two workers).
 """
 
 from __future__ import annotations
@@ -25,9 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis import claims, effects, saturation, to_decide
+from harness.analysis import claims, effects, published, saturation, to_decide
 from harness.analysis.load import load_results
-from harness.analysis.published import run_cv
 from harness.analysis.study import run_scores
 from harness.commands.errors import EXIT_OK, InputError
 from harness.commands.throughput import CLUSTER_WORKERS, duration, runner_rates
@@ -90,16 +90,34 @@ def pilot_scores(exp: Experiment, pilot_dir: Path) -> pd.DataFrame:
     return run_scores(exp, results)[exp.analysis.metric]
 
 
-def published_scores(exp: Experiment, effect: float) -> pd.DataFrame:
-    """Two runs per env and variant whose mean is 1 (``1 + effect`` for clipped variants) and
-    whose sd is the env's published coefficient of variation: a pilot of the published
-    spreads at a true relative effect ``effect``."""
+def published_scores(exp: Experiment, effect: float, tau: float) -> pd.DataFrame:
+    """A pilot of the published spreads at a true relative effect ``effect`` on the gain over
+    a random policy, spread over envs by ``tau``: per env and variant, as many runs as the
+    design's first look (the runs on which the report would first leave an env out,
+    ``over_envs.exclusions``) with exactly the arm's mean and sd. Each env is on its own
+    scale (``published.env_scale``: random score r, published score p, or r = 0 and p = 1
+    where either is unknown): the control's mean is p, its sd the env's published coefficient
+    of variation (``published.run_cv``) times |p|; a clipped variant's mean is
+    r + (p - r)(1 + e_i), so its ratio of gains over random is 1 + e_i, and its sd the
+    control's times 1 + e_i (the spread moves with the gain, as ``pricing.draw_scores``
+    draws it; the cv times its own |mean| would make an arm near a zero return, Reacher's,
+    almost noiseless)."""
+    envs = exp.envs
+    # Every env the same true effect (tau = 0) prices a claim about tasks far too kindly:
+    # its random-effects interval cannot get narrower than about t(k-1) tau / sqrt(k)
+    # whatever the seeds (over_envs.seed_floor). Plan, as meta-analyses do, with an assumed
+    # tau (Borenstein et al. 2009, ch. 29: power for random effects): log(1 + e_i) spread
+    # by tau around log(1 + effect), at normal quantiles in env order (exactly sd tau).
+    ratios = np.exp(math.log1p(effect) + tau * published.normal_quantiles(len(envs)))
+    runs = published.normal_quantiles(max(2, (exp.looks or (len(exp.seeds),))[0]))
     rows = []
-    for env in exp.envs:
-        half = run_cv(env)[0] / math.sqrt(2)  # sd (ddof 1) of {m - h, m + h} is h sqrt(2)
+    for env, ratio in zip(envs, ratios, strict=True):
+        random, score = published.env_scale(env)
+        sd = abs(score) * published.run_cv(env)[0]
         for v, config in exp.configs.items():
-            m = 1 + effect if config.clips_value else 1.0
-            rows += [{"env_id": env, "variant": v, "score": m * (1 + s * half)} for s in (-1, 1)]
+            m, s = ((random + (score - random) * ratio, sd * ratio) if config.clips_value
+                    else (score, sd))
+            rows += [{"env_id": env, "variant": v, "score": m + s * z} for z in runs]
     return pd.DataFrame(rows)
 
 
@@ -118,8 +136,11 @@ def claim_prices(exp: Experiment, scores: pd.DataFrame | None,
     design = exp.looks or (len(exp.seeds),)
     m = exp.analysis.margin
     frames = ([(scores, source)] if scores is not None else
-              [(published_scores(exp, e), "published spreads") for e in (-m, -m / 2, 0, m / 2, m)])
-    randoms = {e: r.random_mean for e, r in references.read().items()}
+              [(published_scores(exp, e, published.BETWEEN_ENV_TAU), "published spreads")
+               for e in (-m, -m / 2, 0, m / 2, m)])
+    # the published pilot's random scores are those of its own scales (env_scale)
+    randoms = ({e: r.random_mean for e, r in references.read().items()} if scores is not None
+               else {e: published.env_scale(e)[0] for e in exp.envs})
     prices = [to_decide.pricer(f, exp.envs, exp.analysis, record=record, random_scores=randoms)
               for f, _ in frames]
     found = []
