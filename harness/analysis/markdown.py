@@ -194,12 +194,14 @@ def _preregistration(exp: Experiment, registered: Timing | None) -> list[str]:
         return [*head, NOT_DECLARED[0].upper() + NOT_DECLARED[1:] + "."]
     a = exp.analysis
     stated = {"margin": f"{a.margin:.0%}", "alpha": f"{a.alpha:g}"}
+    every = sorted({c.vf_clip_eps for c in exp.configs.values() if c.value_clip == "max"})
     plans = pd.DataFrame([{
         "claim": name, "estimand": plan.estimand,
         **{k: v + ("" if getattr(plan, k) is not None else " (section's)")
            for k, v in stated.items()},
         "thresholds": (", ".join(f"{e:g}" for e in plan.thresholds) if plan.thresholds
-                       else "every max eps" if name == "C3" else "–")}
+                       else f"every max eps ({', '.join(f'{e:g}' for e in every)})"
+                       if name == "C3" else "–")}
         for name, plan in a.claims])
     design = (f"sequential, looks at {', '.join(map(str, exp.looks))} runs per arm and env, "
               f"max {len(exp.seeds)}" if exp.looks else
