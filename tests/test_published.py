@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.analysis import answer, published
+from harness.analysis import answer, prereg, published
 from harness.analysis.load import experiment_from_manifest, read_sessions
 from harness.analysis.report_tables import report_tables
 from harness.runs.sequential_record import looked_runs, read_record
@@ -43,6 +43,27 @@ def test_committed_report_tables_are_reproduced_from_the_committed_runs(name):
         again = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
         pd.testing.assert_frame_equal(again, committed, check_exact=False, rtol=1e-12,
                                       obj=f"{name}/report/{table}.csv")
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_committed_preregistration_is_what_the_history_says(name, monkeypatch):
+    """prereg.json is dated by git, not computed from the runs: checked where this checkout
+    has the experiment file's history (a copy without it says so in the report instead)."""
+    monkeypatch.chdir(ROOT)  # manifests record the experiment file relative to the root
+    exp = experiment_from_manifest(RESULTS / name)
+    committed = json.loads((RESULTS / name / "report" / "prereg.json").read_text())
+    found = prereg.registration(exp) if exp.analysis.claims else None
+    if isinstance(found, prereg.Unknown):
+        pytest.skip(f"registration commit unknown here: {found.why}")
+    timing = None if found is None else prereg.timing(found, read_sessions(RESULTS / name))
+    assert json.loads(json.dumps(prereg.record(exp, timing))) == committed  # as written
+
+
+@pytest.mark.parametrize("name", ANSWER)
+def test_the_answer_studies_declared_their_claims_after_their_runs(name):
+    """Their header comments registered the plan in words; analysis.claims came later."""
+    committed = json.loads((RESULTS / name / "report" / "prereg.json").read_text())
+    assert committed["verdict"] == "post hoc"
 
 
 @pytest.mark.parametrize("name", PUBLISHED)

@@ -8,12 +8,14 @@ and moved into place with ``os.replace``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from harness.analysis import aggregates, markdown, plots, published, tables
+from harness.analysis import aggregates, markdown, plots, prereg, published, tables
+from harness.analysis.load import read_sessions
 from harness.analysis.report_tables import (
     CURVE_BOOT,
     CURVE_PLOTS,
@@ -28,8 +30,8 @@ from harness.runs.spec import Experiment
 
 
 def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: int = 0) -> Path:
-    """Write ``exp_dir/report/`` for ``exp`` (``report_tables`` as CSV, the figures and
-    ``report.md``) and return that directory."""
+    """Write ``exp_dir/report/`` for ``exp`` (``report_tables`` as CSV, the figures,
+    ``prereg.json`` and ``report.md``) and return that directory."""
     exp_dir = Path(exp_dir)
     t = report_tables(exp, exp_dir, n_boot=n_boot, seed=seed)
     report_dir = exp_dir / "report"
@@ -37,7 +39,13 @@ def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: 
     figures = write_plots(exp, t, report_dir, n_boot=n_boot, seed=seed)
     for name, frame in t.csv().items():
         _write_text(report_dir / f"{name}.csv", frame.to_csv(index=False))
-    text = markdown.render(exp, exp_dir, t, figures, n_boot=n_boot, seed=seed)
+    # a plan is dated by git and the manifest, not computed from the runs: not in t.csv()
+    registered = (prereg.timing(prereg.registration(exp), read_sessions(exp_dir))
+                  if exp.analysis.claims else None)
+    _write_text(report_dir / "prereg.json",
+                json.dumps(prereg.record(exp, registered), indent=1) + "\n")
+    text = markdown.render(exp, exp_dir, t, figures, n_boot=n_boot, seed=seed,
+                           registered=registered)
     _write_text(report_dir / "report.md", text)
     return report_dir
 
