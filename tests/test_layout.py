@@ -9,10 +9,11 @@ import harness
 ROOT = Path(harness.__file__).parent
 ANALYSIS_MAY_IMPORT = {"harness.ppo.config", "harness.ppo.numerics", "harness.runs.spec",
                        "harness.runs.schema", "harness.runs.files", "harness.runs.expand",
-                       "harness.runs.sequential_record", "harness.runs.references"}
+                       "harness.runs.sequential_record", "harness.runs.references",
+                       "harness.runs.plan_history"}
 """Data types and formats: the config, the trainer's numerics version, the experiment, the
-results schema and files, the run ids, the sequential record (``sequential.json``) and the
-committed reference scores."""
+results schema and files, the run ids, the sequential record (``sequential.json``), the
+committed reference scores and the experiment file's registration commit (its git history)."""
 
 
 def imports() -> dict[str, set[str]]:

@@ -13,6 +13,7 @@ from synthetic import make_experiment, write_results
 
 from harness.analysis import markdown, prereg
 from harness.analysis.report_writer import write_report
+from harness.runs import plan_history
 from harness.runs.experiment import load_experiment
 from harness.runs.spec import ClaimPlan
 
@@ -61,7 +62,7 @@ def repo(tmp_path):
 
 
 def found(path: Path):
-    return prereg.registration(load_experiment(path))
+    return plan_history.registration(load_experiment(path))
 
 
 def session(when: datetime, **fields):
@@ -70,13 +71,13 @@ def session(when: datetime, **fields):
 
 def test_a_comment_edit_does_not_move_the_registration(repo):
     root, declared = repo
-    assert found(root / "exp.yaml") == prereg.Registration(declared, day(2))
+    assert found(root / "exp.yaml") == plan_history.Registration(declared, day(2))
 
 
 def test_a_plan_edit_registers_anew(repo):
     root, _ = repo
     changed = commit(root, PLAN.format(comment="plan", estimand="random"), day(4))
-    assert found(root / "exp.yaml") == prereg.Registration(changed, day(4))
+    assert found(root / "exp.yaml") == plan_history.Registration(changed, day(4))
 
 
 def test_a_plan_back_to_an_older_one_is_registered_when_it_came_back(repo):
@@ -85,7 +86,7 @@ def test_a_plan_back_to_an_older_one_is_registered_when_it_came_back(repo):
     root, _ = repo
     commit(root, PLAN.format(comment="plan", estimand="random"), day(4))
     back = commit(root, PLAN.format(comment="plan", estimand="fixed"), day(5))
-    assert found(root / "exp.yaml") == prereg.Registration(back, day(5))
+    assert found(root / "exp.yaml") == plan_history.Registration(back, day(5))
 
 
 def test_an_uncommitted_plan_is_not_registered(repo):
@@ -97,13 +98,13 @@ def test_an_uncommitted_plan_is_not_registered(repo):
 def test_an_uncommitted_comment_edit_keeps_the_registration(repo):
     root, declared = repo
     (root / "exp.yaml").write_text(PLAN.format(comment="edited, not committed", estimand="fixed"))
-    assert found(root / "exp.yaml") == prereg.Registration(declared, day(2))
+    assert found(root / "exp.yaml") == plan_history.Registration(declared, day(2))
 
 
 def test_an_untracked_file_is_not_committed(repo):
     root, _ = repo
     (root / "other.yaml").write_text(PLAN.format(comment="", estimand="fixed"))
-    assert found(root / "other.yaml") == prereg.Unknown("other.yaml is not committed")
+    assert found(root / "other.yaml") == plan_history.Unknown("other.yaml is not committed")
 
 
 def test_without_a_checkout_or_git_it_says_why(tmp_path, monkeypatch):
@@ -112,9 +113,9 @@ def test_without_a_checkout_or_git_it_says_why(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # no repo above
     assert found(path).why.startswith("not a git checkout with this file's history (")
     monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
-    assert found(path) == prereg.Unknown("git is not installed")
+    assert found(path) == plan_history.Unknown("git is not installed")
     exp = dataclasses.replace(load_experiment(path), source="")
-    assert prereg.registration(exp).why == "the experiment file (not recorded) is not here"
+    assert plan_history.registration(exp).why == "the experiment file (not recorded) is not here"
 
 
 def test_a_shallow_clone_says_its_history_is_cut(repo, tmp_path_factory):
@@ -125,7 +126,7 @@ def test_a_shallow_clone_says_its_history_is_cut(repo, tmp_path_factory):
     assert "shallow" in found(clone / "exp.yaml").why
 
 
-REGISTERED = prereg.Registration("a" * 40, day(2))
+REGISTERED = plan_history.Registration("a" * 40, day(2))
 
 
 def test_every_training_session_after_the_commit_is_pre_registered():
@@ -159,7 +160,7 @@ def test_sessions_that_trained_nothing_do_not_count_and_reused_runs_are_named():
 
 
 def test_an_unknown_registration_is_no_verdict():
-    t = prereg.timing(prereg.Unknown("git is not installed"), [session(day(1), trained=3)])
+    t = prereg.timing(plan_history.Unknown("git is not installed"), [session(day(1), trained=3)])
     assert t.verdict == "unknown"
     assert t.statement == "registration commit unknown: git is not installed"
     assert prereg.record(make_experiment({"a": {}}, "a"), t)["unknown"] == "git is not installed"
@@ -174,7 +175,7 @@ def test_the_section_quotes_the_plan_and_the_verdict(repo):
     root, declared = repo
     exp = load_experiment(root / "exp.yaml")
     lines = markdown._preregistration(exp, prereg.timing(
-        prereg.registration(exp), [session(day(1), trained=2)]))
+        plan_history.registration(exp), [session(day(1), trained=2)]))
     assert "| C1 | fixed | 10% (section's) | 0.05 (section's) | – |" in "\n".join(lines)
     assert lines[-2].startswith("- seeds: sequential, looks at 2, 4 runs per arm and env, max 4;")
     assert lines[-1] == ("- **Registration**: declared after 1 of its 1 sessions that trained "

@@ -26,6 +26,7 @@ from harness.analysis.report_tables import (
 )
 from harness.analysis.scores import SCORE_NAMES
 from harness.runs.files import atomic_write
+from harness.runs.plan_history import registration
 from harness.runs.spec import Experiment
 
 
@@ -40,7 +41,7 @@ def write_report(exp: Experiment, exp_dir: Path, *, n_boot: int = 10_000, seed: 
     for name, frame in t.csv().items():
         _write_text(report_dir / f"{name}.csv", frame.to_csv(index=False))
     # a plan is dated by git and the manifest, not computed from the runs: not in t.csv()
-    registered = (prereg.timing(prereg.registration(exp), read_sessions(exp_dir))
+    registered = (prereg.timing(registration(exp), read_sessions(exp_dir))
                   if exp.analysis.claims else None)
     _write_text(report_dir / "prereg.json",
                 json.dumps(prereg.record(exp, registered), indent=1) + "\n")
