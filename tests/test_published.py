@@ -12,6 +12,7 @@ import pytest
 from harness.analysis import answer, prereg, published
 from harness.analysis.load import experiment_from_manifest, read_sessions
 from harness.analysis.report_tables import report_tables
+from harness.runs import plan_history
 from harness.runs.sequential_record import looked_runs, read_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,8 +53,8 @@ def test_committed_preregistration_is_what_the_history_says(name, monkeypatch):
     monkeypatch.chdir(ROOT)  # manifests record the experiment file relative to the root
     exp = experiment_from_manifest(RESULTS / name)
     committed = json.loads((RESULTS / name / "report" / "prereg.json").read_text())
-    found = prereg.registration(exp) if exp.analysis.claims else None
-    if isinstance(found, prereg.Unknown):
+    found = plan_history.registration(exp) if exp.analysis.claims else None
+    if isinstance(found, plan_history.Unknown):
         pytest.skip(f"registration commit unknown here: {found.why}")
     timing = None if found is None else prereg.timing(found, read_sessions(RESULTS / name))
     assert json.loads(json.dumps(prereg.record(exp, timing))) == committed  # as written
