@@ -11,6 +11,8 @@ EXP ?= experiments/ablation.yaml
 LOCAL := results/local
 JOBS ?=
 PUBLISHED := ablation baselines_vs_unclipped eps_sweep reward_scale clip_pilot ant_check
+# studies still training: committed with their checkpoints, which `make clean` keeps
+TRAINING := population_c1
 JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS),)
 
 .PHONY: setup test lint ablation report reproduce bench clean
@@ -55,7 +57,8 @@ clean:
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info
 	# your experiments' run files and reports go; the published studies (committed, with their
 	# raw data) stay, without their checkpoints and progress files
-	find results -mindepth 1 -maxdepth 1 -type d $(PUBLISHED:%=! -name %) -exec rm -rf {} +
+	find results -mindepth 1 -maxdepth 1 -type d $(PUBLISHED:%=! -name %) $(TRAINING:%=! -name %) \
+		-exec rm -rf {} +
 	rm -rf $(PUBLISHED:%=results/%/checkpoints) $(PUBLISHED:%=results/%/.progress) \
 		$(PUBLISHED:%=results/%/.workers)
 	find results -mindepth 1 -maxdepth 1 -type f ! -name README.md -delete
