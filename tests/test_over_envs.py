@@ -11,7 +11,7 @@ from synthetic import make_experiment
 from harness.analysis import over_envs
 from harness.analysis.claims import evaluate_claims
 from harness.analysis.stability import STABILITY_COLUMNS
-from harness.analysis.tables import ALL_ENVS, comparison_table
+from harness.analysis.tables import ALL_ENVS, PAPERS_ENVS, comparison_table, papers_envs
 from harness.runs.spec import ClaimPlan
 
 NONE, B02 = "value_clip=none", "value_clip=max,vf_clip_eps=0.2"
@@ -102,3 +102,46 @@ def test_seed_floor_is_t_tau_over_root_k():
     assert over_envs.seed_floor(0.12, 5, 0.9) == pytest.approx(2.1318 * 0.12 / 5**0.5,
                                                                rel=1e-3)
     assert np.isnan(over_envs.seed_floor(0.1, 1, 0.9))
+
+
+PAPERS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5",
+          "Ant-v5[include_cfrc_ext_in_observation=false]", "Humanoid-v5"]
+
+
+def renamed(frame: pd.DataFrame, envs: list[str]) -> pd.DataFrame:
+    return frame.assign(env_id=frame["env_id"].map({f"E{i}": e for i, e in enumerate(envs)}))
+
+
+def compared(frame: pd.DataFrame) -> pd.DataFrame:
+    exp = make_experiment(VARIANTS, NONE, envs=["E0"], seeds=range(20))
+    return comparison_table({"final": frame}, [(B02, NONE)], primary=[(B02, NONE)],
+                            settings=exp.analysis, n_boot=200, seed=0)
+
+
+def test_the_papers_envs_are_read_out_of_a_population_as_a_secondary_fixed_row():
+    """Seven envs, the papers' five among them (+20% there, -30% elsewhere): a secondary
+    fixed row over exactly those five, equal to the whole table of those five alone, beside
+    the primary row over all seven."""
+    envs = [*PAPERS, "Swimmer-v5", "Reacher-v5"]
+    frame = renamed(scores([1.2] * 5 + [0.7] * 2), envs)
+    table = compared(frame)
+    papers = table[table["scope"] == PAPERS_ENVS].iloc[0]
+    alone = compared(frame[frame["env_id"].isin(PAPERS)])
+    alone = alone[alone["scope"] == ALL_ENVS].iloc[0]
+    assert (papers["family"], papers["estimand"], papers["k_envs"]) == ("secondary", "fixed", 5)
+    assert papers["rel_diff"] == pytest.approx(0.2, abs=0.01)
+    for column in ("rel_diff", "rel_ci_low", "rel_ci_high", "p_value"):
+        assert papers[column] == pytest.approx(alone[column], rel=1e-12)
+    whole = table[table["scope"] == ALL_ENVS].iloc[0]
+    assert whole["family"] == "primary" and whole["k_envs"] == 7 and whole["rel_diff"] < 0.1
+
+
+@pytest.mark.parametrize("envs", [PAPERS, PAPERS[:4] + ["Swimmer-v5", "Reacher-v5"],
+                                  [*PAPERS, "Ant-v4", "Swimmer-v5"]],
+                         ids=["just the five", "one missing", "one twice"])
+def test_no_papers_row_without_a_larger_population_that_holds_each_once(envs):
+    """The papers' five alone are the whole table's all row already; without one of them, or
+    with one of them twice, "the papers' envs" is not a set the table can name."""
+    table = compared(renamed(scores([1.1] * len(envs)), envs))
+    assert PAPERS_ENVS not in set(table["scope"])
+    assert papers_envs(envs) is None

@@ -101,8 +101,14 @@ def test_answer_table_by_hand():
                             "report": "r/report.md"}])
     table = answer.answer_table(claims)
     assert table.splitlines()[2] == ("| C2 | **inconclusive** | -5.6% [-18.9%, +9.9%] "
-                                     "(final, 90%) | 10 / 63 | Hopper, Walker2d | "
+                                     "(final, 90%) | – | – | – | 10 / 63 | Hopper, Walker2d | "
                                      "[s](r/report.md) |")
+    spread = claims.assign(estimand="random", pred_low=-0.31, pred_high=0.48, i2=0.659)
+    assert answer.answer_table(spread).splitlines()[2].split(" | ")[3:6] == [
+        "random effects: a new task", "[-31%, +48%]", "66%"]
+    fixed = spread.assign(estimand="fixed")  # its spread is described at another level
+    assert answer.answer_table(fixed).splitlines()[2].split(" | ")[3:6] == [
+        "fixed: these envs", "–", "66%"]
 
 
 def test_each_claim_comes_from_the_study_that_declares_it(tmp_path):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from synthetic import NUM_STEPS, make_experiment, write_results
 
-from harness.analysis import markdown
+from harness.analysis import answer, markdown
 from harness.analysis.aggregates import AGGREGATE_COLUMNS, METRICS, PROFILE_COLUMNS
 from harness.analysis.claims import CLAIM_COLUMNS
 from harness.analysis.load import read_sessions
@@ -260,3 +260,25 @@ def test_a_bimodal_env_gets_a_note_beside_the_means_and_a_modes_section():
     section = "\n".join(markdown._modes(modes, 0.05))
     assert "## Multimodal outcomes" in section and "[modes.csv](modes.csv)" in section
     assert markdown._bimodal_note(modes.assign(bimodal=False)) == []
+
+
+def test_a_population_holding_the_papers_envs_reports_them_as_a_secondary_row(tmp_path):
+    """Six MuJoCo envs, the papers' five among them: comparisons.csv has the papers' fixed
+    row, priced over those five, and AdaStop reads only the per-env rows."""
+    envs = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Ant-v5", "Humanoid-v5", "Swimmer-v5")
+    exp = make_experiment({NONE: VARIANTS[NONE], BETTER: VARIANTS[BETTER]}, NONE, envs=envs,
+                          seeds=range(6))
+    write_results(tmp_path, exp, {NONE: 1.0, BETTER: 1.5})
+    comparisons = pd.read_csv(write_report(exp, tmp_path, n_boot=100) / "comparisons.csv")
+    final = comparisons[comparisons["metric"] == "final"]
+    assert list(final["scope"]) == [*envs, "papers' envs", "all", "all"]
+    papers = final[final["scope"] == "papers' envs"].iloc[0]
+    assert (papers["family"], papers["estimand"], papers["k_envs"]) == ("secondary", "fixed", 5)
+    assert papers["seeds_needed"] >= 2 or "not decidable" in papers["to_decide"]
+    assert list(pd.read_csv(tmp_path / "report" / "adastop.csv")["env_id"]) == list(envs)
+    claims = answer.study_claims(tmp_path, tmp_path)  # the README's rows: C1, then the papers'
+    c1 = claims.index[claims["claim"] == "C1"][0]
+    assert claims.loc[c1, "estimand"] == "random"
+    beside = claims.loc[c1 + 1]
+    assert (beside["claim"], beside["estimand"]) == ("C1 (papers' envs)", "papers")
+    assert (beside["rel_diff"], beside["verdict"]) == (papers["rel_diff"], papers["verdict"])

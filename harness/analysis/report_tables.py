@@ -170,7 +170,7 @@ def _adastop(exp: Experiment, scores: pd.DataFrame, comparisons: pd.DataFrame,
     if importlib.util.find_spec("adastop") is None:
         return None
     keys = set(pairs.primary_pairs(exp))
-    rows = comparisons[(comparisons["scope"] != tables.ALL_ENVS)
+    rows = comparisons[(comparisons["k_envs"] == 1)
                        & (comparisons["metric"] == exp.analysis.metric)
                        & (comparisons["estimand"] == "fixed")]
     rows = rows[[k in keys for k in zip(rows["variant"], rows["control"], strict=True)]]

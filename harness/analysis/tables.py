@@ -26,6 +26,22 @@ AUDIT_COLUMNS = ["log_se", "df", "p_tost", "p_tost_holm"]
 """Behind each verdict (``effects.Comparison``), in the CSV for auditing, not in report.md."""
 FAMILIES = ("primary", "secondary")
 ALL_ENVS = "all"
+PAPERS_ENVS = "papers' envs"
+"""The scope of the fixed-effect reading on the papers' five tasks inside a larger population
+(issue 27's secondary estimand): a reproduction of the papers' setting, not a claim about
+tasks."""
+PAPERS_TASKS = ("Hopper", "Walker2d", "HalfCheetah", "Ant", "Humanoid")
+"""The MuJoCo tasks of Andrychowicz et al. 2021 (and a superset of Engstrom et al. 2020's
+Hopper, Walker2d and Humanoid), by base name: any version, with or without env arguments."""
+
+
+def papers_envs(envs: Sequence[str]) -> list[str] | None:
+    """The env labels of ``envs`` that are the papers' tasks (``PAPERS_TASKS``), when ``envs``
+    holds each exactly once and more besides; else None (no population to read them out
+    of, or an ambiguous one)."""
+    found = [e for e in envs if e.split("-v")[0] in PAPERS_TASKS]
+    names = sorted(e.split("-v")[0] for e in found)
+    return found if names == sorted(PAPERS_TASKS) and len(envs) > len(found) else None
 
 
 def in_experiment_order(scores: pd.DataFrame, exp: Experiment) -> pd.DataFrame:
@@ -67,7 +83,9 @@ def comparison_table(scores: dict[str, pd.DataFrame], pairs: Sequence[tuple[str,
     "on these envs") and, given the envs' ``random_scores``, estimand ``random`` (the
     random-effects mean on the gain-over-random scale, ``over_envs.random_row``: a claim about
     tasks). The two estimates of one pair answer different questions and are corrected apart:
-    Holm runs within each family and estimand.
+    Holm runs within each family and estimand. Where the envs hold the papers' five tasks and
+    more (``papers_envs``), each pair also has a secondary fixed row over those five (scope
+    ``PAPERS_ENVS``), the papers' setting reproduced inside the population.
     """
     rows = []
     for metric, frame in scores.items():
@@ -79,20 +97,24 @@ def comparison_table(scores: dict[str, pd.DataFrame], pairs: Sequence[tuple[str,
         for variant, control in pairs:
             cells = [(env, by_cell[env, variant], by_cell[env, control]) for env in envs
                      if (env, variant) in by_cell and (env, control) in by_cell]
-            scopes = [([env], [x], [y]) for env, x, y in cells]
+            scopes = [(env, [env], [x], [y]) for env, x, y in cells]
+            papers = papers_envs([e for e, _, _ in cells])
+            if papers:
+                scopes.append((PAPERS_ENVS, papers, *zip(*[(x, y) for e, x, y in cells
+                                                           if e in papers], strict=True)))
             if len(cells) > 1:
-                scopes.append(([e for e, _, _ in cells], [x for _, x, _ in cells],
+                scopes.append((ALL_ENVS, [e for e, _, _ in cells], [x for _, x, _ in cells],
                                [y for _, _, y in cells]))
-            for i, (scope_envs, xs, ys) in enumerate(scopes):
+            for i, (scope, scope_envs, xs, ys) in enumerate(scopes):
                 is_primary = (metric == settings.metric and i == len(scopes) - 1
                               and (variant, control) in primary)
-                rows.append({"scope": scope_envs[0] if len(scope_envs) == 1 else ALL_ENVS,
+                rows.append({"scope": scope,
                              "variant": variant, "control": control, "metric": metric,
                              "family": FAMILIES[0 if is_primary else 1], "estimand": "fixed",
                              "k_envs": len(scope_envs)}
                             | _compare(xs, ys, [ranges[e] for e in scope_envs], settings,
                                        n_boot, seed))
-                if len(scope_envs) > 1 and random_scores is not None:
+                if scope == ALL_ENVS and random_scores is not None:
                     rows.append(rows[-1] | over_envs.random_row(
                         scope_envs, xs, ys, random_scores, alpha=settings.alpha,
                         power=settings.power, margin=settings.margin))

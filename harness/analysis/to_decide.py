@@ -220,9 +220,11 @@ def priced_rows(comparisons: pd.DataFrame, prices: Mapping[str, Pricer], *,
     ``design`` runs; ``seeds_needed`` NaN (an empty cell) where ``to_decide`` says why."""
     out = comparisons.copy()
     found = []
+    papers = tables.papers_envs(list(dict.fromkeys(
+        comparisons.loc[comparisons["k_envs"] == 1, "scope"])))
     for r in comparisons.itertuples():
         at = looks if looks and r.family == "primary" else design
-        over = None if r.scope == tables.ALL_ENVS else [r.scope]
+        over = {tables.ALL_ENVS: None, tables.PAPERS_ENVS: papers}.get(r.scope, [r.scope])
         found.append(prices[r.metric]([(r.variant, r.control)], r.estimand, at, over))
     out["seeds_needed"] = [t.count() for t in found]
     out["to_decide"] = [t.note() for t in found]
