@@ -3,10 +3,12 @@ final policy equal the uninterrupted run's bit for bit, also when the resume pac
 other runs (trainer level; the runner's files and a killed `harness run` are tested in
 test_runner.py)."""
 
+import json
 import os
 import pickle
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -281,9 +283,10 @@ def test_sigkill_then_resume_with_other_jobs_gives_the_uninterrupted_tables(tmp_
                       torch.load(cut / "policies" / path.name, weights_only=True))
 
 
-def test_status_counts_the_steps_checkpoints_hold(tmp_path, capsys):
+def test_status_and_the_dry_run_count_the_steps_checkpoints_hold(tmp_path, capsys,
+                                                                 monkeypatch):
     """A run killed halfway is not "0 steps": ``harness status`` adds what its checkpoint
-    holds to the finished runs' steps."""
+    holds to the finished runs' steps, and ``--dry-run`` prices only the steps left."""
     from harness.cli import main
     from harness.runs.expand import expand
     from harness.runs.experiment import load_experiment
@@ -295,7 +298,15 @@ def test_status_counts_the_steps_checkpoints_hold(tmp_path, capsys):
     target = checkpoint_path(tmp_path / "results" / "t", first.run_id)
     target.parent.mkdir(parents=True)
     target.write_bytes(pickle.dumps(snaps[0]))
+    line = ("env steps: 2,048 of 8,192 (25%), of which 2,048 in the checkpoints of 1 "
+            "unfinished runs (the next `harness run` resumes them there)")
     assert main(["status", str(path), "--results-dir", str(tmp_path / "results")]) == 0
-    assert ("env steps: 2,048 of 8,192 (25%), of which 2,048 in the checkpoints of 1 "
-            "unfinished runs (the next `harness run` resumes them there)"
-            in capsys.readouterr().out)
+    assert line in capsys.readouterr().out
+    # the dry run prices what is left: 6,144 steps, not the 8,192 of two fresh runs
+    monkeypatch.setenv("HARNESS_RATES", str(tmp_path / "rates.json"))
+    (tmp_path / "rates.json").write_text(json.dumps({socket.gethostname(): {"Hopper-v5@2": 1.0}}))
+    assert main(["run", str(path), "--results-dir", str(tmp_path / "results"), "--jobs", "1",
+                 "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert line in out
+    assert "  Hopper-v5: 6,144 env steps in packs of 2 at 1/s per worker: 1.7 h" in out

@@ -243,6 +243,10 @@ def test_estimate_by_hand():
     rates[("Hopper-v5", 2, "harness")] = 10.0  # packs of 2 at a quarter of the rate: 4x as long
     mixed = throughput.estimate([tuple(specs[:2]), tuple(specs[2:4])], rates, workers=2)
     assert mixed[0] == "  Hopper-v5: 144,000 env steps in packs of 2 at 10/s per worker: 2.0 h"
+    # two Hopper runs checkpointed at 18k and 36k steps: the runner resumes them there
+    resumed = throughput.estimate(packs, rates, workers=2,
+                                  done={specs[0].run_id: 18_000, specs[1].run_id: 36_000})
+    assert resumed[0] == "  Hopper-v5: 90,000 env steps in packs of 4 at 40/s per worker: 19 min"
 
 
 def test_the_dry_run_prices_the_packs_the_runner_trains(tmp_path, monkeypatch):

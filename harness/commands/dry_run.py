@@ -6,7 +6,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from harness.commands.status import print_looks, run_states, text_table
+from harness.commands.status import (
+    checkpointed_steps,
+    print_looks,
+    run_states,
+    steps_line,
+    text_table,
+)
 from harness.runs.expand import expand
 from harness.runs.results import ResultsDir
 from harness.runs.sequential_record import SequentialRecord, asked, may_train, stopped
@@ -42,7 +48,10 @@ def print_dry_run(exp: Experiment, rdir: ResultsDir, jobs: int | None, backend: 
     todo = [s for s in specs if states[s.run_id] in ("pending", "failed", "damaged", "later")]
     if exp.analysis.claims or exp.looks:
         print_claims(exp, rdir, record)
-    print_cost(exp, record, todo, workers)
+    resumed = checkpointed_steps(rdir, todo, states)
+    if resumed:
+        print(steps_line(specs, states, resumed))
+    print_cost(exp, record, todo, workers, resumed)
 
 
 def print_claims(exp: Experiment, rdir: ResultsDir, record: SequentialRecord | None) -> None:
@@ -62,10 +71,11 @@ def print_claims(exp: Experiment, rdir: ResultsDir, record: SequentialRecord | N
 
 
 def print_cost(exp: Experiment, record: SequentialRecord | None, todo: Sequence[RunSpec],
-               workers: int) -> None:
+               workers: int, resumed: dict[str, int]) -> None:
     """The expected wall time of the runs left: all of a fixed design's; for a sequential one,
     the next look's and, at most, every seed up to ``max`` of the comparisons still undecided
-    (decided ones and clips that never acted get no more: ``running_looks``)."""
+    (decided ones and clips that never acted get no more: ``running_looks``); the steps
+    ``resumed`` from checkpoints (by run id) are not trained again."""
     now, may = asked(exp, record), may_train(exp, record)
     next_look = [s for s in todo if now(s.variant, s.seed)]
     at_most = [s for s in todo if may(s.variant, s.seed)]
@@ -83,9 +93,9 @@ def print_cost(exp: Experiment, record: SequentialRecord | None, todo: Sequence[
         print(f"look {k + 1} ({exp.looks[k]} seeds per arm and env)" + (
             ":" if next_look else ": trained; the next `harness run` analyses it"))
         if next_look:
-            print("\n".join(throughput.wall_time(next_look, workers, exp.looks)))
+            print("\n".join(throughput.wall_time(next_look, workers, exp.looks, resumed)))
         print(f"at most (the {'undecided comparisons' if record else 'comparisons'}, "
               f"up to {exp.looks[-1]} seeds):")
     elif exp.looks:
         print("runs the recorded looks lack (the sequential design stopped):")
-    print("\n".join(throughput.wall_time(at_most, workers, exp.looks)))
+    print("\n".join(throughput.wall_time(at_most, workers, exp.looks, resumed)))

@@ -68,11 +68,13 @@ def rates_path() -> Path:
     return Path(os.environ.get("HARNESS_RATES", default / "vclip-harness" / "rates.json"))
 
 
-def wall_time(specs: Sequence[RunSpec], workers: int, looks: Sequence[int] = ()) -> list[str]:
+def wall_time(specs: Sequence[RunSpec], workers: int, looks: Sequence[int] = (),
+              done: Mapping[str, int] | None = None) -> list[str]:
     """``estimate`` of ``specs`` packed as the runner packs them, at rates calibrated for
-    those pack sizes (``runner_packs``)."""
+    those pack sizes (``runner_packs``); ``done``: env steps already in a run's checkpoint
+    (by run id), which the runner resumes from and so does not train again."""
     packs = runner_packs(specs, workers, looks)
-    return estimate(packs, pack_rates(packs), workers)
+    return estimate(packs, pack_rates(packs), workers, done or {})
 
 
 def runner_rates(exp: Experiment, seeds: int, workers: int) -> dict[str, float]:
@@ -116,10 +118,12 @@ def pack_rates(packs: Sequence[Pack]) -> dict[tuple[str, int, str], float]:
 
 
 def estimate(packs: Sequence[Pack], rates: Mapping[tuple[str, int, str], float],
-             workers: int) -> list[str]:
+             workers: int, done: Mapping[str, int] | None = None) -> list[str]:
     """Expected wall time of training ``packs`` on ``workers`` workers, per env and in total,
     at one worker's ``rates`` (per env, pack size and trainer: ``rate_key``) each (packs keep
-    every worker busy: ``expand.make_packs``); runs whose rate is unknown are counted apart."""
+    every worker busy: ``expand.make_packs``), less the steps ``done`` (by run id) already
+    in checkpoints; runs whose rate is unknown are counted apart."""
+    done = done or {}
     steps: dict[str, int] = {}
     hours: dict[str, float] = {}
     sizes: dict[str, set[int]] = {}
@@ -128,7 +132,7 @@ def estimate(packs: Sequence[Pack], rates: Mapping[tuple[str, int, str], float],
         if math.isnan(rates[rate_key(pack)]):
             unpriced[pack[0].ppo.trainer] = unpriced.get(pack[0].ppo.trainer, 0) + len(pack)
             continue
-        env, n = pack[0].env_id, sum(s.total_steps for s in pack)
+        env, n = pack[0].env_id, sum(s.total_steps - done.get(s.run_id, 0) for s in pack)
         steps[env] = steps.get(env, 0) + n
         hours[env] = hours.get(env, 0.0) + n / rates[rate_key(pack)] / 3600
         sizes.setdefault(env, set()).add(len(pack))
