@@ -126,3 +126,17 @@ def test_random_effects_over_few_envs_is_not_decidable_by_seeds():
     assert max(p.p_decide for p in prices) < 0.3
     note = to_decide.to_decide(rule, 0.0, power=0.8, cap=60).note()
     assert "no max up to 60 runs" in note and "more envs are needed" in note
+
+
+@pytest.mark.parametrize("mean, sd", [(2000.0, 700.0), (1e5, 1e3), (-40.0, 4.0)])
+def test_prefix_moments_are_the_first_n_runs_moments(mean, sd):
+    """Running sums give each look's mean and variance as a pass over its runs does, also
+    where the mean dwarfs the spread (HumanoidStandup: 1e5 at cv 0.01)."""
+    scores = np.random.default_rng(3).normal(mean, sd, (50, 2, 3, 30))
+    prefix = pricing.Prefix(scores)
+    for n in (2, 7, 30):
+        for env in (1, slice(None)):
+            found, direct = prefix.at(n, env), effects.moments(scores[:, :, env, :n])
+            assert found.n == direct.n == n
+            np.testing.assert_allclose(found.mean, direct.mean, rtol=1e-13)
+            np.testing.assert_allclose(found.var, direct.var, rtol=1e-9)

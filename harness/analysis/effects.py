@@ -168,20 +168,43 @@ class Effect:
         return np.where(np.asarray(self.se) == 0, exact, z)
 
 
+@dataclass(frozen=True)
+class Moments:
+    """One arm's runs in one env, summarised as Welch's statistics need them."""
+
+    mean: np.ndarray
+    """[...] the mean score."""
+    var: np.ndarray
+    """[...] the sample variance (ddof 1; NaN below two runs)."""
+    n: int
+    """The runs."""
+
+
+def moments(x: np.ndarray) -> Moments:
+    """``Moments`` of ``x`` [..., n] (runs on the last axis)."""
+    x = np.asarray(x, float)
+    n = x.shape[-1]
+    var = x.var(-1, ddof=1) if n > 1 else np.full(x.shape[:-1], np.nan)
+    return Moments(x.mean(-1), var, n)
+
+
 def log_ratio(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> Effect:
     """The aggregate log ratio of means over k envs: ``xs``/``ys`` k arrays [..., n_i] and
-    [..., m_i] (runs on the last axis) -> fields [...].
+    [..., m_i] (runs on the last axis) -> fields [...] (``log_ratio_of`` their moments)."""
+    return log_ratio_of([moments(x) for x in xs], [moments(y) for y in ys])
+
+
+def log_ratio_of(xs: Sequence[Moments], ys: Sequence[Moments]) -> Effect:
+    """``log_ratio`` from each env's ``Moments`` (k of each arm, fields [...]).
 
     NaN where an env has fewer than two runs in an arm or no ratio (means of different sign
     or zero): an aggregate that silently dropped an env would change its meaning.
     """
-    def per_env(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        mx, my = x.mean(-1), y.mean(-1)
+    def per_env(x: Moments, y: Moments) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(mx * my > 0, mx / my, np.nan)
+            ratio = np.where(x.mean * y.mean > 0, x.mean / y.mean, np.nan)
             # oriented: for negative returns a smaller magnitude is better
-            return (np.log(ratio) * np.sign(my), x.var(-1, ddof=1) / mx**2,
-                    y.var(-1, ddof=1) / my**2)
+            return (np.log(ratio) * np.sign(y.mean), x.var / x.mean**2, y.var / y.mean**2)
 
     return _over_envs(xs, ys, per_env, "log")
 
@@ -194,36 +217,34 @@ def range_difference(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray],
     [k] -> fields [...]. For control means too close to zero for a ratio (``ratio_defined``)."""
     scales = iter([r if r > 0 else np.nan for r in ranges])  # no range: NaN, no verdict
 
-    def per_env(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def per_env(x: Moments, y: Moments) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r = next(scales)
-        return ((x.mean(-1) - y.mean(-1)) / r, x.var(-1, ddof=1) / r**2,
-                y.var(-1, ddof=1) / r**2)
+        return (x.mean - y.mean) / r, x.var / r**2, y.var / r**2
 
-    return _over_envs(xs, ys, per_env, "linear")
-
-
-PerEnv = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
-"""(x [..., n], y [..., m]) -> an env's effect and the variances of one run of each arm in
-the effect's units."""
+    return _over_envs([moments(x) for x in xs], [moments(y) for y in ys], per_env, "linear")
 
 
-def _over_envs(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], per_env: PerEnv,
+PerEnv = Callable[[Moments, Moments], tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""(x, y) an env's moments -> its effect and the variances of one run of each arm in the
+effect's units."""
+
+
+def _over_envs(xs: Sequence[Moments], ys: Sequence[Moments], per_env: PerEnv,
                scale: str) -> Effect:
     """The mean over envs of ``per_env``'s effects, with Welch's standard error, the
     Welch-Satterthwaite df and the variance at one run per arm and env. NaN where an env has
     fewer than two runs in an arm: one run gives no variance, and an
     aggregate that silently dropped an env would change its meaning."""
-    xs, ys = [np.asarray(x, float) for x in xs], [np.asarray(y, float) for y in ys]
-    if min(a.shape[-1] for a in [*xs, *ys]) < 2:
-        nan = np.full(np.shape(xs[0])[:-1], np.nan)
+    if min(m.n for m in [*xs, *ys]) < 2:
+        nan = np.full(np.shape(xs[0].mean), np.nan)
         return Effect(nan, nan, nan, nan, scale)
     k = len(xs)
     effects, parts, dofs = [], [], []
     for x, y in zip(xs, ys, strict=True):
         effect, unit_x, unit_y = per_env(x, y)
         effects.append(effect)
-        parts += [unit_x / (x.shape[-1] * k**2), unit_y / (y.shape[-1] * k**2)]
-        dofs += [x.shape[-1] - 1, y.shape[-1] - 1]
+        parts += [unit_x / (x.n * k**2), unit_y / (y.n * k**2)]
+        dofs += [x.n - 1, y.n - 1]
     unit = sum(v * (d + 1) for v, d in zip(parts, dofs, strict=True))
     return Effect(sum(effects) / k, np.sqrt(sum(parts)), _satterthwaite(parts, dofs), unit,
                   scale)

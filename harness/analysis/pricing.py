@@ -123,17 +123,36 @@ def holm_rows(p: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(p), np.nan, out)
 
 
-def _look_effect(rule: ClaimRule, variants: np.ndarray, control: np.ndarray,
-                 n: int) -> effects.Effect:
+class Prefix:
+    """Running sums of one arm's drawn scores along the runs, so that every look's moments
+    cost one read instead of a pass over its first n runs (a design of 20 looks reads 200
+    runs, not 2,100). Centred on each cell's first run, where float cancellation in
+    ``sum x^2 - n mean^2`` is negligible at the spreads of RL returns (cv >= 0.01: relative
+    error below 1e-11)."""
+
+    def __init__(self, scores: np.ndarray) -> None:
+        """``scores`` [N, c, k, n]: runs on the last axis."""
+        self.first = scores[..., :1]
+        centred = scores - self.first
+        self.sums = np.cumsum(centred, -1)
+        self.squares = np.cumsum(centred**2, -1)
+
+    def at(self, n: int, env: int | slice) -> effects.Moments:
+        """The first ``n`` runs' moments in ``env`` (fields [N, c] or [N, c, k])."""
+        total, squares = self.sums[:, :, env, n - 1], self.squares[:, :, env, n - 1]
+        return effects.Moments(self.first[:, :, env, 0] + total / n,
+                               np.maximum(squares - total**2 / n, 0.0) / (n - 1), n)
+
+
+def _look_effect(rule: ClaimRule, variants: Prefix, control: Prefix, n: int) -> effects.Effect:
     """Each comparison's over-env effect from the first ``n`` runs: fields [N, c]."""
-    k = control.shape[2]
+    k = control.sums.shape[2]
     if rule.aggregate == "fixed":
-        return effects.log_ratio([variants[:, :, e, :n] for e in range(k)],
-                                 [control[:, :, e, :n] for e in range(k)])
-    per_env = [effects.log_ratio([variants[:, :, e, :n]], [control[:, :, e, :n]])
-               for e in range(k)]
-    y = np.stack([np.broadcast_to(p.estimate, variants.shape[:2]) for p in per_env], -1)
-    v = np.stack([np.broadcast_to(p.se, variants.shape[:2]) ** 2 for p in per_env], -1)
+        return effects.log_ratio_of([variants.at(n, e) for e in range(k)],
+                                    [control.at(n, e) for e in range(k)])
+    per_env = effects.log_ratio_of([variants.at(n, slice(None))], [control.at(n, slice(None))])
+    shape = variants.sums.shape[:3]
+    y, v = np.broadcast_to(per_env.estimate, shape), np.broadcast_to(per_env.se, shape) ** 2
     return meta.random_effects(y, v, confidence=1 - 2 * rule.alpha).effect()
 
 
@@ -149,6 +168,7 @@ def decide(rule: ClaimRule, variants: np.ndarray,
         raise ValueError(f"aggregate must be fixed or random, got {rule.aggregate!r}")
     levels, tost_levels = rule.levels()
     shape = variants.shape[:2]
+    variants, control = Prefix(variants), Prefix(control)
     where = np.full(shape, -1)
     verdict = np.full(shape, effects.VERDICTS.index("inconclusive"))
     for j, n in enumerate(rule.looks):
