@@ -197,9 +197,26 @@ def test_report_names_the_software_that_trained_the_runs(small):
                                                        "sessions": [session, later]}))
     text = "\n".join(markdown._provenance(read_sessions(exp_dir)))
     provenance = text.split("## Provenance")[1]
-    assert "| aaaaaaaaaaaa | 0.1.0 | 2.13.0 | – | 3.3.0 |" in provenance
+    # recorded before numerics and run counts were: version 1, counts unknown
+    assert "| aaaaaaaaaaaa | 1 | 0.1.0 | 2.13.0 | – | 3.3.0 | – | 1 | – | – |" in provenance
     assert "bbbbbbbbbbbb (dirty)" in provenance
     assert "more than one software version" in provenance
+    assert "Trainer numerics" not in provenance  # one version throughout
+
+
+def test_provenance_says_when_copied_runs_have_other_numerics():
+    """A study that trained 140 runs at numerics 2 and copied 80 trained at 1 (the population
+    study's first session) says so; one that copied runs of its own version does not."""
+    base = {"started": "2026-12-03T05:30:25", "git": {"commit": "c" * 40},
+            "versions": {"vclip-harness": "0.1.0"}, "numerics": 2, "trained": 140,
+            "reused": {f"r{i}": "../other" for i in range(80)}}
+    text = "\n".join(markdown._provenance([{**base, "reused_numerics": [1]}]))
+    assert "| cccccccccccc | 2 | 0.1.0 | – | – | – | – | 1 | 140 | 80 |" in text
+    assert ("Trainer numerics: runs trained here at version 2, runs copied with `--reuse` "
+            "trained at version 1.") in text
+    assert "equal in distribution but not bit for bit" in text
+    same = "\n".join(markdown._provenance([{**base, "reused_numerics": [2]}]))
+    assert "Trainer numerics" not in same
 
 
 def window_note(exp, exp_dir):

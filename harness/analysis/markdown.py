@@ -20,6 +20,7 @@ from harness.analysis.report_tables import ReportTables
 from harness.analysis.scores import SCORE_NAMES
 from harness.analysis.stability import SPIKE_WINDOW
 from harness.analysis.tables import AUDIT_COLUMNS, COMPARISON_COLUMNS
+from harness.ppo.numerics import BEFORE_RECORDED
 from harness.runs.references import REFERENCE_RETURNS
 from harness.runs.sequential_record import SequentialRecord, looked_runs
 from harness.runs.spec import AnalysisSettings, Experiment
@@ -537,7 +538,9 @@ def _adastop(cross: pd.DataFrame | None) -> list[str]:
 
 
 def _provenance(sessions: Sequence[dict]) -> list[str]:
-    """Which code and packages trained the runs: one row per distinct commit and versions."""
+    """Which code and packages trained the runs: one row per distinct commit, trainer numerics
+    (``harness.ppo.numerics``) and versions, with the runs its sessions trained and copied;
+    a note where the runs, copies included, come from more than one numerics version."""
     if not sessions:
         return ["## Provenance", "", "No `harness run` session is recorded in manifest.json: "
                 "the software that trained these runs is unknown."]
@@ -546,18 +549,47 @@ def _provenance(sessions: Sequence[dict]) -> list[str]:
         git = s.get("git") or {}
         versions = s.get("versions") or {}
         commit = (git.get("commit") or "unknown")[:12] + (" (dirty)" if git.get("dirty") else "")
-        key = (commit, *(versions.get(k, "–") for k in PROVENANCE_PACKAGES))
-        first = rows.setdefault(key, {"sessions": 0, "from": s.get("started", "–")})
+        key = (commit, s.get("numerics", BEFORE_RECORDED),
+               *(versions.get(k, "–") for k in PROVENANCE_PACKAGES))
+        first = rows.setdefault(key, {"sessions": 0, "runs trained": 0, "runs copied": 0,
+                                      "from": s.get("started", "–")})
         first["sessions"] += 1
+        # sessions recorded before the counts were: unknown, not zero
+        first["runs trained"] = _add(first["runs trained"], s.get("trained"))
+        first["runs copied"] = _add(first["runs copied"], None if "trained" not in s
+                                    else len(s.get("reused") or {}))
         first["to"] = s.get("finished") or s.get("started", "–")
-    frame = pd.DataFrame([{"harness commit": k[0],
-                           **dict(zip(PROVENANCE_PACKAGES, k[1:], strict=True)), **v}
+    frame = pd.DataFrame([{"harness commit": k[0], "numerics": k[1],
+                           **dict(zip(PROVENANCE_PACKAGES, k[2:], strict=True)), **v}
                           for k, v in rows.items()])
     note = ("" if len(rows) == 1 else " **The runs come from more than one software version: "
             "compare them with care.**")
     return ["## Provenance", "",
             f"`harness run` sessions recorded in `manifest.json`, by software.{note}", "",
-            table(frame)]
+            table(frame), *_numerics_note(sessions)]
+
+
+def _add(total: int | str, count: int | None) -> int | str:
+    """A column's sum, ``–`` once a session does not say."""
+    return "–" if count is None or total == "–" else total + count
+
+
+def _numerics_note(sessions: Sequence[dict]) -> list[str]:
+    """Where the runs come from more than one trainer numerics version (``runs.provenance``
+    counts the same), say what that does and does not change."""
+    trained = {s.get("numerics", BEFORE_RECORDED) for s in sessions if s.get("trained", 1)}
+    copied = {n for s in sessions for n in s.get("reused_numerics", ())}
+    if len(trained | copied) < 2:
+        return []
+    return ["", f"Trainer numerics: runs trained here at {_versions(trained)}"
+            + (f", runs copied with `--reuse` trained at {_versions(copied)}" if copied else "")
+            + ". The algorithm and every setting are the same; the floating-point rounding is "
+            "not (`harness.ppo.numerics`), so the runs are equal in distribution but not bit "
+            "for bit, and the comparisons take them alike."]
+
+
+def _versions(found: set[int]) -> str:
+    return ("version " if len(found) == 1 else "versions ") + ", ".join(map(str, sorted(found)))
 
 
 def table(frame: pd.DataFrame) -> str:
