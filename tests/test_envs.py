@@ -116,6 +116,20 @@ class OffsetActions(gym.Env):
 gym.register("OffsetActions-v0", entry_point=OffsetActions)
 
 
+def test_an_envs_own_truncation_ends_its_episode():
+    """An env that truncates itself (no gymnasium TimeLimit to count against) ends the
+    episode there: recorded, reset, flagged truncated, and never stepped past its end."""
+    env = pack(1, "self_truncating_env:SelfTruncating-v0", normalize_obs=[False],
+               normalize_reward=[False])
+    assert env.max_steps is None
+    env.reset()
+    steps = [env.step(np.zeros((1, 1))) for _ in range(12)]
+    ends = [t for t, step in enumerate(steps) if step.done[0]]
+    assert ends == [4, 9] and all(steps[t].truncated[0] for t in ends)
+    assert steps[4].episodes == [(0, 5.0, 5)]
+    assert steps[4].obs[0, 0] == 0.0 and steps[4].final_obs[0, 0] == pytest.approx(0.5)
+
+
 def test_discrete_indices_count_from_the_spaces_first_action():
     env = pack(1, "OffsetActions-v0")
     env.reset()

@@ -144,6 +144,20 @@ def test_an_env_stepped_by_gymnasium_is_evaluated_too():
     assert log.evals["episode_length"].tolist() == [200, 200]  # its time limit
 
 
+def test_an_envs_own_truncation_ends_an_evaluation_episode():
+    """An env keeping its own time limit (``self_truncating_env``, 5 steps): evaluation
+    episodes end there, never stepping past their end."""
+    layers = [(np.zeros((1, 1, 4)), np.zeros((1, 1, 4))), (np.zeros((1, 4, 1)),
+                                                           np.zeros((1, 1, 1)))]
+    policy = FrozenPolicy(layers, np.zeros((1, 1)), np.ones((1, 1)), np.array([False]), False)
+    envs = EvalEnvs("self_truncating_env:SelfTruncating-v0", 1)
+    try:
+        assert envs.run(policy, [0], [3], evaluation=0, episodes=3) == [
+            [(0, 5.0, 5), (1, 5.0, 5), (2, 5.0, 5)]]
+    finally:
+        envs.close()
+
+
 def test_a_categorical_policy_is_evaluated_on_its_argmax_and_replays():
     """CartPole-v1 (Discrete(2)): the record has no log-std, evaluation acts on the most
     likely action, and the saved policy alone repeats the last evaluation."""

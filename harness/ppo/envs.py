@@ -179,12 +179,13 @@ class PackEnv:
     def step(self, actions: np.ndarray) -> StepResult:
         """Step every env with its action, ``[K, act_dim]`` float or ``[K]`` int indices of a
         ``Discrete`` space; ended episodes are reset immediately."""
-        raw, reward, terminated = self.stepper.step(env_actions(self.action_space, actions))
+        raw, reward, terminated, own = self.stepper.step(env_actions(self.action_space,
+                                                                    actions))
         self.ep_return += reward
         self.ep_length += 1
-        # gymnasium's TimeLimit, which the unwrapped env lacks (its own step never truncates)
-        truncated = (self.ep_length >= self.max_steps if self.max_steps is not None
-                     else np.zeros_like(terminated))
+        # gymnasium's TimeLimit, which the unwrapped env lacks, or the env's own truncation
+        truncated = own | (self.ep_length >= self.max_steps if self.max_steps is not None
+                           else False)
         done = terminated | truncated
         episodes, final = [], None
         if done.any():

@@ -66,12 +66,13 @@ class EvalEnvs:
             acting = policy.select(active)
             finished = False
             while not finished:
-                raw, reward, terminated = stepper.step(env_actions(self.space, acting.act(raw)))
+                raw, reward, terminated, own = stepper.step(
+                    env_actions(self.space, acting.act(raw)))
                 if watch is not None:
                     watch()
                 ep_return[active] += reward
                 ep_length[active] += 1
-                ended = np.flatnonzero(terminated | (ep_length[active] >= self.max_steps))
+                ended = np.flatnonzero(terminated | own | (ep_length[active] >= self.max_steps))
                 for row in ended:
                     i = active[row]
                     done[i].append((len(done[i]), float(ep_return[i]), int(ep_length[i])))

@@ -42,10 +42,10 @@ from harness.ppo.mjstep.locomotion import (
 )
 from harness.ppo.mjstep.pendulums import InvertedDoublePendulumRules, InvertedPendulumRules
 from harness.ppo.mjstep.rules import Outcome, Rules
-from harness.ppo.mjstep.steppers import GymStepper, Stepper, ThinStepper
+from harness.ppo.mjstep.steppers import GymStepper, Stepped, Stepper, ThinStepper
 
-__all__ = ["THIN_RULES", "GymStepper", "Outcome", "Rules", "Stepper", "ThinStepper",
-           "make_stepper"]
+__all__ = ["THIN_RULES", "GymStepper", "Outcome", "Rules", "Stepped", "Stepper",
+           "ThinStepper", "make_stepper"]
 
 THIN_RULES: dict[type, Callable[[Any], Rules]] = {
     AntEnv: AntRules.from_env,

@@ -8,31 +8,37 @@ from typing import Protocol
 import mujoco
 import numpy as np
 
-from harness.ppo.mjstep.rules import Captured, Outcome, Rules
+from harness.ppo.mjstep.rules import Captured, Rules
+
+Stepped = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+"""``Outcome`` and ``[K]`` bool: the env itself truncated the episode (its own ``step`` said so,
+as an env that keeps its own time limit does; the pack's time limit is counted apart)."""
 
 
 class Stepper(Protocol):
     """Steps K envs with one action each (actions already clipped to the action space)."""
 
-    def step(self, actions: np.ndarray) -> Outcome:
+    def step(self, actions: np.ndarray) -> Stepped:
         """Advance every env one step."""
         ...
 
 
 class GymStepper:
-    """Any env: its own ``step`` (observation, reward, terminated), one call per env."""
+    """Any env: its own ``step`` (observation, reward, terminated, truncated), one call per
+    env."""
 
     def __init__(self, envs: Sequence, obs_dim: int) -> None:
         self.envs, self.obs_dim = list(envs), obs_dim
 
-    def step(self, actions: np.ndarray) -> Outcome:
+    def step(self, actions: np.ndarray) -> Stepped:
         """One ``env.step`` per env."""
         k = len(self.envs)
-        raw, reward, terminated = np.empty((k, self.obs_dim)), np.empty(k), np.empty(k, bool)
+        raw, reward = np.empty((k, self.obs_dim)), np.empty(k)
+        terminated, truncated = np.empty(k, bool), np.empty(k, bool)
         for i, env in enumerate(self.envs):
-            obs, reward[i], terminated[i], _, _ = env.step(actions[i])
+            obs, reward[i], terminated[i], truncated[i], _ = env.step(actions[i])
             raw[i] = obs.ravel()
-        return raw, reward, terminated
+        return raw, reward, terminated, truncated
 
 
 Copies = list[tuple[np.ndarray, np.ndarray]]
@@ -50,8 +56,9 @@ class ThinStepper:
         self.sims = [(env.model, env.data, env.data.ctrl, _copies(self.pre, env.data, i),
                       _copies(self.post, env.data, i)) for i, env in enumerate(envs)]
 
-    def step(self, actions: np.ndarray) -> Outcome:
-        """``mj_step`` each env's own ``MjData``; the outcome as array math over the pack."""
+    def step(self, actions: np.ndarray) -> Stepped:
+        """``mj_step`` each env's own ``MjData``; the outcome as array math over the pack (a
+        v5 env never truncates by itself: its time limit is gymnasium's wrapper)."""
         frame_skip, contact_forces = self.frame_skip, self.rules.contact_forces
         for i, (model, data, ctrl, pre, post) in enumerate(self.sims):
             for row, array in pre:
@@ -64,7 +71,8 @@ class ThinStepper:
                 mujoco.mj_rnePostConstraint(model, data)
             for row, array in post:
                 row[...] = array
-        return self.rules.outcome(self.pre, self.post, actions)
+        return (*self.rules.outcome(self.pre, self.post, actions),
+                np.zeros(len(self.sims), bool))
 
 
 def _buffers(names: tuple[str, ...], envs: Sequence) -> Captured:
