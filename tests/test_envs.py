@@ -139,8 +139,17 @@ def test_discrete_indices_count_from_the_spaces_first_action():
 
 
 def test_unsupported_spaces_are_refused_in_one_line():
-    with pytest.raises(ValueError, match=r"^FrozenLake-v1 has a Discrete\(16\) observation space"):
-        pack(1, "FrozenLake-v1")
+    with pytest.raises(ValueError, match=r"^unusable_envs:DictObservation-v0 has a Dict\("
+                                         r"'note': Text\(.*\) observation space; the harness "
+                                         r"needs a Box"):
+        pack(1, "unusable_envs:DictObservation-v0")
+
+
+def test_a_discrete_observation_is_one_hot():
+    """FrozenLake's Discrete(16) state as SB3 feeds it to an MLP (``preprocess_obs``)."""
+    env = pack(1, "FrozenLake-v1", normalize_obs=[False], normalize_reward=[False])
+    assert env.obs_dim == 16
+    np.testing.assert_array_equal(env.reset(), np.eye(16, dtype=np.float32)[[0]])
 
 
 def test_gymnasiums_settotalmass_deprecation_is_not_printed(capfd):
@@ -153,3 +162,23 @@ def test_gymnasiums_settotalmass_deprecation_is_not_printed(capfd):
     out, err = capfd.readouterr()
     assert "settotalmass" not in out + err
     assert mujoco.get_mju_user_warning() is before
+
+
+def test_dict_observations_are_flattened_as_gymnasiums_flatten_observation():
+    """A Dict of Boxes and a Discrete: the agent sees gymnasium's FlattenObservation vector
+    (the space's key order, the Discrete one-hot), step after step and across resets."""
+    env = pack(2, "dict_obs_env:DictGoal-v0", normalize_obs=[False] * 2,
+               normalize_reward=[False] * 2)
+    assert env.obs_dim == 2 + 3 + 2  # goal, phase one-hot, position
+    refs = [gym.wrappers.FlattenObservation(gym.make("dict_obs_env:DictGoal-v0"))
+            for _ in range(2)]
+    want = np.stack([r.reset(seed=s)[0] for s, r in enumerate(refs)])
+    np.testing.assert_array_equal(env.reset(), want.astype(np.float32))
+    rng = np.random.default_rng(0)
+    for _ in range(25):  # past the time limit of 20: a reset in between
+        actions = rng.uniform(-1, 1, (2, 2)).astype(np.float32)
+        step = env.step(actions)
+        outs = [r.step(a) for r, a in zip(refs, actions, strict=True)]
+        want = np.stack([o[0] if not o[3] else r.reset()[0]
+                         for o, r in zip(outs, refs, strict=True)])
+        np.testing.assert_array_equal(step.obs, want.astype(np.float32))

@@ -144,6 +144,14 @@ def test_an_env_stepped_by_gymnasium_is_evaluated_too():
     assert log.evals["episode_length"].tolist() == [200, 200]  # its time limit
 
 
+def test_an_env_with_dict_observations_trains_and_is_evaluated():
+    """A Dict observation (flattened) through training, evaluation and the policy record."""
+    cfg = PPOConfig(num_steps=40, num_minibatches=2, update_epochs=1)
+    log = train_pack([AgentSpec("dict_obs_env:DictGoal-v0", 0, 80, cfg, EvalSchedule(80, 2))])[0]
+    assert len(log.updates) == 2 and log.evals["episode_length"].tolist() == [20, 20]
+    assert from_record(log.policy).obs_mean.shape == (1, 7)
+
+
 def test_an_envs_own_truncation_ends_an_evaluation_episode():
     """An env keeping its own time limit (``self_truncating_env``, 5 steps): evaluation
     episodes end there, never stepping past their end."""

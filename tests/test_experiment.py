@@ -340,7 +340,9 @@ BAD = [
      "envs", "'unusable_envs:NeedsMissingPackage-v0' needs a package that is not installed: Foo "
      'is not installed, run `pip install "gymnasium[foo]"`'),
     ("dict_observations", BASE.replace("Hopper-v5", "unusable_envs:DictObservation-v0"), "envs",
-     "has a Dict('x': Box(-1.0, 1.0, (2,), float64)) observation space; the harness needs a Box"),
+     "has a Dict('note': Text(1, 8, charset=0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+     "qrstuvwxyz), 'x': Box(-1.0, 1.0, (2,), float64)) observation space; the harness needs a "
+     "Box (an array of numbers), a Discrete, or a Dict or Tuple of them"),
     ("python_tag", BASE + "ppo: !!python/object/apply:os.system ['echo pwned']\n", "yaml",
      "only plain YAML values are allowed"),
     ("yaml_syntax", BASE + "ppo: {a: [\n", "yaml", "line "),

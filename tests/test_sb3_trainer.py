@@ -54,3 +54,13 @@ def test_ppo2_settings_map_onto_sb3_arguments(value_clip, clip_range_vf):
     assert kwargs["vf_coef"] == 0.25  # ppo2's 0.5 * vf_coef on the squared error
     assert math.isclose(kwargs["learning_rate"](0.5), 1.5e-4)  # annealed linearly
     assert kwargs["policy_kwargs"]["net_arch"] == {"pi": [64, 64], "vf": [64, 64]}
+
+
+def test_dict_observations_are_flattened_as_the_harness_trainer_flattens_them(tmp_path):
+    """A Dict observation reaches SB3's MlpPolicy as FlattenObservation's vector."""
+    exp = parse_experiment({"name": "sb3", "envs": ["dict_obs_env:DictGoal-v0"], "seeds": 1,
+                            "total_steps": 128, "trainer": "sb3",
+                            "ppo": {**TINY, "value_clip": "none"}}, "x.yaml")
+    [result] = train_runs(expand(exp))
+    assert result.failure is None and len(result.updates) == 2
+    assert (pd.DataFrame(result.episodes)["episode_length"] == 20).all()

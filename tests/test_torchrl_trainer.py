@@ -52,3 +52,12 @@ def test_actions_are_clipped_per_dimension_on_multi_dimensional_action_spaces():
                                     "value_clip": "none"}}, "x.yaml")
     [result] = train_runs(expand(exp))
     assert result.failure is None and len(result.updates) == 1
+
+
+def test_dict_observations_are_flattened_as_the_harness_trainer_flattens_them():
+    exp = parse_experiment({"name": "trl", "envs": ["dict_obs_env:DictGoal-v0"], "seeds": 1,
+                            "total_steps": 64, "trainer": "torchrl",
+                            "ppo": {"num_steps": 64, "num_minibatches": 2, "update_epochs": 1,
+                                    "value_clip": "max"}}, "x.yaml")
+    [result] = train_runs(expand(exp))
+    assert result.failure is None and len(result.updates) == 1

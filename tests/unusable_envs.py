@@ -1,5 +1,5 @@
 """Envs the validator must refuse, registered as ``unusable_envs:<id>``: one whose package is
-missing (as Box2D's envs without Box2D), one whose observations are not an array, one whose
+missing (as Box2D's envs without Box2D), one whose observations hold text, one whose
 observations are images (as CarRacing-v3's) and one whose actions are neither a float Box nor
 Discrete."""
 
@@ -14,9 +14,11 @@ def needs_missing_package() -> gym.Env:
 
 
 class DictObservationEnv(gym.Env):
-    """Continuous actions, but a Dict observation space."""
+    """Continuous actions, but a Dict observation space with text in it (no fixed-size
+    vector: a Dict of Boxes and Discretes is flattened)."""
 
-    observation_space = spaces.Dict({"x": spaces.Box(-1.0, 1.0, (2,), np.float64)})
+    observation_space = spaces.Dict({"x": spaces.Box(-1.0, 1.0, (2,), np.float64),
+                                     "note": spaces.Text(8)})
     action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
 
 

@@ -20,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 from harness.ppo.mjstep import make_stepper
+from harness.ppo.observations import flat_obs, obs_size
 
 CLIP = 10.0  # VecNormalize clipob / cliprew
 EPS = 1e-8  # VecNormalize epsilon
@@ -69,8 +70,9 @@ def normalise_obs(raw: np.ndarray, mean: np.ndarray, var: np.ndarray,
 
 
 def spaces_problem(env: gym.Env) -> str | None:
-    """Why the trainer cannot use ``env``'s spaces, or None: it needs a ``Box`` observation
-    of numbers, not an image, and a float ``Box`` action (a Gaussian policy) or a
+    """Why the trainer cannot use ``env``'s spaces, or None: it needs observations of numbers,
+    not images (a ``Box``, a ``Discrete``, or a ``Dict``/``Tuple`` of them, flattened by
+    ``observations.flat_obs``), and a float ``Box`` action (a Gaussian policy) or a
     ``Discrete`` one (a categorical)."""
     action, observation = env.action_space, env.observation_space
     continuous = (isinstance(action, gym.spaces.Box)
@@ -79,12 +81,28 @@ def spaces_problem(env: gym.Env) -> str | None:
         return (f"has a {action} action space; the harness trains Gaussian policies for "
                 "continuous (Box) actions and categorical ones for Discrete actions, e.g. "
                 "Hopper-v5 or CartPole-v1")
-    if not isinstance(observation, gym.spaces.Box):
+    leaves = _leaves(observation)
+    if leaves is None:
         return (f"has a {observation} observation space; the harness needs a Box "
-                "(an array of numbers)")
-    if len(observation.shape) >= 3:  # (height, width, channels): an MLP would see pixels
-        return (f"has image observations {observation.shape}; the harness's policies are "
+                "(an array of numbers), a Discrete, or a Dict or Tuple of them")
+    images = [leaf.shape for leaf in leaves if len(leaf.shape) >= 3]
+    if images:  # (height, width, channels): an MLP would see pixels
+        return (f"has image observations {images[0]}; the harness's policies are "
                 "MLPs on feature vectors (ppo2's mujoco() networks), not CNNs")
+    return None
+
+
+def _leaves(space: gym.Space) -> list[gym.Space] | None:
+    """The ``Box``/``Discrete`` spaces a Dict or Tuple nests (a Box: itself), or None where
+    one is of another kind (text, graphs, sequences: no fixed-size vector)."""
+    if isinstance(space, gym.spaces.Box):
+        return [space]
+    if isinstance(space, gym.spaces.Discrete):
+        return [space]
+    if isinstance(space, gym.spaces.Dict | gym.spaces.Tuple):
+        found = [_leaves(s) for s in space.spaces.values()] if isinstance(
+            space, gym.spaces.Dict) else [_leaves(s) for s in space.spaces]
+        return None if any(f is None for f in found) else [x for f in found for x in f]
     return None
 
 
@@ -157,7 +175,8 @@ class PackEnv:
         self.discrete = isinstance(space, gym.spaces.Discrete)
         # act_dim: the policy head's width, the action's dimensions or the number of actions
         self.act_dim = int(space.n) if self.discrete else int(np.prod(space.shape))
-        self.obs_dim = int(np.prod(self.envs[0].observation_space.shape))
+        self.obs_space = self.envs[0].observation_space
+        self.obs_dim = obs_size(self.obs_space)
         self.stepper = make_stepper(self.envs, self.obs_dim)
         self.seeds = list(seeds)
         self.normalize_obs = np.asarray(normalize_obs, dtype=bool)
@@ -172,7 +191,7 @@ class PackEnv:
 
     def reset(self) -> np.ndarray:
         """First reset, seeding each env with its run's seed; returns normalised obs."""
-        raw = np.stack([e.reset(seed=s)[0].ravel()
+        raw = np.stack([flat_obs(self.obs_space, e.reset(seed=s)[0])
                         for e, s in zip(self.envs, self.seeds, strict=True)]).astype(np.float64)
         return self._filter_obs(raw)
 
@@ -192,7 +211,7 @@ class PackEnv:
             final = raw.copy()
             for i in np.flatnonzero(done):
                 episodes.append((int(i), float(self.ep_return[i]), int(self.ep_length[i])))
-                raw[i] = self.envs[i].reset()[0].ravel()
+                raw[i] = flat_obs(self.obs_space, self.envs[i].reset()[0])
             self.ep_return[done] = 0.0
             self.ep_length[done] = 0
             final = self._normalise(final)

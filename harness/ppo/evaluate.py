@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.ppo.envs import env_actions, make_envs
 from harness.ppo.mjstep import make_stepper
+from harness.ppo.observations import flat_obs, obs_size
 from harness.ppo.policy import FrozenPolicy
 
 NO_LIMIT_STEPS = 1000
@@ -47,7 +48,8 @@ class EvalEnvs:
         self.envs, limit = make_envs(env_id, n_agents, **kwargs)
         self.max_steps = limit or NO_LIMIT_STEPS
         self.space = self.envs[0].action_space
-        self.obs_dim = int(np.prod(self.envs[0].observation_space.shape))
+        self.obs_space = self.envs[0].observation_space
+        self.obs_dim = obs_size(self.obs_space)
 
     def run(self, policy: FrozenPolicy, agents: Sequence[int], seeds: Sequence[int],
             evaluation: int, episodes: int,
@@ -92,7 +94,8 @@ class EvalEnvs:
 
     def _reset(self, agent: int, seed: int, evaluation: int, episode: int,
                watch: Callable[[], None] | None) -> np.ndarray:
-        obs = self.envs[agent].reset(seed=episode_seed(seed, evaluation, episode))[0].ravel()
+        obs = flat_obs(self.obs_space,
+                       self.envs[agent].reset(seed=episode_seed(seed, evaluation, episode))[0])
         if watch is not None:
             watch()
         return obs

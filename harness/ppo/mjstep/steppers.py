@@ -9,6 +9,7 @@ import mujoco
 import numpy as np
 
 from harness.ppo.mjstep.rules import Captured, Rules
+from harness.ppo.observations import flat_obs
 
 Stepped = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 """``Outcome`` and ``[K]`` bool: the env itself truncated the episode (its own ``step`` said so,
@@ -37,7 +38,7 @@ class GymStepper:
         terminated, truncated = np.empty(k, bool), np.empty(k, bool)
         for i, env in enumerate(self.envs):
             obs, reward[i], terminated[i], truncated[i], _ = env.step(actions[i])
-            raw[i] = obs.ravel()
+            raw[i] = flat_obs(env.observation_space, obs)
         return raw, reward, terminated, truncated
 
 

@@ -16,6 +16,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
 
+from harness.ppo.observations import flattened
 from harness.runs.trainers.contract import Log, Run
 
 UPDATE_KEYS = {"value_loss": "train/value_loss", "clip_fraction": "train/clip_fraction",
@@ -65,7 +66,7 @@ def train(run: Run, log: Log) -> None:
     torch.set_num_threads(1)  # one core per worker, as the harness trainer
     cfg = run.config
     env = VecNormalize(make_vec_env(run.env_id, n_envs=1, seed=run.seed,
-                                    env_kwargs=run.env_kwargs),
+                                    env_kwargs=run.env_kwargs, wrapper_class=flattened),
                        norm_obs=cfg["normalize_obs"], norm_reward=cfg["normalize_reward"],
                        clip_obs=10.0, clip_reward=10.0, gamma=cfg["gamma"])
     model = PPO("MlpPolicy", env, seed=run.seed, device="cpu", verbose=0, **ppo_kwargs(cfg))

@@ -1,7 +1,8 @@
 """``trainer: torchrl``: PPO written as a TorchRL user would (their PPO tutorial's parts:
-``GymEnv`` + ``TransformedEnv``, a collector (``Collector``, 0.14's ``SyncDataCollector``),
-``GAE``, ``ClipPPOLoss``, a replay buffer for minibatches) with ppo2's settings wherever
-TorchRL allows (docs/design.md §7 lists what still differs).
+``GymWrapper`` around ``gym.make``, as ``GymEnv`` builds it, + ``TransformedEnv``, a collector
+(``Collector``, 0.14's ``SyncDataCollector``), ``GAE``, ``ClipPPOLoss``, a replay buffer for
+minibatches) with ppo2's settings wherever TorchRL allows (docs/design.md §7 lists what still
+differs). A Dict observation is flattened first, as the harness's trainer sees it.
 
 ``value_clip: max`` is ``ClipPPOLoss(clip_value=vf_clip_eps)`` (Baselines' max form,
 torchrl/objectives/utils.py ``_clip_value_loss``), ``none`` is ``clip_value=None``;
@@ -15,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import gymnasium as gym
 import torch
 from tensordict import TensorDict, TensorDictBase
 from tensordict.nn import TensorDictModule
@@ -24,7 +26,7 @@ from torchrl.data import LazyTensorStorage, ReplayBuffer, SamplerWithoutReplacem
 from torchrl.envs import (
     ClipTransform,
     DoubleToFloat,
-    GymEnv,
+    GymWrapper,
     RewardSum,
     StepCounter,
     Transform,
@@ -35,6 +37,7 @@ from torchrl.modules import IndependentNormal, ProbabilisticActor, ValueOperator
 from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value import GAE
 
+from harness.ppo.observations import flattened
 from harness.runs.trainers.contract import Log, Run
 
 LOSS_KEYS = {"policy_loss": "loss_objective", "clip_fraction": "clip_fraction",
@@ -86,7 +89,8 @@ def make_env(run: Run) -> TransformedEnv:
     """The env with ppo2's wrappers as TorchRL transforms. ``RewardSum`` and ``StepCounter``
     come before the scaling, so episodes report the raw return."""
     cfg = run.config
-    base = GymEnv(run.env_id, device="cpu", **run.env_kwargs)
+    # GymEnv's own make, with a Dict observation flattened as the harness's trainer sees it
+    base = GymWrapper(flattened(gym.make(run.env_id, **run.env_kwargs)), device="cpu")
     spec = base.action_spec
     env = TransformedEnv(base, DoubleToFloat())
     # ppo2 clips actions to the space before stepping; the stored action stays unclipped
