@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 from harness.ppo.mjstep import make_stepper
-from harness.ppo.observations import flat_obs, obs_size
+from harness.ppo.observations import flat_obs, leaves, obs_size
 
 CLIP = 10.0  # VecNormalize clipob / cliprew
 EPS = 1e-8  # VecNormalize epsilon
@@ -81,28 +81,14 @@ def spaces_problem(env: gym.Env) -> str | None:
         return (f"has a {action} action space; the harness trains Gaussian policies for "
                 "continuous (Box) actions and categorical ones for Discrete actions, e.g. "
                 "Hopper-v5 or CartPole-v1")
-    leaves = _leaves(observation)
-    if leaves is None:
+    found = leaves(observation)
+    if found is None:
         return (f"has a {observation} observation space; the harness needs a Box "
                 "(an array of numbers), a Discrete, or a Dict or Tuple of them")
-    images = [leaf.shape for leaf in leaves if len(leaf.shape) >= 3]
+    images = [leaf.shape for leaf in found if len(leaf.shape) >= 3]
     if images:  # (height, width, channels): an MLP would see pixels
         return (f"has image observations {images[0]}; the harness's policies are "
                 "MLPs on feature vectors (ppo2's mujoco() networks), not CNNs")
-    return None
-
-
-def _leaves(space: gym.Space) -> list[gym.Space] | None:
-    """The ``Box``/``Discrete`` spaces a Dict or Tuple nests (a Box: itself), or None where
-    one is of another kind (text, graphs, sequences: no fixed-size vector)."""
-    if isinstance(space, gym.spaces.Box):
-        return [space]
-    if isinstance(space, gym.spaces.Discrete):
-        return [space]
-    if isinstance(space, gym.spaces.Dict | gym.spaces.Tuple):
-        found = [_leaves(s) for s in space.spaces.values()] if isinstance(
-            space, gym.spaces.Dict) else [_leaves(s) for s in space.spaces]
-        return None if any(f is None for f in found) else [x for f in found for x in f]
     return None
 
 

@@ -8,6 +8,19 @@ import gymnasium as gym
 import numpy as np
 
 
+def leaves(space: gym.Space) -> list[gym.Space] | None:
+    """The ``Box`` and ``Discrete`` spaces ``space`` is made of (itself, or what a Dict or
+    Tuple nests), or None where a part is of another kind (text, graphs, sequences: no
+    fixed-size vector)."""
+    if isinstance(space, gym.spaces.Box | gym.spaces.Discrete):
+        return [space]
+    if isinstance(space, gym.spaces.Dict | gym.spaces.Tuple):
+        parts = space.spaces.values() if isinstance(space, gym.spaces.Dict) else space.spaces
+        found = [leaves(part) for part in parts]
+        return None if None in found else [leaf for f in found for leaf in f]
+    return None
+
+
 def obs_size(space: gym.Space) -> int:
     """The length of ``flat_obs``'s vectors for observations of ``space``."""
     if isinstance(space, gym.spaces.Box):
