@@ -10,10 +10,11 @@ ROOT = Path(harness.__file__).parent
 ANALYSIS_MAY_IMPORT = {"harness.ppo.config", "harness.ppo.numerics", "harness.runs.spec",
                        "harness.runs.schema", "harness.runs.files", "harness.runs.expand",
                        "harness.runs.sequential_record", "harness.runs.references",
-                       "harness.runs.plan_history"}
+                       "harness.runs.plan_history", "harness.runs.provenance"}
 """Data types and formats: the config, the trainer's numerics version, the experiment, the
 results schema and files, the run ids, the sequential record (``sequential.json``), the
-committed reference scores and the experiment file's registration commit (its git history)."""
+committed reference scores, the experiment file's registration commit (its git history) and
+the software recorded per manifest session."""
 
 
 def imports() -> dict[str, set[str]]:

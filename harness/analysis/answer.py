@@ -105,7 +105,7 @@ def _with_papers_row(claims: pd.DataFrame, study: Path, exp: Experiment) -> pd.D
     c1 = claims[claims["claim"] == "C1"]
     found = rows[(rows["scope"] == PAPERS_ENVS) & rows["variant"].isin(baselines_variants(exp))
                  & (rows["control"] == exp.control)
-                 & (rows["metric"] == (c1["metric"].iloc[0] if len(c1) else None))]
+                 & (rows["metric"] == c1["metric"].iloc[0])]
     if found.empty:
         return claims
     r = found.iloc[0]

@@ -21,9 +21,10 @@ from harness.analysis.scores import SCORE_NAMES
 from harness.analysis.stability import SPIKE_WINDOW
 from harness.analysis.tables import AUDIT_COLUMNS, COMPARISON_COLUMNS
 from harness.ppo.numerics import BEFORE_RECORDED
+from harness.runs.provenance import numerics_by_origin
 from harness.runs.references import REFERENCE_RETURNS
 from harness.runs.sequential_record import SequentialRecord, looked_runs
-from harness.runs.spec import AnalysisSettings, Experiment
+from harness.runs.spec import AnalysisSettings, Experiment, env_family
 
 PROVENANCE_PACKAGES = ("vclip-harness", "torch", "gymnasium", "mujoco", "numpy")
 """Package versions shown per software version in the report (all are in the manifest)."""
@@ -445,7 +446,7 @@ def _references(exp: Experiment, summary: pd.DataFrame, baselines: Sequence[str]
         return lines + ["No Baselines-default variant (value_clip=max, vf_clip_eps=0.2) here."]
     rows = []
     for r in ours.itertuples():
-        clean_mean, clean_std, ppo2 = REFERENCE_RETURNS.get(r.env_id.split("-v")[0],
+        clean_mean, clean_std, ppo2 = REFERENCE_RETURNS.get(env_family(r.env_id),
                                                             (None, None, None))
         rows.append({"env": r.env_id, "variant": r.variant, "runs": r.n_runs,
                      "ours: mean ± std": f"{r.mean:.1f} ± {r.std:.1f}", "ours: IQM": r.iqm,
@@ -575,10 +576,9 @@ def _add(total: int | str, count: int | None) -> int | str:
 
 
 def _numerics_note(sessions: Sequence[dict]) -> list[str]:
-    """Where the runs come from more than one trainer numerics version (``runs.provenance``
-    counts the same), say what that does and does not change."""
-    trained = {s.get("numerics", BEFORE_RECORDED) for s in sessions if s.get("trained", 1)}
-    copied = {n for s in sessions for n in s.get("reused_numerics", ())}
+    """Where the runs come from more than one trainer numerics version (as ``harness run``
+    and ``status`` count them), say what that does and does not change."""
+    trained, copied = numerics_by_origin(sessions)
     if len(trained | copied) < 2:
         return []
     return ["", f"Trainer numerics: runs trained here at {_versions(trained)}"

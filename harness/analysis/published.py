@@ -10,7 +10,7 @@ import numpy as np
 import scipy.stats
 
 from harness.runs import references
-from harness.runs.spec import gym_id
+from harness.runs.spec import env_family, gym_id
 
 PUBLISHED_STEPS = 1_000_000
 """Env steps behind the published MuJoCo returns."""
@@ -41,7 +41,7 @@ One clip form on five envs is a rough estimate; meta-analyses plan with such an 
 def run_cv(env_id: str) -> tuple[float, str]:
     """The assumed coefficient of variation of ``env_id``'s final score, and where it is from
     (envs without a published spread get the largest known one: plan for the worst case)."""
-    family = env_id.rpartition(":")[2].split("-v")[0]
+    family = env_family(env_id.rpartition(":")[2])
     if family in RUN_CV:
         return RUN_CV[family], "published"
     return max(RUN_CV.values()), "assumed (no published spread: the largest known)"

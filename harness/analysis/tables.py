@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import effects, over_envs, stats
-from harness.runs.spec import AnalysisSettings, Experiment
+from harness.runs.spec import AnalysisSettings, Experiment, env_family
 
 SUMMARY_COLUMNS = ["env_id", "variant", "n_runs", "mean", "std", "median", "iqm",
                    "iqm_ci_low", "iqm_ci_high"]
@@ -39,8 +39,8 @@ def papers_envs(envs: Sequence[str]) -> list[str] | None:
     """The env labels of ``envs`` that are the papers' tasks (``PAPERS_TASKS``), when ``envs``
     holds each exactly once and more besides; else None (no population to read them out
     of, or an ambiguous one)."""
-    found = [e for e in envs if e.split("-v")[0] in PAPERS_TASKS]
-    names = sorted(e.split("-v")[0] for e in found)
+    found = [e for e in envs if env_family(e) in PAPERS_TASKS]
+    names = sorted(map(env_family, found))
     return found if names == sorted(PAPERS_TASKS) and len(envs) > len(found) else None
 
 

@@ -61,12 +61,16 @@ def current() -> dict[str, Any]:
 def trained_numerics(sessions: Sequence[dict[str, Any]]) -> set[int]:
     """The trainer numerics versions of the runs that ``sessions`` trained or reused (a
     session recorded before versions were is version 1)."""
-    found: set[int] = set()
-    for session in sessions:
-        if session.get("trained", 1):
-            found.add(session.get("numerics", BEFORE_RECORDED))
-        found.update(session.get("reused_numerics", ()))
-    return found
+    trained, copied = numerics_by_origin(sessions)
+    return trained | copied
+
+
+def numerics_by_origin(sessions: Sequence[dict[str, Any]]) -> tuple[set[int], set[int]]:
+    """(the numerics versions of the runs ``sessions`` trained, those of the runs they copied
+    with ``--reuse``); a session recorded before versions were is version 1, one recorded
+    before the ``trained`` count may have trained runs."""
+    trained = {s.get("numerics", BEFORE_RECORDED) for s in sessions if s.get("trained", 1)}
+    return trained, {n for s in sessions for n in s.get("reused_numerics", ())}
 
 
 def differences(sessions: Sequence[dict[str, Any]], now: dict[str, Any]) -> list[str]:

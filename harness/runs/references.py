@@ -20,6 +20,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.runs.spec import env_family
+
 PATH = Path(__file__).with_name("reference_scores.csv")
 """The committed table (one row per env label)."""
 EPISODES = 100
@@ -90,7 +92,7 @@ def random_returns(env_id: str, episodes: int = EPISODES, seed: int = SEED) -> l
 def published_score(env_id: str) -> tuple[float, str]:
     """The "expert" anchor of ``env_id`` and its source: CleanRL's mean where it has the env,
     else Baselines ppo2's; NaN and "" where neither does."""
-    cleanrl, _, baselines = REFERENCE_RETURNS.get(env_id.split("-v")[0], (None, None, None))
+    cleanrl, _, baselines = REFERENCE_RETURNS.get(env_family(env_id), (None, None, None))
     if cleanrl is not None:
         return cleanrl, "CleanRL ppo_continuous_action v4, 1M steps"
     if baselines is not None:

@@ -36,6 +36,12 @@ def gym_id(env: str) -> str:
     return env.partition("[")[0]
 
 
+def env_family(env: str) -> str:
+    """An env label's task name without its version and arguments (``Ant-v5[...]`` ->
+    ``Ant``), as published scores and spreads are keyed."""
+    return env.split("-v")[0]
+
+
 METRICS = ("final", "auc", "eval")
 """Scores a comparison can be judged on: the final score (mean return of the last training
 episodes), the area under the learning curve (mean return over training), or the mean return
