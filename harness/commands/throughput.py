@@ -74,7 +74,7 @@ def wall_time(specs: Sequence[RunSpec], workers: int, looks: Sequence[int] = (),
     those pack sizes (``runner_packs``); ``done``: env steps already in a run's checkpoint
     (by run id), which the runner resumes from and so does not train again."""
     packs = runner_packs(specs, workers, looks)
-    return estimate(packs, pack_rates(packs), workers, done or {})
+    return estimate(packs, pack_rates(packs), workers, done)
 
 
 def runner_rates(exp: Experiment, seeds: int, workers: int) -> dict[str, float]:

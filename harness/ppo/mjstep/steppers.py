@@ -51,6 +51,7 @@ class ThinStepper:
 
     def __init__(self, envs: Sequence, rules: Rules) -> None:
         self.rules, self.frame_skip = rules, envs[0].frame_skip
+        self.never = np.zeros(len(envs), bool)  # a v5 env's own step never truncates
         self.pre = _buffers(rules.before, envs)
         self.post = _buffers(rules.after, envs)
         # Views into each MjData, bound once: MjData never moves its arrays.
@@ -72,8 +73,7 @@ class ThinStepper:
                 mujoco.mj_rnePostConstraint(model, data)
             for row, array in post:
                 row[...] = array
-        return (*self.rules.outcome(self.pre, self.post, actions),
-                np.zeros(len(self.sims), bool))
+        return (*self.rules.outcome(self.pre, self.post, actions), self.never)
 
 
 def _buffers(names: tuple[str, ...], envs: Sequence) -> Captured:
