@@ -25,7 +25,9 @@ from gymnasium.utils import EzPickle
 
 from harness.ppo.agent import AgentSpec, EvalSchedule
 from harness.ppo.config import PPOConfig
+from harness.ppo.envs import make_env
 from harness.ppo.numerics import NUMERICS
+from harness.ppo.observations import flat_obs
 from harness.ppo.snapshot import SnapshotUnsupported, env_state, load_env_state
 from harness.ppo.trainer import train_pack
 from harness.runs.checkpoints import (
@@ -45,6 +47,9 @@ CASES = {
     "Ant-v5": PPOConfig(num_steps=64, num_minibatches=2, update_epochs=2),
     # a categorical policy; the env's state is its attributes (pickled), not MjData
     "CartPole-v1": PPOConfig(num_steps=64, num_minibatches=2, update_epochs=2),
+    # Dict observations; the goal is an attribute, the physics a held MuJoCo env
+    "gymnasium_robotics:PointMaze_UMazeDense-v3": PPOConfig(num_steps=64, num_minibatches=2,
+                                                            update_epochs=2),
 }
 
 
@@ -149,6 +154,54 @@ def test_an_env_state_is_its_attributes_not_its_constructor_arguments():
     env.count, env.helper = 0, None
     load_env_state(env, blob)
     assert env.count == 7 and env.helper.env is env  # the live env, not a copy
+
+
+class Holder(EzPickle):
+    """An env that holds another (as PointMaze holds its ``point_env``)."""
+
+    def __init__(self) -> None:
+        EzPickle.__init__(self)
+        self.inner = Counter(1)
+
+
+def test_a_held_env_is_saved_by_its_attributes_too():
+    env = Holder()
+    env.inner.count = 5
+    blob = env_state(env)
+    env.inner.count = 0
+    load_env_state(env, blob)
+    assert env.inner.count == 5  # EzPickle alone would have rebuilt Counter(1)
+    assert env.inner.helper.env is env.inner
+
+
+def trajectory(env: gym.Env, actions: np.ndarray) -> list[np.ndarray]:
+    """Flattened observations and rewards along ``actions``, with a reset halfway."""
+    out = []
+    for i, action in enumerate(actions):
+        if i == len(actions) // 2:
+            out.append(flat_obs(env.observation_space, env.reset()[0]))
+        obs, reward, *_ = env.step(action)
+        out += [flat_obs(env.observation_space, obs), np.array([reward])]
+    return out
+
+
+@pytest.mark.parametrize("env_id", ["gymnasium_robotics:AdroitHandDoor-v1",
+                                    "gymnasium_robotics:PointMaze_UMazeDense-v3"])
+def test_a_mujoco_env_that_keeps_state_outside_mjdata_resumes_exactly(env_id):
+    # Adroit's door moves in MjModel at reset, PointMaze's goal is an attribute: saving MjData
+    # alone resumed both on another trajectory
+    env = make_env(env_id).unwrapped
+    env.reset(seed=3)
+    actions = np.random.default_rng(0).uniform(env.action_space.low, env.action_space.high,
+                                               (40, *env.action_space.shape))
+    trajectory(env, actions)
+    blob = env_state(env)
+    expected = trajectory(env, actions)
+    fresh = make_env(env_id).unwrapped
+    fresh.reset(seed=99)
+    load_env_state(fresh, blob)
+    got = trajectory(fresh, actions)
+    assert all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True))
 
 
 def test_no_snapshot_after_the_last_update():

@@ -21,6 +21,7 @@ from typing import Any
 import mujoco
 import numpy as np
 import torch
+from gymnasium.utils import EzPickle
 
 from harness.ppo.numerics import BEFORE_RECORDED, NUMERICS
 from harness.ppo.pack import PackState
@@ -98,15 +99,18 @@ def restore(state: PackState, snapshots: list[AgentSnapshot]) -> np.ndarray:
 
 
 def env_state(env: Any) -> bytes:
-    """An unwrapped env's complete state: MuJoCo's ``MjData`` and the env's generator, or the
-    attributes of any other env, when they pickle (classic control's state arrays and
-    ``np_random``).
+    """An unwrapped env's complete state: for gymnasium's own MuJoCo envs their ``MjData`` and
+    generator, for any other env its attributes, when they pickle (classic control's state
+    arrays and ``np_random``; a MuJoCo env's ``MjModel`` and ``MjData`` by value, with the
+    envs it holds).
 
     Not ``pickle.dumps(env)``: gymnasium's ``EzPickle`` envs (Box2D's, MuJoCo's) pickle as
-    their constructor arguments, which would restore a new env instead of this one's state
-    (Box2D's worlds do not pickle: ``SnapshotUnsupported``). References to the env itself
-    among its attributes (a helper object that holds it) come back as the live env."""
-    if isinstance(getattr(env, "data", None), mujoco.MjData):
+    their constructor arguments, which would restore a new env instead of this one's state;
+    so do the envs an env holds (PointMaze's ``point_env``), which are saved by their
+    attributes too. Box2D's worlds do not pickle (``SnapshotUnsupported``). References to the
+    env itself among its attributes (a helper object that holds it) come back as the live
+    env."""
+    if _state_in_mjdata(env):
         return pickle.dumps(("mujoco", env.data, env.np_random.bit_generator.state))
     buffer = io.BytesIO()
     try:
@@ -115,6 +119,15 @@ def env_state(env: Any) -> bytes:
         raise SnapshotUnsupported(f"{type(env).__name__}: its state cannot be saved "
                                   f"({type(e).__name__}: {e})") from None
     return pickle.dumps(("attributes", buffer.getvalue()))
+
+
+def _state_in_mjdata(env: Any) -> bool:
+    """Whether ``env`` is one of gymnasium's MuJoCo envs, whose whole state between steps is
+    its ``MjData`` and ``np_random`` (``tests/test_checkpoints.py`` resumes them exactly).
+    Other MuJoCo envs keep more: Adroit's door and target move in ``MjModel`` at reset,
+    PointMaze's goal is an attribute and its physics a held env (``tests/test_checkpoints.py``)."""
+    return (isinstance(getattr(env, "data", None), mujoco.MjData)
+            and type(env).__module__.startswith("gymnasium.envs.mujoco."))
 
 
 def load_env_state(env: Any, blob: bytes) -> None:
@@ -137,6 +150,18 @@ class _EnvPickler(pickle.Pickler):
 
     def persistent_id(self, obj: Any) -> str | None:
         return "env" if obj is self.env else None
+
+    def reducer_override(self, obj: Any) -> Any:
+        """A held ``EzPickle`` env by its attributes, set without ``__setstate__`` (which
+        would build a new env from the constructor arguments)."""
+        if isinstance(obj, EzPickle):
+            return object.__new__, (type(obj),), vars(obj), None, None, _set_attributes
+        return NotImplemented
+
+
+def _set_attributes(obj: Any, attributes: dict[str, Any]) -> None:
+    """Unpickling's state setter for ``_EnvPickler.reducer_override``."""
+    obj.__dict__.update(attributes)
 
 
 class _EnvUnpickler(pickle.Unpickler):
