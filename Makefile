@@ -23,7 +23,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0 $(TORCH_INDEX)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,cluster,bench,notebook,export,video,box2d,trainers]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,cluster,bench,notebook,export,video,box2d,robotics,trainers]'
 	touch $(STAMP)
 
 lint: setup

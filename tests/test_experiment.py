@@ -61,7 +61,7 @@ def test_every_preset_loads():
     presets = sorted((TESTS.parent / "experiments").glob("*.yaml"))
     assert {p.stem for p in presets} >= {"ablation", "baselines_vs_unclipped", "eps_sweep",
                                          "reward_scale", "smoke", "population_c1",
-                                         "population_c3", "population_c2"}
+                                         "population_c3", "population_c2", "population_wide"}
     for path in presets:
         assert load_experiment(path).name == path.stem
 

@@ -7,9 +7,10 @@ They anchor two things: scores normalised to a common scale for the aggregates o
 analysis, the log ratio of *gains over a random policy*, on which envs with negative returns
 (Reacher, Pusher) or a negative random return (HalfCheetah) join one average.
 
-``python -m harness.runs.references`` measures the random scores again and rewrites
-``reference_scores.csv`` (minutes on one core); ``tests/test_references.py`` re-measures one
-env and checks the file. Light on purpose: gymnasium and numpy are imported only to measure.
+``python -m harness.runs.references [ENV ...]`` measures the random scores of the given envs
+(default: ``ENVS``, minutes on one core) and writes their rows into ``reference_scores.csv``,
+keeping the others; ``tests/test_references.py`` re-measures one env and checks the file.
+Light on purpose: gymnasium and numpy are imported only to measure.
 """
 
 from __future__ import annotations
@@ -44,6 +45,17 @@ std) and OpenAI Baselines ppo2 benchmarks_mujoco1M (6 seeds, mean); docs/design.
 MUJOCO_V5 = ("Ant-v5", "HalfCheetah-v5", "Hopper-v5", "Humanoid-v5", "HumanoidStandup-v5",
              "InvertedDoublePendulum-v5", "InvertedPendulum-v5", "Pusher-v5", "Reacher-v5",
              "Swimmer-v5", "Walker2d-v5")
+"""Gymnasium's MuJoCo v5 envs: part C1's population."""
+OTHER_TASKS = ("Pendulum-v1", "MountainCarContinuous-v0", "LunarLanderContinuous-v3",
+               "BipedalWalker-v3", "BipedalWalkerHardcore-v3",
+               "gymnasium_robotics:AdroitHandDoor-v1", "gymnasium_robotics:AdroitHandHammer-v1",
+               "gymnasium_robotics:AdroitHandPen-v1", "gymnasium_robotics:AdroitHandRelocate-v1",
+               "gymnasium_robotics:PointMaze_UMazeDense-v3",
+               "gymnasium_robotics:AntMaze_UMazeDense-v5")
+"""The other tasks of the wider population (``experiments/population_wide.yaml``); a random
+policy's return does not depend on what the env observes, so AntMaze is measured as it is
+built by default."""
+ENVS = MUJOCO_V5 + OTHER_TASKS
 """The envs measured by default."""
 
 
@@ -131,6 +143,6 @@ def write(references: list[Reference], path: Path = PATH) -> None:
 
 
 if __name__ == "__main__":
-    envs = sys.argv[1:] or MUJOCO_V5
-    write([measure(env_id) for env_id in envs])
-    print(f"wrote {PATH}")
+    measured = {env_id: measure(env_id) for env_id in sys.argv[1:] or ENVS}
+    write(list({**read(), **measured}.values()))
+    print(f"wrote {len(measured)} rows of {PATH}")
