@@ -79,6 +79,9 @@ def test_batches_and_nan_envs():
     assert int(holed.k) == 13 and float(holed.tau2) == pytest.approx(float(batch.tau2[0]))
     one = meta.random_effects(y[:1], v[:1])
     assert math.isnan(float(one.ci_low)) and math.isnan(float(one.pred_low))
+    none = meta.random_effects(np.full(3, np.nan), np.ones(3))  # every env left out
+    assert int(none.k) == 0 and math.isnan(float(none.wald_se))
+    assert math.isnan(float(meta.fixed_effect(np.full(3, np.nan), np.ones(3)).se))
 
 
 def test_min_envs_and_estimand():

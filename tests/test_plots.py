@@ -1,6 +1,7 @@
 """Plot functions draw given statistics on a given or new axes and save PNGs atomically."""
 
 import itertools
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -189,3 +190,32 @@ def test_report_figures_have_no_overlapping_tick_labels(total_steps):
     for fig in (learning, clip, plots.aggregates_figure(AGGREGATES),
                 plots.performance_profile_figure(PROFILE)):
         assert overlapping_tick_labels(fig) == []
+
+
+def test_the_wider_populations_long_labels_make_panel_titles_that_do_not_overlap():
+    envs = ["gymnasium_robotics:PointMaze_UMazeDense-v3",
+            "gymnasium_robotics:AntMaze_UMazeDense-v5[include_cfrc_ext_in_observation=false]",
+            "Pendulum-v1"]
+    fig = plots.facet(pd.concat([BANDS.assign(env_id=env) for env in envs]), plots.plot_curves,
+                      ylabel="return")
+    assert [ax.get_title() for ax in fig.axes] == [
+        "PointMaze_UMazeDense-v3",
+        "AntMaze_UMazeDense-v5\n[include_cfrc_ext_in_observation=false]", "Pendulum-v1"]
+    fig.canvas.draw()
+    boxes = [ax.title.get_window_extent(fig.canvas.get_renderer()) for ax in fig.axes]
+    assert not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
+
+
+def test_the_probability_figure_makes_room_for_the_wider_populations_legend(tmp_path):
+    # 22 tasks and "all": the legend of scopes, some with arguments, collapsed the axes
+    scopes = [f"gymnasium_robotics:Task{i}-v1" for i in range(20)] + [
+        "gymnasium_robotics:AntMaze_UMazeDense-v5[include_cfrc_ext_in_observation=false]",
+        "Pendulum-v1", "all"]
+    comparisons = pd.DataFrame({"scope": scopes, "variant": "value_clip=max,vf_clip_eps=0.2",
+                                "control": "value_clip=none", "prob_improvement": 0.5,
+                                "pi_ci_low": 0.4, "pi_ci_high": 0.6})
+    fig = plots.probability_of_improvement_figure(comparisons, "value_clip=none")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when constrained layout gives up
+        plots.save(fig, tmp_path / "poi.png")
+    assert fig.axes[0].get_position().height > 0.3

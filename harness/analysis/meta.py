@@ -159,7 +159,9 @@ def fixed_effect(y: np.ndarray, v: np.ndarray) -> FixedEffect:
         w = 1.0 / v
     mean, total = _weighted(y, w)
     q = (w * (y - mean[..., None]) ** 2).sum(-1)
-    return FixedEffect(mean, np.sqrt(1.0 / total), q, *_heterogeneity(q, k), k)
+    with np.errstate(divide="ignore"):
+        se = np.where(k > 0, np.sqrt(1.0 / total), np.nan)  # no env left: NaN, not inf
+    return FixedEffect(mean, se, q, *_heterogeneity(q, k), k)
 
 
 def _heterogeneity(q: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -247,6 +249,7 @@ def random_effects(y: np.ndarray, v: np.ndarray, *, confidence: float = 0.90,
         q_hk = (w * (y - mean[..., None]) ** 2).sum(-1) / df
         scale = np.maximum(q_hk, 1.0) if floor else q_hk
         se = np.sqrt(scale / total)
+        wald_se = np.where(k > 0, np.sqrt(1.0 / total), np.nan)  # no env left: NaN, not inf
     tail = 0.5 + confidence / 2
     half = scipy.stats.t.ppf(tail, df) * se
     pred_df = np.where(k > 2, k - 2.0, np.nan)
@@ -254,7 +257,7 @@ def random_effects(y: np.ndarray, v: np.ndarray, *, confidence: float = 0.90,
     return RandomEffects(
         estimate=mean, se=se, df=df, ci_low=mean - half, ci_high=mean + half,
         pred_low=mean - pred_half, pred_high=mean + pred_half, tau2=tau2, q=fixed.q,
-        q_p=fixed.q_p, i2=fixed.i2, k=k, wald_se=np.sqrt(1.0 / total))
+        q_p=fixed.q_p, i2=fixed.i2, k=k, wald_se=wald_se)
 
 
 # --- the scale: gains over a random policy ---------------------------------------------------

@@ -188,7 +188,8 @@ def plot_probability_of_improvement(rows: pd.DataFrame, *, ax: Axes | None = Non
         y = [labels.index(c) + offset for c in sub["comparison"]]
         point = sub["prob_improvement"]
         err = np.nan_to_num([point - sub["pi_ci_low"], sub["pi_ci_high"] - point])
-        ax.errorbar(point, y, xerr=err, fmt="o", capsize=3, color=color, label=scope)
+        ax.errorbar(point, y, xerr=err, fmt="o", capsize=3, color=color,
+                    label=panel_title(scope))
     ax.set_yticks(range(len(labels)), labels)
     ax.set_ylim(len(labels) - 0.5, -0.5)
     ax.set_xlim(-0.02, 1.02)
@@ -209,8 +210,14 @@ def probability_of_improvement_figure(comparisons: pd.DataFrame, control: str) -
         v if c == control else f"{v}\nvs {c}"
         for v, c in zip(comparisons["variant"], comparisons["control"], strict=True)])
     longest = max(len(line) for c in labelled["comparison"] for line in c.splitlines())
-    fig, (ax,) = new_figure(width=5 + 0.08 * longest,  # ~0.08 inch per tick-label character
-                            height=1 + 0.6 * labelled["comparison"].nunique())
+    scopes = [panel_title(s) for s in labelled["scope"].unique()]
+    widest = max(len(line) for s in scopes for line in s.splitlines())
+    # ~0.08 inch per tick-label character, ~0.07 per legend character; the scopes' legend (a
+    # row per env, two for one with arguments; 23 envs in the wider population) ~0.22 a row
+    rows = sum(len(s.splitlines()) for s in scopes)
+    fig, (ax,) = new_figure(width=5 + 0.08 * longest + 0.07 * widest,
+                            height=max(1 + 0.6 * labelled["comparison"].nunique(),
+                                       0.6 + 0.22 * rows))
     plot_probability_of_improvement(labelled, ax=ax)
     return fig
 
@@ -287,8 +294,17 @@ def facet(frame: pd.DataFrame, plot: Callable[..., Axes], *, by: str = "env_id",
     for ax, key in zip(axes, keys, strict=True):
         extra = {name: other[other[by] == key] for name, other in (per_panel or {}).items()}
         plot(frame[frame[by] == key], ax=ax, **extra, **kwargs)
-        ax.set_title(str(key))
+        ax.set_title(panel_title(str(key)))
     return _legend_outside(fig)
+
+
+def panel_title(env: str) -> str:
+    """An env label as a panel's title: without the module gymnasium imports to register it
+    (``gymnasium_robotics:``), its arguments on a line of their own, so that the panels of
+    the wider population's long labels do not overlap."""
+    name, bracket, arguments = env.partition("[")
+    name = name.rpartition(":")[2]
+    return f"{name}\n[{arguments}" if bracket else name
 
 
 def _legend_outside(fig: Figure) -> Figure:
