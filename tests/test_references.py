@@ -39,3 +39,18 @@ def test_write_then_read_is_exact(tmp_path):
     back = references.read(tmp_path / "r.csv")
     assert back["A-v0"].random_mean == 1 / 3 and math.isnan(back["A-v0"].published)
     assert back["B-v0"] == rows[1]
+
+
+def test_update_measures_the_given_envs_and_keeps_the_other_rows(tmp_path):
+    path = tmp_path / "r.csv"
+    kept = references.Reference("Kept-v0", 1.5, 0.1, 100, math.nan, "")
+    stale = references.Reference("Pendulum-v1", 0.0, 1.0, 3, math.nan, "")
+    references.write([stale, kept], path)
+    references.update(["Pendulum-v1", "MountainCarContinuous-v0"], path)
+    table = references.read(path)
+    assert list(table) == ["Pendulum-v1", "Kept-v0", "MountainCarContinuous-v0"]
+    assert table["Kept-v0"] == kept
+    # as committed; Pendulum's episodes have a fixed length, so another CPU's sin and cos
+    # can move the mean only in its last bits
+    assert table["Pendulum-v1"].random_mean == pytest.approx(
+        references.read()["Pendulum-v1"].random_mean, rel=1e-9)

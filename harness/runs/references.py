@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,7 +143,13 @@ def write(references: list[Reference], path: Path = PATH) -> None:
                              repr(r.published), r.source])
 
 
+def update(env_ids: Sequence[str], path: Path = PATH) -> None:
+    """Measure ``env_ids`` and write their rows into the table at ``path``, replacing theirs
+    and keeping every other row in place (new envs last)."""
+    measured = {env_id: measure(env_id) for env_id in env_ids}
+    write(list({**(read(path) if path.exists() else {}), **measured}.values()), path)
+
+
 if __name__ == "__main__":
-    measured = {env_id: measure(env_id) for env_id in sys.argv[1:] or ENVS}
-    write(list({**read(), **measured}.values()))
-    print(f"wrote {len(measured)} rows of {PATH}")
+    update(sys.argv[1:] or ENVS)
+    print(f"wrote {PATH}")
