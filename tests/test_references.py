@@ -43,7 +43,7 @@ def test_write_then_read_is_exact(tmp_path):
 
 def test_update_measures_the_given_envs_and_keeps_the_other_rows(tmp_path):
     path = tmp_path / "r.csv"
-    kept = references.Reference("Kept-v0", 1.5, 0.1, 100, math.nan, "")
+    kept = references.Reference("Kept-v0", 1.5, 0.1, 100, 12.25, "a paper, 2024")
     stale = references.Reference("Pendulum-v1", 0.0, 1.0, 3, math.nan, "")
     references.write([stale, kept], path)
     references.update(["Pendulum-v1", "MountainCarContinuous-v0"], path)
